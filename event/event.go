@@ -1,0 +1,429 @@
+// Package event owns the rules for a single event: it validates one JSON
+// object, derives created_datetime, event_type and event_subtype from it and
+// splices them into the original bytes, leaving every input member exactly as
+// it came. It does no I/O and keeps no state between calls beyond reusable
+// scratch space, so the CLI, the Lambda function, the tests and the fuzzer all
+// share it.
+package event
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"unicode/utf8"
+)
+
+// Reason is the stable code of a bad event. Reasons appear in dead-letter
+// records and in partition names of the dead-letter area, so they never change
+// once released.
+type Reason string
+
+// The reasons, in the order the checks run: an event gets the first that
+// applies.
+const (
+	ReasonTooLarge         Reason = "too_large"
+	ReasonInvalidUTF8      Reason = "invalid_utf8"
+	ReasonInvalidJSON      Reason = "invalid_json"
+	ReasonNotObject        Reason = "not_object"
+	ReasonDuplicateKey     Reason = "duplicate_key"
+	ReasonMissingEventUUID Reason = "missing_event_uuid"
+	ReasonBadEventUUID     Reason = "bad_event_uuid"
+	ReasonMissingEventName Reason = "missing_event_name"
+	ReasonBadEventName     Reason = "bad_event_name"
+	ReasonMissingCreatedAt Reason = "missing_created_at"
+	ReasonBadCreatedAt     Reason = "bad_created_at"
+)
+
+// Reasons lists every reason code, in check order.
+var Reasons = []Reason{
+	ReasonTooLarge, ReasonInvalidUTF8, ReasonInvalidJSON, ReasonNotObject,
+	ReasonDuplicateKey, ReasonMissingEventUUID, ReasonBadEventUUID,
+	ReasonMissingEventName, ReasonBadEventName, ReasonMissingCreatedAt,
+	ReasonBadCreatedAt,
+}
+
+// Error is why an event was refused. Reason is stable; Msg is for people.
+type Error struct {
+	Reason Reason
+	Msg    string
+	Err    error // the underlying cause, if any
+}
+
+func (e *Error) Error() string { return string(e.Reason) + ": " + e.Msg }
+
+func (e *Error) Unwrap() error { return e.Err }
+
+func bad(r Reason, format string, args ...any) *Error {
+	return &Error{Reason: r, Msg: fmt.Sprintf(format, args...)}
+}
+
+// DefaultMaxSize is the largest event accepted by default: 1 MiB, the
+// Kinesis Data Streams record limit.
+const DefaultMaxSize = 1 << 20
+
+// MaxPartLen bounds event_type and event_subtype (decoded bytes). They become
+// folder names, and file systems refuse names over 255 bytes.
+const MaxPartLen = 128
+
+// Options tunes an Enricher. The zero value is ready to use.
+type Options struct {
+	// MaxSize is the largest event in bytes; 0 means DefaultMaxSize.
+	MaxSize int
+}
+
+// Info describes an accepted event. Its slices point into the input or into
+// the Enricher's scratch space and stay valid until the next call to Enrich.
+type Info struct {
+	UUID    []byte // event_uuid, decoded
+	Type    []byte // event_type, decoded
+	Subtype []byte // event_subtype, decoded
+	Sec     int64  // created_at as Unix seconds, UTC
+	Nsec    int32  // and nanoseconds within the second
+}
+
+// Names of the members the rules read or write.
+const (
+	keyUUID     = "event_uuid"
+	keyName     = "event_name"
+	keyCreated  = "created_at"
+	keyDatetime = "created_datetime"
+	keyType     = "event_type"
+	keySubtype  = "event_subtype"
+)
+
+type span struct{ start, end int }
+
+// member is one top-level member: the key from its opening quote and the
+// value up to its last byte.
+type member struct {
+	keyStart, valStart, end int
+	drop                    bool
+}
+
+// Enricher applies the rules to one event at a time. It is not safe for
+// concurrent use; give each goroutine its own.
+type Enricher struct {
+	opts    Options
+	sc      scanner
+	members []member
+	// scratch for decoded strings
+	uuidBuf, nameBuf, keyBuf []byte
+	partBuf                  []byte
+}
+
+// NewEnricher returns an Enricher. A nil opts means defaults.
+func NewEnricher(opts *Options) *Enricher {
+	e := &Enricher{}
+	if opts != nil {
+		e.opts = *opts
+	}
+	if e.opts.MaxSize <= 0 {
+		e.opts.MaxSize = DefaultMaxSize
+	}
+	return e
+}
+
+// ErrBlank is returned for a line holding only whitespace: it is not an event.
+var ErrBlank = errors.New("blank line")
+
+// Enrich validates raw and appends the enriched event, one line of JSON
+// without the trailing newline, to dst. On a bad event it returns dst
+// unchanged and an *Error. raw is never modified.
+func (e *Enricher) Enrich(dst, raw []byte) ([]byte, Info, error) {
+	var info Info
+	if len(raw) > e.opts.MaxSize {
+		return dst, info, bad(ReasonTooLarge, "event is %d bytes, more than the limit of %d", len(raw), e.opts.MaxSize)
+	}
+	if !utf8.Valid(raw) {
+		off := invalidUTF8At(raw)
+		return dst, info, bad(ReasonInvalidUTF8, "invalid UTF-8 at byte %d", off)
+	}
+	e.sc = scanner{b: raw}
+	s := &e.sc
+	i := s.skipWS(0)
+	if i == len(raw) {
+		return dst, info, ErrBlank
+	}
+	if raw[i] != '{' {
+		end, err := s.scanValue(i, 0)
+		if err == nil {
+			if j := s.skipWS(end); j != len(raw) {
+				err = errAt(j, "unexpected data after the value")
+			}
+		}
+		if err != nil {
+			return dst, info, &Error{Reason: ReasonInvalidJSON, Msg: "invalid JSON: " + err.Error(), Err: err}
+		}
+		return dst, info, bad(ReasonNotObject, "event is a JSON %s, not an object", kindOf(raw[i]))
+	}
+	open := i
+	closeAt, err := e.scanTop(open)
+	if err != nil {
+		return dst, info, &Error{Reason: ReasonInvalidJSON, Msg: "invalid JSON: " + err.Error(), Err: err}
+	}
+	if j := s.skipWS(closeAt + 1); j != len(raw) {
+		err := errAt(j, "unexpected data after the object")
+		return dst, info, &Error{Reason: ReasonInvalidJSON, Msg: "invalid JSON: " + err.Error(), Err: err}
+	}
+
+	var uuidV, nameV, createdV span
+	uuidV.start, nameV.start, createdV.start = -1, -1, -1
+	dropped := false
+	for k := range e.members {
+		m := &e.members[k]
+		keyEnd, esc, _ := s.scanString(m.keyStart) // already validated
+		key := raw[m.keyStart+1 : keyEnd-1]
+		if esc {
+			e.keyBuf = unquoteAppend(e.keyBuf[:0], key)
+			key = e.keyBuf
+		}
+		var slot *span
+		switch string(key) {
+		case keyUUID:
+			slot = &uuidV
+		case keyName:
+			slot = &nameV
+		case keyCreated:
+			slot = &createdV
+		case keyDatetime, keyType, keySubtype:
+			m.drop = true
+			dropped = true
+			continue
+		default:
+			continue
+		}
+		if slot.start >= 0 {
+			return dst, info, bad(ReasonDuplicateKey, "member %q appears more than once", string(key))
+		}
+		*slot = span{m.valStart, m.end}
+	}
+
+	// event_uuid
+	if uuidV.start < 0 {
+		return dst, info, bad(ReasonMissingEventUUID, "event has no \"event_uuid\" member")
+	}
+	v := raw[uuidV.start:uuidV.end]
+	if v[0] != '"' {
+		return dst, info, bad(ReasonBadEventUUID, "\"event_uuid\" is a JSON %s, want a non-empty string", kindOf(v[0]))
+	}
+	info.UUID, e.uuidBuf = e.decodeString(v, e.uuidBuf)
+	if len(info.UUID) == 0 {
+		return dst, info, bad(ReasonBadEventUUID, "\"event_uuid\" is empty")
+	}
+
+	// event_name
+	if nameV.start < 0 {
+		return dst, info, bad(ReasonMissingEventName, "event has no \"event_name\" member")
+	}
+	v = raw[nameV.start:nameV.end]
+	if v[0] != '"' {
+		return dst, info, bad(ReasonBadEventName, "\"event_name\" is a JSON %s, want a string like \"payment:order:completed\"", kindOf(v[0]))
+	}
+	var name []byte
+	name, e.nameBuf = e.decodeString(v, e.nameBuf)
+	if info.Type, info.Subtype, err = splitName(name); err != nil {
+		return dst, info, err
+	}
+
+	// created_at
+	if createdV.start < 0 {
+		return dst, info, bad(ReasonMissingCreatedAt, "event has no \"created_at\" member")
+	}
+	ts, err := parseCreatedAt(raw[createdV.start:createdV.end])
+	if err != nil {
+		return dst, info, err
+	}
+	info.Sec, info.Nsec = ts.sec, ts.nsec
+
+	// Output: the input object with the enrichment members added at the end.
+	if !dropped && !s.newline {
+		dst = append(dst, raw[open:closeAt]...)
+		dst = trimTrailingWS(dst, len(dst)-(closeAt-open))
+		dst = append(dst, ',')
+	} else {
+		dst = append(dst, '{')
+		kept := 0
+		for _, m := range e.members {
+			if m.drop {
+				continue
+			}
+			if kept > 0 {
+				dst = append(dst, ',')
+			}
+			kept++
+			dst = appendCompact(dst, raw[m.keyStart:m.end])
+		}
+		if kept > 0 {
+			dst = append(dst, ',')
+		}
+	}
+	dst = append(dst, `"created_datetime":"`...)
+	dst = appendDatetime(dst, ts)
+	dst = append(dst, `","event_type":`...)
+	dst = appendQuoted(dst, info.Type)
+	dst = append(dst, `,"event_subtype":`...)
+	dst = appendQuoted(dst, info.Subtype)
+	dst = append(dst, '}')
+	return dst, info, nil
+}
+
+// scanTop scans the top-level object opening at b[open], recording its
+// members, and returns the index of its closing brace.
+func (e *Enricher) scanTop(open int) (int, error) {
+	s := &e.sc
+	b := s.b
+	e.members = e.members[:0]
+	i := s.skipWS(open + 1)
+	if i < len(b) && b[i] == '}' {
+		return i, nil
+	}
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return 0, errAt(i, "expected a string key")
+		}
+		m := member{keyStart: i}
+		end, _, err := s.scanString(i)
+		if err != nil {
+			return 0, err
+		}
+		i = s.skipWS(end)
+		if i >= len(b) || b[i] != ':' {
+			return 0, errAt(i, "expected ':' after key")
+		}
+		i = s.skipWS(i + 1)
+		m.valStart = i
+		if i, err = s.scanValue(i, 1); err != nil {
+			return 0, err
+		}
+		m.end = i
+		e.members = append(e.members, m)
+		i = s.skipWS(i)
+		if i >= len(b) {
+			return 0, errAt(i, "unterminated object")
+		}
+		switch b[i] {
+		case ',':
+			i = s.skipWS(i + 1)
+		case '}':
+			return i, nil
+		default:
+			return 0, errAt(i, "expected ',' or '}' in object")
+		}
+	}
+}
+
+// decodeString returns the content of the JSON string v (quotes included),
+// unescaping into buf only when it holds escapes.
+func (e *Enricher) decodeString(v, buf []byte) ([]byte, []byte) {
+	inner := v[1 : len(v)-1]
+	if bytes.IndexByte(inner, '\\') < 0 {
+		return inner, buf
+	}
+	buf = unquoteAppend(buf[:0], inner)
+	return buf, buf
+}
+
+func splitName(name []byte) (typ, sub []byte, err error) {
+	c := bytes.IndexByte(name, ':')
+	if c < 0 {
+		return nil, nil, bad(ReasonBadEventName, "\"event_name\" %s has no ':'; want at least two parts like \"payment:order\"", clip(name))
+	}
+	typ = name[:c]
+	rest := name[c+1:]
+	if c2 := bytes.IndexByte(rest, ':'); c2 >= 0 {
+		sub = rest[:c2]
+	} else {
+		sub = rest
+	}
+	switch {
+	case len(typ) == 0:
+		return nil, nil, bad(ReasonBadEventName, "\"event_name\" %s has an empty first part", clip(name))
+	case len(sub) == 0:
+		return nil, nil, bad(ReasonBadEventName, "\"event_name\" %s has an empty second part", clip(name))
+	case len(typ) > MaxPartLen:
+		return nil, nil, bad(ReasonBadEventName, "event type is %d bytes, more than %d", len(typ), MaxPartLen)
+	case len(sub) > MaxPartLen:
+		return nil, nil, bad(ReasonBadEventName, "event subtype is %d bytes, more than %d", len(sub), MaxPartLen)
+	}
+	return typ, sub, nil
+}
+
+// clip quotes at most 80 bytes of s for an error message.
+func clip(s []byte) string {
+	if len(s) > 80 {
+		cut := 80
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		return fmt.Sprintf("%q...", s[:cut])
+	}
+	return fmt.Sprintf("%q", s)
+}
+
+func kindOf(c byte) string {
+	switch c {
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	case '"':
+		return "string"
+	case 't', 'f':
+		return "boolean"
+	case 'n':
+		return "null"
+	default:
+		return "number"
+	}
+}
+
+func invalidUTF8At(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n == 1 {
+			return i
+		}
+		i += n
+	}
+	return len(b)
+}
+
+func trimTrailingWS(b []byte, min int) []byte {
+	for len(b) > min {
+		switch b[len(b)-1] {
+		case ' ', '\t', '\n', '\r':
+			b = b[:len(b)-1]
+			continue
+		}
+		break
+	}
+	return b
+}
+
+// appendCompact appends JSON text src without whitespace between tokens.
+// src must be valid JSON text (one or more tokens).
+func appendCompact(dst, src []byte) []byte {
+	inStr := false
+	for i := 0; i < len(src); i++ {
+		c := src[i]
+		if inStr {
+			dst = append(dst, c)
+			switch c {
+			case '\\':
+				i++
+				dst = append(dst, src[i])
+			case '"':
+				inStr = false
+			}
+			continue
+		}
+		switch c {
+		case ' ', '\t', '\n', '\r':
+			continue
+		case '"':
+			inStr = true
+		}
+		dst = append(dst, c)
+	}
+	return dst
+}

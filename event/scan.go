@@ -1,0 +1,276 @@
+package event
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math/bits"
+)
+
+// maxDepth bounds the nesting of arrays and objects, so that hostile input
+// cannot exhaust the stack. encoding/json allows 10000; real events nest a
+// handful of levels.
+const maxDepth = 512
+
+// syntaxError describes why bytes are not JSON. Off is a byte offset.
+type syntaxError struct {
+	Off int
+	Msg string
+}
+
+func (e *syntaxError) Error() string { return fmt.Sprintf("%s at byte %d", e.Msg, e.Off) }
+
+func errAt(off int, format string, args ...any) *syntaxError {
+	return &syntaxError{Off: off, Msg: fmt.Sprintf(format, args...)}
+}
+
+// scanner validates JSON text. It never allocates on valid input. UTF-8 is
+// checked separately (utf8.Valid over the whole input is faster than doing it
+// byte by byte here), so bytes >= 0x80 inside strings are accepted as is.
+type scanner struct {
+	b []byte
+	// newline records that a '\n' or '\r' was seen between tokens, which the
+	// enricher must remove so that the output stays one line.
+	newline bool
+}
+
+// skipWS returns the index of the first non-whitespace byte at or after i.
+func (s *scanner) skipWS(i int) int {
+	b := s.b
+	for i < len(b) {
+		switch b[i] {
+		case ' ', '\t':
+		case '\n', '\r':
+			s.newline = true
+		default:
+			return i
+		}
+		i++
+	}
+	return i
+}
+
+// strPlain marks bytes that may appear in a string without ending it or
+// starting an escape.
+var strPlain = func() (t [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// special reports, per byte of x, whether it is '"', '\\' or a control byte,
+// as the high bit of that byte (exact for bytes < 0x80; bytes >= 0x80 are
+// never reported).
+func special(x uint64) uint64 {
+	q := x ^ (lsb * '"')
+	bs := x ^ (lsb * '\\')
+	zq := (q - lsb) &^ q
+	zb := (bs - lsb) &^ bs
+	ctl := (x - lsb*0x20) &^ x
+	return (zq | zb | ctl) & msb
+}
+
+// scanString scans the string starting at b[i] == '"'. It returns the index
+// just past the closing quote and whether the string holds escapes.
+func (s *scanner) scanString(i int) (end int, escaped bool, err error) {
+	b := s.b
+	start := i
+	i++
+	for {
+		// Eight bytes at a time while no special byte is among them.
+		for i+8 <= len(b) {
+			m := special(binary.LittleEndian.Uint64(b[i:]))
+			if m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			i += 8
+		}
+		for i < len(b) && strPlain[b[i]] {
+			i++
+		}
+		if i >= len(b) {
+			return 0, false, errAt(start, "unterminated string")
+		}
+		switch c := b[i]; {
+		case c == '"':
+			return i + 1, escaped, nil
+		case c == '\\':
+			escaped = true
+			if i+1 >= len(b) {
+				return 0, false, errAt(i, "unterminated escape")
+			}
+			switch b[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				if i+6 > len(b) || !isHex(b[i+2]) || !isHex(b[i+3]) || !isHex(b[i+4]) || !isHex(b[i+5]) {
+					return 0, false, errAt(i, "invalid \\u escape")
+				}
+				i += 6
+			default:
+				return 0, false, errAt(i, "invalid escape \\%c", b[i+1])
+			}
+		default:
+			return 0, false, errAt(i, "control character 0x%02x in string", c)
+		}
+	}
+}
+
+func isHex(c byte) bool {
+	return c-'0' < 10 || (c|0x20)-'a' < 6
+}
+
+func isDigit(c byte) bool { return c-'0' < 10 }
+
+// scanNumber scans the number starting at b[i] and returns the index just
+// past it.
+func (s *scanner) scanNumber(i int) (int, error) {
+	b := s.b
+	start := i
+	if b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && isDigit(b[i]):
+		for i < len(b) && isDigit(b[i]) {
+			i++
+		}
+	default:
+		return 0, errAt(start, "invalid number")
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if i >= len(b) || !isDigit(b[i]) {
+			return 0, errAt(start, "invalid number")
+		}
+		for i < len(b) && isDigit(b[i]) {
+			i++
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if i >= len(b) || !isDigit(b[i]) {
+			return 0, errAt(start, "invalid number")
+		}
+		for i < len(b) && isDigit(b[i]) {
+			i++
+		}
+	}
+	return i, nil
+}
+
+func (s *scanner) scanLiteral(i int, lit string) (int, error) {
+	if len(s.b)-i < len(lit) || string(s.b[i:i+len(lit)]) != lit {
+		return 0, errAt(i, "invalid literal")
+	}
+	return i + len(lit), nil
+}
+
+// scanValue scans the value starting at b[i] (no leading whitespace) and
+// returns the index just past it.
+func (s *scanner) scanValue(i, depth int) (int, error) {
+	b := s.b
+	if i >= len(b) {
+		return 0, errAt(i, "unexpected end of input")
+	}
+	switch c := b[i]; c {
+	case '"':
+		end, _, err := s.scanString(i)
+		return end, err
+	case '{':
+		return s.scanObject(i, depth+1)
+	case '[':
+		return s.scanArray(i, depth+1)
+	case 't':
+		return s.scanLiteral(i, "true")
+	case 'f':
+		return s.scanLiteral(i, "false")
+	case 'n':
+		return s.scanLiteral(i, "null")
+	default:
+		if c == '-' || isDigit(c) {
+			return s.scanNumber(i)
+		}
+		return 0, errAt(i, "unexpected character %q", c)
+	}
+}
+
+func (s *scanner) scanObject(i, depth int) (int, error) {
+	if depth > maxDepth {
+		return 0, errAt(i, "nesting deeper than %d", maxDepth)
+	}
+	b := s.b
+	i = s.skipWS(i + 1)
+	if i < len(b) && b[i] == '}' {
+		return i + 1, nil
+	}
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return 0, errAt(i, "expected a string key")
+		}
+		end, _, err := s.scanString(i)
+		if err != nil {
+			return 0, err
+		}
+		i = s.skipWS(end)
+		if i >= len(b) || b[i] != ':' {
+			return 0, errAt(i, "expected ':' after key")
+		}
+		i = s.skipWS(i + 1)
+		if i, err = s.scanValue(i, depth); err != nil {
+			return 0, err
+		}
+		i = s.skipWS(i)
+		if i >= len(b) {
+			return 0, errAt(i, "unterminated object")
+		}
+		switch b[i] {
+		case ',':
+			i = s.skipWS(i + 1)
+		case '}':
+			return i + 1, nil
+		default:
+			return 0, errAt(i, "expected ',' or '}' in object")
+		}
+	}
+}
+
+func (s *scanner) scanArray(i, depth int) (int, error) {
+	if depth > maxDepth {
+		return 0, errAt(i, "nesting deeper than %d", maxDepth)
+	}
+	b := s.b
+	i = s.skipWS(i + 1)
+	if i < len(b) && b[i] == ']' {
+		return i + 1, nil
+	}
+	for {
+		var err error
+		if i, err = s.scanValue(i, depth); err != nil {
+			return 0, err
+		}
+		i = s.skipWS(i)
+		if i >= len(b) {
+			return 0, errAt(i, "unterminated array")
+		}
+		switch b[i] {
+		case ',':
+			i = s.skipWS(i + 1)
+		case ']':
+			return i + 1, nil
+		default:
+			return 0, errAt(i, "expected ',' or ']' in array")
+		}
+	}
+}
