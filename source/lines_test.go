@@ -1,0 +1,119 @@
+package source
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"testing/iotest"
+)
+
+func readAll(t *testing.T, r io.Reader, opts *LineReaderOptions) []Chunk {
+	t.Helper()
+	lr := NewLineReader(r, opts)
+	var out []Chunk
+	for {
+		c, err := lr.Next(nil)
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, c)
+	}
+}
+
+func TestChunksAreWholeLinesWithPositions(t *testing.T) {
+	var in strings.Builder
+	for i := 1; i <= 5000; i++ {
+		fmt.Fprintf(&in, "line %d %s\n", i, strings.Repeat("x", i%97))
+	}
+	in.WriteString("last line without newline")
+	input := in.String()
+	readers := map[string]func() io.Reader{
+		"plain":    func() io.Reader { return strings.NewReader(input) },
+		"one-byte": func() io.Reader { return iotest.OneByteReader(strings.NewReader(input)) },
+		"half":     func() io.Reader { return iotest.HalfReader(strings.NewReader(input)) },
+		"data-err": func() io.Reader { return iotest.DataErrReader(strings.NewReader(input)) },
+	}
+	for name, mk := range readers {
+		t.Run(name, func(t *testing.T) {
+			chunks := readAll(t, mk(), &LineReaderOptions{ChunkSize: 4096})
+			var got bytes.Buffer
+			line, off := int64(1), int64(0)
+			for _, c := range chunks {
+				if c.Line != line || c.Offset != off {
+					t.Fatalf("chunk at line %d offset %d, want %d %d", c.Line, c.Offset, line, off)
+				}
+				if len(c.Data) == 0 {
+					t.Fatal("empty chunk")
+				}
+				if c.Data[len(c.Data)-1] != '\n' && off+int64(len(c.Data)) != int64(len(input)) {
+					t.Fatalf("chunk ends mid-line: %q", c.Data[len(c.Data)-10:])
+				}
+				first := bytes.SplitN(c.Data, []byte(" "), 3)[1]
+				if string(first) != fmt.Sprint(line) && !bytes.HasPrefix(c.Data, []byte("last")) {
+					t.Fatalf("chunk starts with line %s, want %d", first, line)
+				}
+				got.Write(c.Data)
+				line += int64(bytes.Count(c.Data, []byte("\n")))
+				off += int64(len(c.Data))
+			}
+			if got.String() != input {
+				t.Fatal("chunks do not add up to the input")
+			}
+		})
+	}
+}
+
+func TestLongLinesAreCutWithTheirSize(t *testing.T) {
+	input := "short\n" + strings.Repeat("L", 10000) + "\nafter\n" + strings.Repeat("E", 5000)
+	chunks := readAll(t, iotest.HalfReader(strings.NewReader(input)), &LineReaderOptions{ChunkSize: 512, MaxLine: 1000})
+	var lines []string
+	var cuts []int64
+	for _, c := range chunks {
+		if c.Cut > 0 {
+			if len(c.Data) != 1000 {
+				t.Errorf("cut line keeps %d bytes, want 1000", len(c.Data))
+			}
+			lines = append(lines, fmt.Sprintf("CUT@%d", c.Line))
+			cuts = append(cuts, c.Cut)
+			continue
+		}
+		for _, l := range strings.Split(strings.TrimSuffix(string(c.Data), "\n"), "\n") {
+			lines = append(lines, l)
+		}
+	}
+	want := []string{"short", "CUT@2", "after", "CUT@4"}
+	if fmt.Sprint(lines) != fmt.Sprint(want) {
+		t.Errorf("lines = %q, want %q", lines, want)
+	}
+	if fmt.Sprint(cuts) != "[10000 5000]" {
+		t.Errorf("cut sizes = %v, want [10000 5000]", cuts)
+	}
+}
+
+type errReader struct{ n int }
+
+func (r *errReader) Read(p []byte) (int, error) {
+	if r.n > 0 {
+		r.n--
+		return copy(p, "a\nb\n"), nil
+	}
+	return 0, fmt.Errorf("disk on fire")
+}
+
+func TestReadErrorsAreReported(t *testing.T) {
+	lr := NewLineReader(&errReader{n: 2}, &LineReaderOptions{ChunkSize: 64})
+	var err error
+	for range 10 {
+		if _, err = lr.Next(nil); err != nil {
+			break
+		}
+	}
+	if err == nil || !strings.Contains(err.Error(), "disk on fire") {
+		t.Fatalf("err = %v, want the read error", err)
+	}
+}
