@@ -1,0 +1,84 @@
+// Command eventlake lands streams of JSON events in a partitioned data lake.
+//
+//	eventlake demo                       generate 1M events and land them in ./lake
+//	eventlake gen -n N --to FILE|-       generate events
+//	eventlake run --from FILE|- --to URL land events from a file or stdin
+//
+// Run "eventlake help" or "eventlake <command> -h" for flags.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// errUsage marks a command-line mistake (exit 2); the flag package has
+// already said what is wrong.
+var errUsage = errors.New("usage")
+
+// errInterrupted marks a run stopped by a signal after flushing (exit 130).
+var errInterrupted = errors.New("interrupted")
+
+const usage = `eventlake lands streams of JSON events in a partitioned data lake.
+
+Commands:
+  demo   generate 1,000,000 events and land them in ./lake, then show the result
+  gen    generate a realistic event stream (NDJSON)
+  run    land events from a file or stdin in a lake (folder or s3://)
+  help   show this text
+
+Run "eventlake <command> -h" for the flags of a command.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	switch {
+	case err == nil:
+	case errors.Is(err, errUsage):
+		os.Exit(2)
+	case errors.Is(err, errInterrupted):
+		fmt.Fprintln(os.Stderr, "eventlake: interrupted; everything read was written")
+		os.Exit(130)
+	default:
+		fmt.Fprintln(os.Stderr, "eventlake:", err)
+		os.Exit(1)
+	}
+}
+
+// env is what a command may touch, so tests can run commands in-process.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	// tty says whether stderr is a terminal (progress lines are drawn only then).
+	tty bool
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	e := env{stdin: stdin, stdout: stdout, stderr: stderr, tty: isTerminal(stderr)}
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errUsage
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "demo":
+		return e.demo(ctx, rest)
+	case "gen":
+		return e.gen(ctx, rest)
+	case "run":
+		return e.run(ctx, rest)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprintf(stderr, "eventlake: unknown command %q\n\n%s", cmd, usage)
+		return errUsage
+	}
+}

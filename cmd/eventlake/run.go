@@ -1,0 +1,201 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/eventlake/eventlake/event"
+	"github.com/eventlake/eventlake/lake"
+	"github.com/eventlake/eventlake/pipeline"
+)
+
+// lakeFlags are the flags that say where and how events land, shared by run
+// and demo.
+type lakeFlags struct {
+	to, deadLetters, layout, compression, s3Endpoint string
+	maxEventSize, batchEvents, batchBytes, workers   int
+	batchPeriod                                      time.Duration
+	sourceID                                         string
+	quiet, jsonSummary                               bool
+}
+
+func (f *lakeFlags) register(fs *flag.FlagSet, defaultTo string) {
+	fs.StringVar(&f.to, "to", defaultTo, "the lake: a folder, file:///path or s3://bucket/prefix[?region=&endpoint=]")
+	fs.StringVar(&f.deadLetters, "dead-letters", "", "where bad events go (default: <lake>/_dead_letters/)")
+	fs.StringVar(&f.layout, "layout", "daily", "partitions: daily (event_type=/created_date=), type (event_type=) or hourly")
+	fs.StringVar(&f.compression, "compression", "gzip", "object compression: gzip, zstd or none")
+	fs.StringVar(&f.s3Endpoint, "s3-endpoint", "", "S3-compatible endpoint URL (else AWS_ENDPOINT_URL_S3)")
+	fs.IntVar(&f.maxEventSize, "max-event-size", event.DefaultMaxSize, "largest event in bytes; larger ones are dead letters (too_large)")
+	fs.IntVar(&f.batchEvents, "batch-events", pipeline.DefaultBatchEvents, "cut a batch after this many lines")
+	fs.IntVar(&f.batchBytes, "batch-bytes", pipeline.DefaultBatchBytes, "cut a batch once it holds this many input bytes")
+	fs.DurationVar(&f.batchPeriod, "batch-period", 0, "cut a batch this long after its first line (default 10s for stdin, never for files, whose batches must not depend on timing)")
+	fs.IntVar(&f.workers, "workers", 0, "goroutines enriching events (default: one per core)")
+	fs.StringVar(&f.sourceID, "source-id", "", "object-name stem (default: the input's base name)")
+	fs.BoolVar(&f.quiet, "quiet", false, "no progress line")
+	fs.BoolVar(&f.jsonSummary, "json", false, "print the summary as JSON")
+}
+
+// open builds the lake writer the flags describe.
+func (f *lakeFlags) open(ctx context.Context) (*lake.Writer, func(), error) {
+	if _, err := lake.ParseLayout(f.layout); err != nil {
+		return nil, nil, err
+	}
+	comp, err := lake.ParseCompression(f.compression)
+	if err != nil {
+		return nil, nil, err
+	}
+	if f.maxEventSize <= 0 || f.batchEvents <= 0 || f.batchBytes <= 0 || f.batchPeriod < 0 || f.workers < 0 {
+		return nil, nil, errors.New("--max-event-size, --batch-events and --batch-bytes must be positive; --batch-period and --workers not negative")
+	}
+	opts := &lake.OpenOptions{S3Endpoint: f.s3Endpoint}
+	store, err := lake.Open(ctx, f.to, opts)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--to: %w", err)
+	}
+	closers := []func() error{store.Close}
+	var dead lake.Store
+	if f.deadLetters != "" {
+		d, err := lake.Open(ctx, f.deadLetters, opts)
+		if err != nil {
+			store.Close()
+			return nil, nil, fmt.Errorf("--dead-letters: %w", err)
+		}
+		dead = d
+		closers = append(closers, d.Close)
+	}
+	w, err := lake.NewWriter(store, &lake.WriterOptions{Compression: comp, DeadLetters: dead})
+	if err != nil {
+		return nil, nil, err
+	}
+	return w, func() {
+		for _, c := range closers {
+			c()
+		}
+	}, nil
+}
+
+func (f *lakeFlags) config(source string, period time.Duration) pipeline.Config {
+	layout, _ := lake.ParseLayout(f.layout)
+	if f.batchPeriod > 0 {
+		period = f.batchPeriod
+	}
+	return pipeline.Config{
+		Source:   source,
+		SourceID: f.sourceID,
+		Layout:   layout,
+		Event:    event.Options{MaxSize: f.maxEventSize},
+		Batch:    pipeline.BatchPolicy{Events: f.batchEvents, Bytes: f.batchBytes, Period: period},
+		Workers:  f.workers,
+	}
+}
+
+func (e env) run(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	var from string
+	var lf lakeFlags
+	fs.StringVar(&from, "from", "", "input: an NDJSON file (.gz and .zst are read too), or - for stdin (required)")
+	lf.register(fs, "")
+	fs.Usage = func() {
+		fmt.Fprintf(e.stderr, "usage: eventlake run --from FILE|- --to LAKE [flags]\n\nLands events in the lake, enriched and partitioned; bad events become dead letters.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(e.stderr, "eventlake run: unexpected argument %q\n", fs.Arg(0))
+		return errUsage
+	}
+	if from == "" || lf.to == "" {
+		fmt.Fprintln(e.stderr, "eventlake run: --from and --to are required")
+		fs.Usage()
+		return errUsage
+	}
+	in, source, period, closeIn, err := e.openInput(from)
+	if err != nil {
+		return err
+	}
+	defer closeIn()
+	w, closeLake, err := lf.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeLake()
+	r, err := pipeline.New(w, lf.config(source, period))
+	if err != nil {
+		return err
+	}
+	return e.runPipeline(ctx, r, in, &lf)
+}
+
+// openInput opens a file (decompressing .gz and .zst) or stdin. Files get no
+// batch period, so that their batches, and object names, depend only on
+// their bytes.
+func (e env) openInput(from string) (io.Reader, string, time.Duration, func(), error) {
+	if from == "-" {
+		return e.stdin, "stdin", 10 * time.Second, func() {}, nil
+	}
+	f, err := os.Open(from)
+	if err != nil {
+		return nil, "", 0, nil, fmt.Errorf("--from: %w", err)
+	}
+	if st, err := f.Stat(); err == nil && st.IsDir() {
+		f.Close()
+		return nil, "", 0, nil, fmt.Errorf("--from: %s is a folder, want an NDJSON file", from)
+	}
+	var r io.Reader = f
+	closeFn := func() { f.Close() }
+	switch {
+	case strings.HasSuffix(from, ".gz"):
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			f.Close()
+			return nil, "", 0, nil, fmt.Errorf("--from %s: %w", from, err)
+		}
+		r = zr
+	case strings.HasSuffix(from, ".zst"):
+		zr, err := zstd.NewReader(f)
+		if err != nil {
+			f.Close()
+			return nil, "", 0, nil, fmt.Errorf("--from %s: %w", from, err)
+		}
+		r = zr
+		closeFn = func() { zr.Close(); f.Close() }
+	}
+	return r, from, 0, closeFn, nil
+}
+
+// runPipeline runs r over in with a progress line, then prints the summary.
+func (e env) runPipeline(ctx context.Context, r *pipeline.Runner, in io.Reader, lf *lakeFlags) error {
+	// Keep the heap, and so the RSS, bounded however large the input.
+	debug.SetMemoryLimit(384 << 20)
+	stopProgress := e.progress(lf.quiet, func() string { return progressLine(r.Stats()) })
+	st, err := r.Run(ctx, in)
+	stopProgress()
+	if lf.jsonSummary {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(summaryJSON(st))
+	} else {
+		printSummary(e.stdout, st)
+	}
+	if err != nil {
+		return err
+	}
+	if st.Interrupted {
+		return errInterrupted
+	}
+	return nil
+}
