@@ -108,7 +108,17 @@ type Enricher struct {
 	members []member
 	// scratch for decoded strings
 	uuidBuf, nameBuf, keyBuf []byte
-	partBuf                  []byte
+	last                     checked // what the last Check accepted
+	ok                       bool
+}
+
+// checked is the state Check leaves for AppendEnriched.
+type checked struct {
+	raw           []byte
+	open, closeAt int
+	dropped       bool
+	ts            stamp
+	info          Info
 }
 
 // NewEnricher returns an Enricher. A nil opts means defaults.
@@ -130,19 +140,32 @@ var ErrBlank = errors.New("blank line")
 // without the trailing newline, to dst. On a bad event it returns dst
 // unchanged and an *Error. raw is never modified.
 func (e *Enricher) Enrich(dst, raw []byte) ([]byte, Info, error) {
+	info, err := e.Check(raw)
+	if err != nil {
+		return dst, info, err
+	}
+	return e.AppendEnriched(dst), info, nil
+}
+
+// Check validates raw and returns what the rules derive from it, or an
+// *Error (ErrBlank for a blank line). After a nil error, AppendEnriched
+// writes the enriched event; Check and AppendEnriched together are Enrich,
+// split so that a caller can choose where the output goes from the Info.
+func (e *Enricher) Check(raw []byte) (Info, error) {
 	var info Info
+	e.ok = false
 	if len(raw) > e.opts.MaxSize {
-		return dst, info, bad(ReasonTooLarge, "event is %d bytes, more than the limit of %d", len(raw), e.opts.MaxSize)
+		return info, bad(ReasonTooLarge, "event is %d bytes, more than the limit of %d", len(raw), e.opts.MaxSize)
 	}
 	if !utf8.Valid(raw) {
 		off := invalidUTF8At(raw)
-		return dst, info, bad(ReasonInvalidUTF8, "invalid UTF-8 at byte %d", off)
+		return info, bad(ReasonInvalidUTF8, "invalid UTF-8 at byte %d", off)
 	}
 	e.sc = scanner{b: raw}
 	s := &e.sc
 	i := s.skipWS(0)
 	if i == len(raw) {
-		return dst, info, ErrBlank
+		return info, ErrBlank
 	}
 	if raw[i] != '{' {
 		end, err := s.scanValue(i, 0)
@@ -152,18 +175,18 @@ func (e *Enricher) Enrich(dst, raw []byte) ([]byte, Info, error) {
 			}
 		}
 		if err != nil {
-			return dst, info, &Error{Reason: ReasonInvalidJSON, Msg: "invalid JSON: " + err.Error(), Err: err}
+			return info, &Error{Reason: ReasonInvalidJSON, Msg: "invalid JSON: " + err.Error(), Err: err}
 		}
-		return dst, info, bad(ReasonNotObject, "event is a JSON %s, not an object", kindOf(raw[i]))
+		return info, bad(ReasonNotObject, "event is a JSON %s, not an object", kindOf(raw[i]))
 	}
 	open := i
 	closeAt, err := e.scanTop(open)
 	if err != nil {
-		return dst, info, &Error{Reason: ReasonInvalidJSON, Msg: "invalid JSON: " + err.Error(), Err: err}
+		return info, &Error{Reason: ReasonInvalidJSON, Msg: "invalid JSON: " + err.Error(), Err: err}
 	}
 	if j := s.skipWS(closeAt + 1); j != len(raw) {
 		err := errAt(j, "unexpected data after the object")
-		return dst, info, &Error{Reason: ReasonInvalidJSON, Msg: "invalid JSON: " + err.Error(), Err: err}
+		return info, &Error{Reason: ReasonInvalidJSON, Msg: "invalid JSON: " + err.Error(), Err: err}
 	}
 
 	var uuidV, nameV, createdV span
@@ -193,50 +216,61 @@ func (e *Enricher) Enrich(dst, raw []byte) ([]byte, Info, error) {
 			continue
 		}
 		if slot.start >= 0 {
-			return dst, info, bad(ReasonDuplicateKey, "member %q appears more than once", string(key))
+			return info, bad(ReasonDuplicateKey, "member %q appears more than once", string(key))
 		}
 		*slot = span{m.valStart, m.end}
 	}
 
 	// event_uuid
 	if uuidV.start < 0 {
-		return dst, info, bad(ReasonMissingEventUUID, "event has no \"event_uuid\" member")
+		return info, bad(ReasonMissingEventUUID, "event has no \"event_uuid\" member")
 	}
 	v := raw[uuidV.start:uuidV.end]
 	if v[0] != '"' {
-		return dst, info, bad(ReasonBadEventUUID, "\"event_uuid\" is a JSON %s, want a non-empty string", kindOf(v[0]))
+		return info, bad(ReasonBadEventUUID, "\"event_uuid\" is a JSON %s, want a non-empty string", kindOf(v[0]))
 	}
 	info.UUID, e.uuidBuf = e.decodeString(v, e.uuidBuf)
 	if len(info.UUID) == 0 {
-		return dst, info, bad(ReasonBadEventUUID, "\"event_uuid\" is empty")
+		return info, bad(ReasonBadEventUUID, "\"event_uuid\" is empty")
 	}
 
 	// event_name
 	if nameV.start < 0 {
-		return dst, info, bad(ReasonMissingEventName, "event has no \"event_name\" member")
+		return info, bad(ReasonMissingEventName, "event has no \"event_name\" member")
 	}
 	v = raw[nameV.start:nameV.end]
 	if v[0] != '"' {
-		return dst, info, bad(ReasonBadEventName, "\"event_name\" is a JSON %s, want a string like \"payment:order:completed\"", kindOf(v[0]))
+		return info, bad(ReasonBadEventName, "\"event_name\" is a JSON %s, want a string like \"payment:order:completed\"", kindOf(v[0]))
 	}
 	var name []byte
 	name, e.nameBuf = e.decodeString(v, e.nameBuf)
 	if info.Type, info.Subtype, err = splitName(name); err != nil {
-		return dst, info, err
+		return info, err
 	}
 
 	// created_at
 	if createdV.start < 0 {
-		return dst, info, bad(ReasonMissingCreatedAt, "event has no \"created_at\" member")
+		return info, bad(ReasonMissingCreatedAt, "event has no \"created_at\" member")
 	}
 	ts, err := parseCreatedAt(raw[createdV.start:createdV.end])
 	if err != nil {
-		return dst, info, err
+		return info, err
 	}
 	info.Sec, info.Nsec = ts.sec, ts.nsec
+	e.last = checked{raw: raw, open: open, closeAt: closeAt, dropped: dropped, ts: ts, info: info}
+	e.ok = true
+	return info, nil
+}
 
-	// Output: the input object with the enrichment members added at the end.
-	if !dropped && !s.newline {
+// AppendEnriched appends the event that the last successful Check accepted:
+// the input object with the enrichment members added at the end.
+func (e *Enricher) AppendEnriched(dst []byte) []byte {
+	if !e.ok {
+		panic("event: AppendEnriched without a successful Check")
+	}
+	c := &e.last
+	raw, open, closeAt, ts, info := c.raw, c.open, c.closeAt, c.ts, c.info
+	if !c.dropped && !e.sc.newline {
 		dst = append(dst, raw[open:closeAt]...)
 		dst = trimTrailingWS(dst, len(dst)-(closeAt-open))
 		dst = append(dst, ',')
@@ -263,8 +297,7 @@ func (e *Enricher) Enrich(dst, raw []byte) ([]byte, Info, error) {
 	dst = appendQuoted(dst, info.Type)
 	dst = append(dst, `,"event_subtype":`...)
 	dst = appendQuoted(dst, info.Subtype)
-	dst = append(dst, '}')
-	return dst, info, nil
+	return append(dst, '}')
 }
 
 // scanTop scans the top-level object opening at b[open], recording its

@@ -163,21 +163,62 @@ const (
 // rec is one line's result, in input order.
 type rec struct {
 	kind     recKind
+	group    uint32 // index in work.groups
 	end      uint32 // offset just past the line (and its newline) in the chunk
-	outStart uint32 // the enriched event or dead-letter record in work.out
+	outStart uint32 // the enriched event or dead-letter record in its group's data
 	outEnd   uint32
-	dir      string // partition folder, or reason=<reason>/ for a dead letter
 	reason   event.Reason
 	uuid     [16]byte
 }
 
+// group holds one chunk's output for one partition (or dead-letter
+// reason), so that the collector moves whole runs, not single events.
+type group struct {
+	dir  string // partition folder, or reason=<reason>/ for dead letters
+	dead bool
+	data []byte
+	idx  int // index in work.groups, -1 when unused in the current chunk
+	// collector state: data[from:pos] holds events not yet moved into the
+	// batch, pending of them.
+	from, pos int
+	pending   int
+}
+
 // work is one chunk on its way through the workers to the collector.
 type work struct {
-	chunk source.Chunk
-	buf   []byte // the chunk's buffer, reused
-	out   []byte
-	recs  []rec
-	done  chan struct{}
+	chunk  source.Chunk
+	buf    []byte // the chunk's buffer, reused
+	groups []*group
+	byDir  map[string]*group // kept across chunks with their buffers
+	recs   []rec
+	done   chan struct{}
+}
+
+func (wk *work) group(dir string, dead bool) (*group, uint32) {
+	g, ok := wk.byDir[dir]
+	if !ok {
+		g = &group{dir: dir, dead: dead, idx: -1}
+		wk.byDir[dir] = g
+	}
+	if g.idx < 0 { // first use in this chunk
+		g.idx = len(wk.groups)
+		g.data = g.data[:0]
+		wk.groups = append(wk.groups, g)
+	}
+	return g, uint32(g.idx)
+}
+
+// reset readies wk for a new chunk. Groups not used in the last few chunks
+// are dropped so a work does not hold buffers for partitions long gone.
+func (wk *work) reset() {
+	if len(wk.byDir) > 4*len(wk.groups)+64 {
+		clear(wk.byDir)
+	}
+	for _, g := range wk.groups {
+		g.idx = -1
+	}
+	wk.groups = wk.groups[:0]
+	wk.recs = wk.recs[:0]
 }
 
 // Run reads in to its end (or until ctx is done), writes everything read,
@@ -192,7 +233,7 @@ func (r *Runner) Run(ctx context.Context, in io.Reader) (Stats, error) {
 	inflight := 4 * r.cfg.Workers
 	free := make(chan *work, inflight)
 	for range inflight {
-		free <- &work{done: make(chan struct{}, 1)}
+		free <- &work{done: make(chan struct{}, 1), byDir: map[string]*group{}}
 	}
 	jobs := make(chan *work, inflight)
 	order := make(chan *work, inflight)
@@ -278,9 +319,8 @@ func (r *Runner) newProc() *proc {
 }
 
 func (p *proc) process(wk *work) {
+	wk.reset()
 	data := wk.chunk.Data
-	out := wk.out[:0]
-	recs := wk.recs[:0]
 	line := wk.chunk.Line
 	for pos := 0; pos < len(data); line++ {
 		end := len(data)
@@ -293,28 +333,27 @@ func (p *proc) process(wk *work) {
 			end++
 		}
 		pos = end
-		start := len(out)
-		var info event.Info
-		var err error
-		out, info, err = p.enr.Enrich(out, raw)
+		info, err := p.enr.Check(raw)
 		switch {
 		case err == nil:
-			out = append(out, '\n')
 			p.scratch = p.r.cfg.Layout.AppendPath(p.scratch[:0], info)
 			dir, ok := p.dirs[string(p.scratch)]
 			if !ok {
 				dir = string(p.scratch)
 				p.dirs[dir] = dir
 			}
+			g, gi := wk.group(dir, false)
+			start := len(g.data)
+			g.data = append(p.enr.AppendEnriched(g.data), '\n')
 			var id [16]byte
 			h1 := maphash.Bytes(p.r.seeds[0], info.UUID)
 			h2 := maphash.Bytes(p.r.seeds[1], info.UUID)
 			for i := range 8 {
 				id[i], id[8+i] = byte(h1>>(8*i)), byte(h2>>(8*i))
 			}
-			recs = append(recs, rec{kind: kindEvent, end: uint32(end), outStart: uint32(start), outEnd: uint32(len(out)), dir: dir, uuid: id})
+			wk.recs = append(wk.recs, rec{kind: kindEvent, group: gi, end: uint32(end), outStart: uint32(start), outEnd: uint32(len(g.data)), uuid: id})
 		case errors.Is(err, event.ErrBlank):
-			recs = append(recs, rec{kind: kindBlank, end: uint32(end)})
+			wk.recs = append(wk.recs, rec{kind: kindBlank, end: uint32(end)})
 		default:
 			var ee *event.Error
 			if !errors.As(err, &ee) {
@@ -328,20 +367,50 @@ func (p *proc) process(wk *work) {
 				}
 			}
 			src := p.r.cfg.Source + ":" + strconv.FormatInt(line, 10)
-			out = deadletter.Append(out, deadletter.New(string(ee.Reason), ee.Msg, src, raw, size))
-			out = append(out, '\n')
-			recs = append(recs, rec{kind: kindDead, end: uint32(end), outStart: uint32(start), outEnd: uint32(len(out)), dir: "reason=" + string(ee.Reason) + "/", reason: ee.Reason})
+			g, gi := wk.group("reason="+string(ee.Reason)+"/", true)
+			start := len(g.data)
+			g.data = deadletter.Append(g.data, deadletter.New(string(ee.Reason), ee.Msg, src, raw, size))
+			g.data = append(g.data, '\n')
+			wk.recs = append(wk.recs, rec{kind: kindDead, group: gi, end: uint32(end), outStart: uint32(start), outEnd: uint32(len(g.data)), reason: ee.Reason})
 		}
 	}
-	wk.out, wk.recs = out, recs
 }
 
-// part is one object of a batch being filled.
+// part is one object of a batch being filled, in fixed-size blocks: no
+// buffer ever grows by copying, and blocks are reused batch after batch.
 type part struct {
 	dir    string
 	dead   bool
-	data   []byte
+	blocks [][]byte
 	events int
+}
+
+// blockSize is the size of the blocks parts are made of.
+const blockSize = 128 << 10
+
+// blocks is a free list of blocks.
+type blocks struct {
+	mu   sync.Mutex
+	free [][]byte
+}
+
+func (b *blocks) get() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if n := len(b.free); n > 0 {
+		blk := b.free[n-1]
+		b.free = b.free[:n-1]
+		return blk
+	}
+	return make([]byte, 0, blockSize)
+}
+
+func (b *blocks) put(list [][]byte) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, blk := range list {
+		b.free = append(b.free, blk[:0])
+	}
 }
 
 // batch is a run of consecutive lines that will be written together.
@@ -368,7 +437,7 @@ type collector struct {
 	cur     *batch
 	seen    dedupe
 	flushCh chan *batch
-	spare   chan []byte // part buffers given back by the flusher
+	blocks  blocks
 	timer   *time.Timer
 }
 
@@ -377,9 +446,8 @@ func (r *Runner) newCollector(free chan *work) *collector {
 		r:       r,
 		free:    free,
 		cur:     newBatch(),
-		seen:    dedupe{cur: map[[16]byte]struct{}{}, prev: map[[16]byte]struct{}{}},
+		seen:    newDedupe(),
 		flushCh: make(chan *batch),
-		spare:   make(chan []byte, 4096),
 		timer:   time.NewTimer(time.Hour),
 	}
 	c.timer.Stop()
@@ -423,6 +491,9 @@ func (c *collector) consume(wk *work) {
 	line := wk.chunk.Line
 	hashFrom := 0
 	var blank, events int64
+	for _, g := range wk.groups {
+		g.from, g.pos, g.pending = 0, 0, 0
+	}
 	for i := range wk.recs {
 		rc := &wk.recs[i]
 		b := c.cur
@@ -441,15 +512,22 @@ func (c *collector) consume(wk *work) {
 		switch rc.kind {
 		case kindEvent:
 			events++
+			g := wk.groups[rc.group]
 			if !c.seen.add(rc.uuid) {
+				// Move what came before the duplicate, then skip it.
+				g.pos = int(rc.outStart)
+				c.move(g)
+				g.from, g.pos = int(rc.outEnd), int(rc.outEnd)
 				b.dups++
 				break
 			}
-			c.part(rc.dir, false).append(wk.out[rc.outStart:rc.outEnd])
-			b.events++
+			g.pos = int(rc.outEnd)
+			g.pending++
 		case kindDead:
 			events++
-			c.part(rc.dir, true).append(wk.out[rc.outStart:rc.outEnd])
+			g := wk.groups[rc.group]
+			g.pos = int(rc.outEnd)
+			g.pending++
 			b.dead[rc.reason]++
 		case kindBlank:
 			blank++
@@ -457,10 +535,16 @@ func (c *collector) consume(wk *work) {
 		b.last = line
 		line++
 		if b.lines >= pol.Events || b.bytes >= pol.Bytes {
+			for _, g := range wk.groups {
+				c.move(g)
+			}
 			b.hash.Write(data[hashFrom:rc.end])
 			hashFrom = int(rc.end)
 			c.cut()
 		}
+	}
+	for _, g := range wk.groups {
+		c.move(g)
 	}
 	if hashFrom < len(data) {
 		c.cur.hash.Write(data[hashFrom:])
@@ -479,22 +563,29 @@ func (c *collector) consume(wk *work) {
 	c.free <- wk
 }
 
-func (c *collector) part(dir string, dead bool) *part {
-	p, ok := c.cur.parts[dir]
-	if !ok {
-		p = &part{dir: dir, dead: dead}
-		select {
-		case p.data = <-c.spare:
-		default:
-		}
-		c.cur.parts[dir] = p
+// move appends the group's run data[from:pos] to the current batch.
+func (c *collector) move(g *group) {
+	if g.pos <= g.from {
+		return
 	}
-	return p
-}
-
-func (p *part) append(b []byte) {
-	p.data = append(p.data, b...)
-	p.events++
+	p, ok := c.cur.parts[g.dir]
+	if !ok {
+		p = &part{dir: g.dir, dead: g.dead}
+		c.cur.parts[g.dir] = p
+	}
+	for data := g.data[g.from:g.pos]; len(data) > 0; {
+		n := len(p.blocks) - 1
+		if n < 0 || len(p.blocks[n]) == cap(p.blocks[n]) {
+			p.blocks = append(p.blocks, c.blocks.get())
+			n++
+		}
+		blk := p.blocks[n]
+		k := copy(blk[len(blk):cap(blk)], data)
+		p.blocks[n] = blk[:len(blk)+k]
+		data = data[k:]
+	}
+	p.events += g.pending
+	g.from, g.pending = g.pos, 0
 }
 
 // cut hands the current batch to the flusher and starts a new one.
@@ -520,7 +611,7 @@ func (c *collector) flushLoop(ctx context.Context, cancel context.CancelCauseFun
 	for b := range c.flushCh {
 		objs := make([]lake.Object, 0, len(b.parts))
 		for _, p := range b.parts {
-			objs = append(objs, lake.Object{Dir: p.dir, Dead: p.dead, Data: p.data, Events: p.events})
+			objs = append(objs, lake.Object{Dir: p.dir, Dead: p.dead, Body: p.blocks, Events: p.events})
 		}
 		sort.Slice(objs, func(i, j int) bool { return objs[i].Dir < objs[j].Dir })
 		name := lake.Name{Source: c.r.cfg.SourceID, First: b.first, Last: b.last, Hash: b.hash.Sum64()}
@@ -566,32 +657,80 @@ func (c *collector) flushLoop(ctx context.Context, cancel context.CancelCauseFun
 		}
 		r.mu.Unlock()
 		for _, o := range objs {
-			select {
-			case c.spare <- o.Data[:0]:
-			default:
-			}
+			c.blocks.put(o.Body)
 		}
 	}
 	return failed
 }
 
-// dedupe remembers event_uuid hashes (128 bits: a false match is beyond
-// astronomically unlikely) of the current and the previous batch.
-type dedupe struct{ cur, prev map[[16]byte]struct{} }
+// dedupe remembers the event_uuid hashes (128 bits: a false match is
+// beyond astronomically unlikely) of the current and the previous batch. It
+// is an open-addressing table: one probe sequence per event, no allocation.
+type dedupe struct {
+	slots []dslot
+	used  int    // slots taken, stale ones included
+	gen   uint32 // the current batch's generation, from 2 up
+}
+
+type dslot struct {
+	h1, h2 uint64
+	gen    uint32 // 0: empty
+}
+
+func newDedupe() dedupe {
+	return dedupe{slots: make([]dslot, 1<<16), gen: 2}
+}
 
 // add reports whether k is new, remembering it.
 func (d *dedupe) add(k [16]byte) bool {
-	if _, ok := d.prev[k]; ok {
-		return false
+	h1 := uint64(k[0]) | uint64(k[1])<<8 | uint64(k[2])<<16 | uint64(k[3])<<24 | uint64(k[4])<<32 | uint64(k[5])<<40 | uint64(k[6])<<48 | uint64(k[7])<<56
+	h2 := uint64(k[8]) | uint64(k[9])<<8 | uint64(k[10])<<16 | uint64(k[11])<<24 | uint64(k[12])<<32 | uint64(k[13])<<40 | uint64(k[14])<<48 | uint64(k[15])<<56
+	mask := uint64(len(d.slots) - 1)
+	for i := h1 & mask; ; i = (i + 1) & mask {
+		s := &d.slots[i]
+		if s.gen == 0 {
+			*s = dslot{h1: h1, h2: h2, gen: d.gen}
+			d.used++
+			if d.used*2 > len(d.slots) {
+				d.rebuild(len(d.slots) * 2)
+			}
+			return true
+		}
+		if s.h1 == h1 && s.h2 == h2 && s.gen+1 >= d.gen {
+			return false
+		}
 	}
-	if _, ok := d.cur[k]; ok {
-		return false
-	}
-	d.cur[k] = struct{}{}
-	return true
 }
 
-func (d *dedupe) rotate() {
-	d.prev, d.cur = d.cur, d.prev
-	clear(d.cur)
+// rotate starts a new batch: entries older than the previous batch expire
+// (and are dropped when the table is next rebuilt).
+func (d *dedupe) rotate() { d.gen++ }
+
+// rebuild re-inserts the live entries into a table of size n, or larger
+// if they would fill more than a quarter of it.
+func (d *dedupe) rebuild(n int) {
+	live := 0
+	for _, s := range d.slots {
+		if s.gen != 0 && s.gen+1 >= d.gen {
+			live++
+		}
+	}
+	for live*4 > n {
+		n *= 2
+	}
+	old := d.slots
+	d.slots = make([]dslot, n)
+	d.used = 0
+	mask := uint64(n - 1)
+	for _, s := range old {
+		if s.gen == 0 || s.gen+1 < d.gen {
+			continue
+		}
+		i := s.h1 & mask
+		for d.slots[i].gen != 0 {
+			i = (i + 1) & mask
+		}
+		d.slots[i] = s
+		d.used++
+	}
 }

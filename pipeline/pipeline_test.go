@@ -299,12 +299,12 @@ type failingStore struct {
 	n int
 }
 
-func (f *failingStore) Create(ctx context.Context, key string, data []byte) error {
+func (f *failingStore) Create(ctx context.Context, key string, body ...[]byte) error {
 	if f.n <= 0 {
 		return errors.New("disk full")
 	}
 	f.n--
-	return f.Store.Create(ctx, key, data)
+	return f.Store.Create(ctx, key, body...)
 }
 
 func TestWriteFailureIsAnErrorAndCounted(t *testing.T) {

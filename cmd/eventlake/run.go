@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -107,6 +108,7 @@ func (e env) run(ctx context.Context, args []string) error {
 	var lf lakeFlags
 	fs.StringVar(&from, "from", "", "input: an NDJSON file (.gz and .zst are read too), or - for stdin (required)")
 	lf.register(fs, "")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file (for development)")
 	fs.Usage = func() {
 		fmt.Fprintf(e.stderr, "usage: eventlake run --from FILE|- --to LAKE [flags]\n\nLands events in the lake, enriched and partitioned; bad events become dead letters.\n\n")
 		fs.PrintDefaults()
@@ -136,6 +138,15 @@ func (e env) run(ctx context.Context, args []string) error {
 	r, err := pipeline.New(w, lf.config(source, period))
 	if err != nil {
 		return err
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
 	}
 	return e.runPipeline(ctx, r, in, &lf)
 }
