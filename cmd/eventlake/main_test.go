@@ -1,0 +1,232 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+)
+
+func cli(t *testing.T, stdin io.Reader, args ...string) (string, string, error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	if stdin == nil {
+		stdin = strings.NewReader("")
+	}
+	err := run(context.Background(), args, stdin, &out, &errb)
+	return out.String(), errb.String(), err
+}
+
+func countObjects(t *testing.T, root string) (objects int) {
+	t.Helper()
+	filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			objects++
+		}
+		return nil
+	})
+	return objects
+}
+
+func TestDemoLandsAndIsIdempotent(t *testing.T) {
+	dir := t.TempDir() + "/lake"
+	out, _, err := cli(t, nil, "demo", "-n", "20000", "--to", dir)
+	if err != nil {
+		t.Fatalf("demo: %v\n%s", err, out)
+	}
+	for _, want := range []string{"events in", "written", "dead letters", "duplicates", "partitions", "event_type=", `"created_datetime"`, "_dead_letters/reason="} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out)
+		}
+	}
+	n := countObjects(t, dir)
+	if n == 0 {
+		t.Fatal("demo wrote no objects")
+	}
+	out, _, err = cli(t, nil, "demo", "-n", "20000", "--to", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "already in lake") || countObjects(t, dir) != n {
+		t.Errorf("second demo changed the lake (%d -> %d objects):\n%s", n, countObjects(t, dir), out)
+	}
+}
+
+func TestGenIsDeterministic(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"a", "b"} {
+		if _, _, err := cli(t, nil, "gen", "-n", "3000", "--seed", "5", "--bad", "0.1", "--to", filepath.Join(dir, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, _ := os.ReadFile(filepath.Join(dir, "a"))
+	b, _ := os.ReadFile(filepath.Join(dir, "b"))
+	if !bytes.Equal(a, b) || bytes.Count(a, []byte("\n")) != 3000 {
+		t.Fatalf("gen not deterministic or wrong length (%d lines)", bytes.Count(a, []byte("\n")))
+	}
+	out, _, err := cli(t, nil, "gen", "-n", "3000", "--seed", "5", "--bad", "0.1")
+	if err != nil || out != string(a) {
+		t.Fatalf("gen to stdout differs from gen to a file (%v)", err)
+	}
+}
+
+type summary struct {
+	EventsIn    int64 `json:"events_in"`
+	Written     int64 `json:"written"`
+	Present     int64 `json:"already_present"`
+	Dead        int64 `json:"dead_letters"`
+	Duplicates  int64 `json:"duplicates"`
+	Unwritten   int64 `json:"unwritten"`
+	Objects     int64 `json:"objects"`
+	Interrupted bool  `json:"interrupted"`
+}
+
+func TestRunFromFilesAndStdin(t *testing.T) {
+	dir := t.TempDir()
+	events := filepath.Join(dir, "events.jsonl")
+	if _, _, err := cli(t, nil, "gen", "-n", "5000", "--seed", "2", "--bad", "0.02", "--dup", "0.02", "--to", events); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := os.ReadFile(events)
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(raw)
+	zw.Close()
+	os.WriteFile(events+".gz", gz.Bytes(), 0o644)
+
+	var first summary
+	for i, args := range [][]string{
+		{"run", "--from", events, "--to", dir + "/plain", "--json"},
+		{"run", "--from", events + ".gz", "--to", "file://" + dir + "/gz", "--json", "--compression", "zstd"},
+		{"run", "--from", "-", "--to", dir + "/stdin", "--json", "--layout", "hourly", "--dead-letters", dir + "/dlq"},
+	} {
+		out, stderr, err := cli(t, bytes.NewReader(raw), args...)
+		if err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, stderr)
+		}
+		var s summary
+		if err := json.Unmarshal([]byte(out), &s); err != nil {
+			t.Fatalf("summary is not JSON: %v\n%s", err, out)
+		}
+		if s.EventsIn != 5000 || s.EventsIn != s.Written+s.Present+s.Dead+s.Duplicates+s.Unwritten || s.Dead == 0 || s.Duplicates == 0 {
+			t.Errorf("%v: counts %+v", args, s)
+		}
+		if i == 0 {
+			first = s
+		} else if s.Written != first.Written || s.Dead != first.Dead || s.Duplicates != first.Duplicates {
+			t.Errorf("%v: %+v differs from the plain run %+v", args, s, first)
+		}
+	}
+	if countObjects(t, dir+"/dlq") == 0 {
+		t.Error("--dead-letters folder is empty")
+	}
+	if m, _ := filepath.Glob(dir + "/stdin/event_type=*/created_date=*/created_hour=*/*.jsonl.gz"); len(m) == 0 {
+		t.Error("hourly layout not used")
+	}
+	if m, _ := filepath.Glob(dir + "/stdin/_dead_letters"); len(m) != 0 {
+		t.Error("dead letters went to the lake despite --dead-letters")
+	}
+}
+
+func TestClearErrors(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.jsonl")
+	os.WriteFile(in, []byte(`{"event_uuid":"u","event_name":"a:b","created_at":1}`+"\n"), 0o644)
+	tests := []struct {
+		args  []string
+		usage bool
+		want  string
+	}{
+		{[]string{}, true, "Commands:"},
+		{[]string{"frobnicate"}, true, "unknown command"},
+		{[]string{"run", "--to", dir}, true, "--from and --to are required"},
+		{[]string{"run", "--from", in, "--to", dir, "extra"}, true, "unexpected argument"},
+		{[]string{"run", "--from", in, "--to", dir, "--bogus"}, true, "flag provided but not defined"},
+		{[]string{"run", "--from", in, "--to", dir, "--layout", "weekly"}, false, `unknown layout "weekly"`},
+		{[]string{"run", "--from", in, "--to", dir, "--compression", "lz4"}, false, `unknown compression "lz4"`},
+		{[]string{"run", "--from", in, "--to", "ftp://x/y"}, false, "unsupported destination scheme"},
+		{[]string{"run", "--from", in, "--to", "s3://b?colour=red"}, false, `unknown parameter "colour"`},
+		{[]string{"run", "--from", filepath.Join(dir, "missing.jsonl"), "--to", dir}, false, "no such file"},
+		{[]string{"run", "--from", dir, "--to", dir + "/l"}, false, "is a folder"},
+		{[]string{"run", "--from", in, "--to", "/proc/forbidden/lake"}, false, "lake folder"},
+		{[]string{"run", "--from", in, "--to", dir, "--batch-events", "0"}, false, "must be positive"},
+		{[]string{"gen", "--bad", "2"}, false, "fractions"},
+		{[]string{"gen", "--start", "yesterday"}, false, "--start"},
+	}
+	for _, tc := range tests {
+		_, stderr, err := cli(t, nil, tc.args...)
+		if err == nil {
+			t.Errorf("%v succeeded", tc.args)
+			continue
+		}
+		if errors.Is(err, errUsage) != tc.usage {
+			t.Errorf("%v: usage error = %v, want %v (%v)", tc.args, errors.Is(err, errUsage), tc.usage, err)
+		}
+		if msg := err.Error() + stderr; !strings.Contains(msg, tc.want) {
+			t.Errorf("%v: message %q lacks %q", tc.args, msg, tc.want)
+		}
+	}
+}
+
+// TestSignalFlushes runs the real binary, sends SIGTERM while it waits for
+// more input, and checks that everything read was written before it exited
+// with status 130.
+func TestSignalFlushes(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "eventlake")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "run", "--from", "-", "--to", dir+"/lake", "--json", "--batch-period", "1h")
+	stdin, _ := cmd.StdinPipe()
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 1000 {
+		fmt.Fprintf(stdin, `{"event_uuid":"u%d","event_name":"a:b","created_at":%d}`+"\n", i, 1700000000+i)
+	}
+	// The process reads 1000 lines from a pipe in microseconds; a second is
+	// ample before asking it to stop.
+	time.Sleep(time.Second)
+	cmd.Process.Signal(syscall.SIGTERM)
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+		t.Fatalf("exit = %v, want status 130", err)
+	}
+	var s summary
+	if err := json.Unmarshal(out.Bytes(), &s); err != nil {
+		t.Fatalf("summary: %v\n%s", err, out.String())
+	}
+	if !s.Interrupted || s.Written != 1000 || s.EventsIn != 1000 {
+		t.Fatalf("summary %+v, want 1000 written and interrupted", s)
+	}
+	matches, _ := filepath.Glob(dir + "/lake/event_type=a/created_date=*/*.jsonl.gz")
+	lines := 0
+	for _, m := range matches {
+		f, _ := os.Open(m)
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(zr)
+		lines += bytes.Count(b, []byte("\n"))
+		f.Close()
+	}
+	if lines != 1000 {
+		t.Fatalf("lake holds %d events, want 1000", lines)
+	}
+}
