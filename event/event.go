@@ -157,10 +157,6 @@ func (e *Enricher) Check(raw []byte) (Info, error) {
 	if len(raw) > e.opts.MaxSize {
 		return info, bad(ReasonTooLarge, "event is %d bytes, more than the limit of %d", len(raw), e.opts.MaxSize)
 	}
-	if !utf8.Valid(raw) {
-		off := invalidUTF8At(raw)
-		return info, bad(ReasonInvalidUTF8, "invalid UTF-8 at byte %d", off)
-	}
 	e.sc = scanner{b: raw}
 	s := &e.sc
 	i := s.skipWS(0)
@@ -175,18 +171,19 @@ func (e *Enricher) Check(raw []byte) (Info, error) {
 			}
 		}
 		if err != nil {
-			return info, &Error{Reason: ReasonInvalidJSON, Msg: "invalid JSON: " + err.Error(), Err: err}
+			return info, syntaxBad(raw, err)
 		}
 		return info, bad(ReasonNotObject, "event is a JSON %s, not an object", kindOf(raw[i]))
 	}
 	open := i
 	closeAt, err := e.scanTop(open)
-	if err != nil {
-		return info, &Error{Reason: ReasonInvalidJSON, Msg: "invalid JSON: " + err.Error(), Err: err}
+	if err == nil {
+		if j := s.skipWS(closeAt + 1); j != len(raw) {
+			err = errAt(j, "unexpected data after the object")
+		}
 	}
-	if j := s.skipWS(closeAt + 1); j != len(raw) {
-		err := errAt(j, "unexpected data after the object")
-		return info, &Error{Reason: ReasonInvalidJSON, Msg: "invalid JSON: " + err.Error(), Err: err}
+	if err != nil {
+		return info, syntaxBad(raw, err)
 	}
 
 	var uuidV, nameV, createdV span
@@ -408,6 +405,16 @@ func kindOf(c byte) string {
 	default:
 		return "number"
 	}
+}
+
+// syntaxBad explains a scan error: invalid UTF-8 anywhere comes first (a
+// byte >= 0x80 outside a string stops the scanner as a syntax error), then
+// invalid JSON.
+func syntaxBad(raw []byte, err error) *Error {
+	if !utf8.Valid(raw) {
+		return &Error{Reason: ReasonInvalidUTF8, Msg: fmt.Sprintf("invalid UTF-8 at byte %d", invalidUTF8At(raw)), Err: err}
+	}
+	return &Error{Reason: ReasonInvalidJSON, Msg: "invalid JSON: " + err.Error(), Err: err}
 }
 
 func invalidUTF8At(b []byte) int {

@@ -176,6 +176,11 @@ func TestEnrichRejects(t *testing.T) {
 		{"NaN", `{"event_uuid":"u","event_name":"a:b","created_at":NaN}`, ReasonInvalidJSON, "unexpected character"},
 		{"too deep", strings.Repeat("[", 600) + strings.Repeat("]", 600), ReasonInvalidJSON, "nesting deeper"},
 		{"invalid utf8", "{\"event_uuid\":\"\xff\",\"event_name\":\"a:b\",\"created_at\":1}", ReasonInvalidUTF8, "byte 15"},
+		{"invalid utf8 outside strings", "{\"event_uuid\":\"u\",\xff}", ReasonInvalidUTF8, "byte 18"},
+		{"utf8 surrogate half", "{\"event_uuid\":\"\xed\xa0\x80\",\"event_name\":\"a:b\",\"created_at\":1}", ReasonInvalidUTF8, "byte 15"},
+		{"overlong utf8", "{\"event_uuid\":\"\xc0\xaf\",\"event_name\":\"a:b\",\"created_at\":1}", ReasonInvalidUTF8, "byte 15"},
+		{"truncated utf8 at the end", "{\"event_uuid\":\"\xe2\x82", ReasonInvalidUTF8, "byte 15"},
+		{"invalid utf8 in a non-object", "[\"\xff\"]", ReasonInvalidUTF8, "byte 2"},
 		{"array", `[1,2]`, ReasonNotObject, "array"},
 		{"string", `"x"`, ReasonNotObject, "string"},
 		{"number", `12`, ReasonNotObject, "number"},
@@ -255,25 +260,22 @@ func TestScannerAgreesWithEncodingJSON(t *testing.T) {
 	}
 }
 
-func TestSpecialFindsEachByte(t *testing.T) {
+func TestNotPlain8FindsTheFirstSpecialByte(t *testing.T) {
 	for pos := 0; pos < 8; pos++ {
 		for c := 0; c < 256; c++ {
-			var b [8]byte
-			for i := range b {
-				b[i] = 'a'
-			}
-			b[pos] = byte(c)
-			x := uint64(0)
+			var x uint64
 			for i := 7; i >= 0; i-- {
-				x = x<<8 | uint64(b[i])
+				b := byte('a')
+				if i == pos {
+					b = byte(c)
+				}
+				x = x<<8 | uint64(b)
 			}
-			m := special(x)
-			want := c < 0x20 || c == '"' || c == '\\'
-			if got := m != 0; got != want {
-				t.Fatalf("special with byte %#x at %d = %v, want %v", c, pos, got, want)
-			}
-			if want && m&(0x80<<(8*pos)) == 0 {
-				t.Fatalf("special with byte %#x at %d flagged wrong position: %#x", c, pos, m)
+			m := notPlain8(x)
+			if want := !plain[c]; (m != 0) != want {
+				t.Fatalf("byte %#x at %d: flagged %v, want %v", c, pos, m != 0, want)
+			} else if want && m&(uint64(1)<<(8*pos)-1) != 0 {
+				t.Fatalf("byte %#x at %d: a lower byte flagged: %#x", c, pos, m)
 			}
 		}
 	}

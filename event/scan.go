@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/bits"
+	"unicode/utf8"
 )
 
 // maxDepth bounds the nesting of arrays and objects, so that hostile input
@@ -23,9 +24,9 @@ func errAt(off int, format string, args ...any) *syntaxError {
 	return &syntaxError{Off: off, Msg: fmt.Sprintf(format, args...)}
 }
 
-// scanner validates JSON text. It never allocates on valid input. UTF-8 is
-// checked separately (utf8.Valid over the whole input is faster than doing it
-// byte by byte here), so bytes >= 0x80 inside strings are accepted as is.
+// scanner validates JSON text, UTF-8 included (bytes >= 0x80 are valid only
+// inside strings, where their sequences are checked). It never allocates on
+// valid input.
 type scanner struct {
 	b []byte
 	// newline records that a '\n' or '\r' was seen between tokens, which the
@@ -34,7 +35,15 @@ type scanner struct {
 }
 
 // skipWS returns the index of the first non-whitespace byte at or after i.
+// Compact JSON has none, so that case is checked first, inline.
 func (s *scanner) skipWS(i int) int {
+	if i < len(s.b) && s.b[i] > ' ' {
+		return i
+	}
+	return s.skipWSLoop(i)
+}
+
+func (s *scanner) skipWSLoop(i int) int {
 	b := s.b
 	for i < len(b) {
 		switch b[i] {
@@ -49,10 +58,11 @@ func (s *scanner) skipWS(i int) int {
 	return i
 }
 
-// strPlain marks bytes that may appear in a string without ending it or
-// starting an escape.
-var strPlain = func() (t [256]bool) {
-	for c := 0x20; c < 256; c++ {
+// plain marks the bytes that may appear in a string as they are: printable
+// ASCII but '"' and '\\'. Control bytes are invalid, and bytes >= 0x80
+// start UTF-8 sequences, which are validated where they appear.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
 		t[c] = c != '"' && c != '\\'
 	}
 	return t
@@ -63,17 +73,19 @@ const (
 	msb = 0x8080808080808080
 )
 
-// special reports, per byte of x, whether it is '"', '\\' or a control byte,
-// as the high bit of that byte (exact for bytes < 0x80; bytes >= 0x80 are
-// never reported).
-func special(x uint64) uint64 {
+// notPlain8 flags, as the high bit of each byte of x, the bytes that are not
+// plain: '"', '\\', control bytes and bytes >= 0x80. A flag can be wrong only
+// above a true one, and callers use the lowest.
+func notPlain8(x uint64) uint64 {
 	q := x ^ (lsb * '"')
 	bs := x ^ (lsb * '\\')
-	zq := (q - lsb) &^ q
-	zb := (bs - lsb) &^ bs
-	ctl := (x - lsb*0x20) &^ x
-	return (zq | zb | ctl) & msb
+	return ((q - lsb) | (bs - lsb) | (x - lsb*0x20) | x) & msb
 }
+
+// errBadUTF8 is the scan error for invalid UTF-8 in a string.
+type errBadUTF8 struct{ off int }
+
+func (e errBadUTF8) Error() string { return fmt.Sprintf("invalid UTF-8 at byte %d", e.off) }
 
 // scanString scans the string starting at b[i] == '"'. It returns the index
 // just past the closing quote and whether the string holds escapes.
@@ -82,16 +94,14 @@ func (s *scanner) scanString(i int) (end int, escaped bool, err error) {
 	start := i
 	i++
 	for {
-		// Eight bytes at a time while no special byte is among them.
 		for i+8 <= len(b) {
-			m := special(binary.LittleEndian.Uint64(b[i:]))
-			if m != 0 {
+			if m := notPlain8(binary.LittleEndian.Uint64(b[i:])); m != 0 {
 				i += bits.TrailingZeros64(m) >> 3
 				break
 			}
 			i += 8
 		}
-		for i < len(b) && strPlain[b[i]] {
+		for i < len(b) && plain[b[i]] {
 			i++
 		}
 		if i >= len(b) {
@@ -100,6 +110,12 @@ func (s *scanner) scanString(i int) (end int, escaped bool, err error) {
 		switch c := b[i]; {
 		case c == '"':
 			return i + 1, escaped, nil
+		case c >= utf8.RuneSelf:
+			r, n := utf8.DecodeRune(b[i:])
+			if r == utf8.RuneError && n == 1 {
+				return 0, false, errBadUTF8{i}
+			}
+			i += n
 		case c == '\\':
 			escaped = true
 			if i+1 >= len(b) {
