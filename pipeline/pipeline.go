@@ -9,6 +9,7 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -310,12 +311,41 @@ type proc struct {
 	r       *Runner
 	enr     *event.Enricher
 	scratch []byte
-	dirs    map[string]string // partition folders seen, to share one string each
+	// dirs caches partition folders by event_type, then by time bucket, so
+	// that most events find theirs without building and hashing the path.
+	dirs map[string][]bucketDir
+}
+
+type bucketDir struct {
+	bucket int64
+	dir    string
 }
 
 func (r *Runner) newProc() *proc {
 	opts := r.cfg.Event
-	return &proc{r: r, enr: event.NewEnricher(&opts), dirs: map[string]string{}}
+	return &proc{r: r, enr: event.NewEnricher(&opts), dirs: map[string][]bucketDir{}}
+}
+
+// dir returns the partition folder of info.
+func (p *proc) dir(info event.Info) string {
+	layout := p.r.cfg.Layout
+	bucket := layout.Bucket(info)
+	list := p.dirs[string(info.Type)]
+	for _, bd := range list {
+		if bd.bucket == bucket {
+			return bd.dir
+		}
+	}
+	p.scratch = layout.AppendPath(p.scratch[:0], info)
+	dir := string(p.scratch)
+	if len(list) >= 64 {
+		list = list[:0]
+	}
+	if len(p.dirs) >= 1<<16 {
+		clear(p.dirs)
+	}
+	p.dirs[string(info.Type)] = append(list, bucketDir{bucket, dir})
+	return dir
 }
 
 func (p *proc) process(wk *work) {
@@ -336,13 +366,7 @@ func (p *proc) process(wk *work) {
 		info, err := p.enr.Check(raw)
 		switch {
 		case err == nil:
-			p.scratch = p.r.cfg.Layout.AppendPath(p.scratch[:0], info)
-			dir, ok := p.dirs[string(p.scratch)]
-			if !ok {
-				dir = string(p.scratch)
-				p.dirs[dir] = dir
-			}
-			g, gi := wk.group(dir, false)
+			g, gi := wk.group(p.dir(info), false)
 			start := len(g.data)
 			g.data = append(p.enr.AppendEnriched(g.data), '\n')
 			var id [16]byte
@@ -663,58 +687,70 @@ func (c *collector) flushLoop(ctx context.Context, cancel context.CancelCauseFun
 	return failed
 }
 
-// dedupe remembers the event_uuid hashes (128 bits: a false match is
-// beyond astronomically unlikely) of the current and the previous batch. It
-// is an open-addressing table: one probe sequence per event, no allocation.
+// dedupe remembers event_uuid hashes of the current and the previous batch.
+// A 96-bit hash per event: a false match among a million events has
+// probability ~1e-17. It is an open-addressing table of 16-byte slots; slots
+// of older batches are reused in place, so the table is rebuilt only when it
+// must grow.
 type dedupe struct {
 	slots []dslot
-	used  int    // slots taken, stale ones included
+	used  int    // slots ever filled (live or expired)
 	gen   uint32 // the current batch's generation, from 2 up
 }
 
 type dslot struct {
-	h1, h2 uint64
-	gen    uint32 // 0: empty
+	h1  uint64
+	h2  uint32
+	gen uint32 // 0: never used
 }
 
 func newDedupe() dedupe {
-	return dedupe{slots: make([]dslot, 1<<16), gen: 2}
+	return dedupe{slots: make([]dslot, 1<<18), gen: 2}
 }
 
 // add reports whether k is new, remembering it.
 func (d *dedupe) add(k [16]byte) bool {
-	h1 := uint64(k[0]) | uint64(k[1])<<8 | uint64(k[2])<<16 | uint64(k[3])<<24 | uint64(k[4])<<32 | uint64(k[5])<<40 | uint64(k[6])<<48 | uint64(k[7])<<56
-	h2 := uint64(k[8]) | uint64(k[9])<<8 | uint64(k[10])<<16 | uint64(k[11])<<24 | uint64(k[12])<<32 | uint64(k[13])<<40 | uint64(k[14])<<48 | uint64(k[15])<<56
+	h1 := binary.LittleEndian.Uint64(k[:8])
+	h2 := binary.LittleEndian.Uint32(k[8:12])
 	mask := uint64(len(d.slots) - 1)
+	reuse := -1
 	for i := h1 & mask; ; i = (i + 1) & mask {
 		s := &d.slots[i]
 		if s.gen == 0 {
+			if reuse >= 0 {
+				d.slots[reuse] = dslot{h1: h1, h2: h2, gen: d.gen}
+				return true
+			}
 			*s = dslot{h1: h1, h2: h2, gen: d.gen}
 			d.used++
 			if d.used*2 > len(d.slots) {
-				d.rebuild(len(d.slots) * 2)
+				d.rebuild()
 			}
 			return true
 		}
-		if s.h1 == h1 && s.h2 == h2 && s.gen+1 >= d.gen {
+		live := s.gen+1 >= d.gen
+		if live && s.h1 == h1 && s.h2 == h2 {
 			return false
+		}
+		if !live && reuse < 0 {
+			reuse = int(i)
 		}
 	}
 }
 
-// rotate starts a new batch: entries older than the previous batch expire
-// (and are dropped when the table is next rebuilt).
+// rotate starts a new batch: entries older than the previous batch expire.
 func (d *dedupe) rotate() { d.gen++ }
 
-// rebuild re-inserts the live entries into a table of size n, or larger
-// if they would fill more than a quarter of it.
-func (d *dedupe) rebuild(n int) {
+// rebuild re-inserts the live entries into a table with at least four
+// slots per live entry.
+func (d *dedupe) rebuild() {
 	live := 0
 	for _, s := range d.slots {
 		if s.gen != 0 && s.gen+1 >= d.gen {
 			live++
 		}
 	}
+	n := len(d.slots)
 	for live*4 > n {
 		n *= 2
 	}
