@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Whole-process benchmark: lands N generated events (default 1,000,000, about
 # 430 MB) with `eventlake run --compression none` and, in the same run and on
-# the same input, measures the I/O floor (cp) and the Python 3 baseline
+# the same input, measures the I/O floors (cp, dd) and the Python 3 baseline
 # (bench/baseline.py). Prints events/s, MB/s and peak RSS for each, and the
 # ratios. Each tool runs RUNS times (default 3); the best time is reported.
 #
@@ -32,6 +32,10 @@ best() { # name command...: prints "name seconds rss"
 results=()
 results+=("$(best eventlake "$OUT/eventlake" run --from "$IN" --to "$OUT/dst/lake" --compression none --quiet)")
 results+=("$(best cp cp "$IN" "$OUT/dst/copy")")
+# cp (coreutils 9) copies inside the kernel (copy_file_range): no byte enters
+# user space. dd with 1 MiB blocks is the floor for anything that reads the
+# bytes into a process and writes them out again, as every transformer must.
+results+=("$(best dd-1MiB dd if="$IN" of="$OUT/dst/copy" bs=1M status=none)")
 if [ -z "${SKIP_PYTHON:-}" ]; then
   results+=("$(RUNS=1 best python3-baseline python3 bench/baseline.py "$IN" "$OUT/dst/py")")
 fi

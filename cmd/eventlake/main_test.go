@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	"github.com/klauspost/compress/gzip"
 )
 
@@ -230,3 +233,57 @@ func TestSignalFlushes(t *testing.T) {
 		t.Fatalf("lake holds %d events, want 1000", lines)
 	}
 }
+
+// TestRunToS3 lands events in gofakes3, a real S3 API server, through the
+// endpoint override, and re-running adds nothing (conditional creates).
+func TestRunToS3(t *testing.T) {
+	backend := s3mem.New()
+	ts := httptest.NewServer(gofakes3.New(backend).Server())
+	defer ts.Close()
+	if err := backend.CreateBucket("lake"); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	t.Setenv("AWS_REGION", "us-east-1")
+	dir := t.TempDir()
+	events := filepath.Join(dir, "events.jsonl")
+	if _, _, err := cli(t, nil, "gen", "-n", "4000", "--bad", "0.01", "--dup", "0.01", "--to", events); err != nil {
+		t.Fatal(err)
+	}
+	var runs []summary
+	for range 2 {
+		out, stderr, err := cli(t, nil, "run", "--from", events, "--to", "s3://lake/prod/events", "--s3-endpoint", ts.URL, "--json")
+		if err != nil {
+			t.Fatalf("run: %v\n%s", err, stderr)
+		}
+		var s summary
+		if err := json.Unmarshal([]byte(out), &s); err != nil {
+			t.Fatal(err)
+		}
+		runs = append(runs, s)
+	}
+	if runs[0].Written == 0 || runs[0].Objects == 0 || runs[0].Dead == 0 {
+		t.Fatalf("first run: %+v", runs[0])
+	}
+	if runs[1].Written != 0 || runs[1].Objects != 0 || runs[1].Present != runs[0].Written {
+		t.Fatalf("second run added to the lake: %+v", runs[1])
+	}
+	list, err := backend.ListBucket("lake", &gofakes3.Prefix{Prefix: "prod/events/", HasPrefix: true}, gofakes3.ListBucketPage{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, c := range list.Contents {
+		keys = append(keys, c.Key)
+	}
+	if int64(len(keys)) != runs[0].Objects {
+		t.Fatalf("bucket holds %d objects, run reported %d", len(keys), runs[0].Objects)
+	}
+	for _, k := range keys {
+		if !strings.HasPrefix(k, "prod/events/event_type=") && !strings.HasPrefix(k, "prod/events/_dead_letters/reason=") {
+			t.Errorf("unexpected key %s", k)
+		}
+	}
+}
+

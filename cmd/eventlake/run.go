@@ -190,8 +190,9 @@ func (e env) openInput(from string) (io.Reader, string, time.Duration, func(), e
 
 // runPipeline runs r over in with a progress line, then prints the summary.
 func (e env) runPipeline(ctx context.Context, r *pipeline.Runner, in io.Reader, lf *lakeFlags) error {
-	// Keep the heap, and so the RSS, bounded however large the input.
-	debug.SetMemoryLimit(384 << 20)
+	// Keep the heap, and so the RSS, bounded however large the input: two
+	// batches (one filling, one being written) and room for the rest.
+	debug.SetMemoryLimit(2*int64(lf.batchBytes) + 64<<20)
 	stopProgress := e.progress(lf.quiet, func() string { return progressLine(r.Stats()) })
 	st, err := r.Run(ctx, in)
 	stopProgress()
