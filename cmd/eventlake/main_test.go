@@ -286,4 +286,3 @@ func TestRunToS3(t *testing.T) {
 		}
 	}
 }
-
