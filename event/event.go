@@ -322,7 +322,7 @@ func (e *Enricher) scanTop(open int) (int, error) {
 		}
 		i = s.skipWS(i + 1)
 		m.valStart = i
-		if i, err = s.scanValue(i, 1); err != nil {
+		if i, err = s.scanMember(i, 1); err != nil {
 			return 0, err
 		}
 		m.end = i
