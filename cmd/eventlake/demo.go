@@ -10,9 +10,9 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/eventlake/eventlake/gen"
-	"github.com/eventlake/eventlake/lake"
-	"github.com/eventlake/eventlake/pipeline"
+	"github.com/eventlake/eventlake/internal/gen"
+	"github.com/eventlake/eventlake/internal/lake"
+	"github.com/eventlake/eventlake/internal/pipeline"
 )
 
 func (e env) demo(ctx context.Context, args []string) error {

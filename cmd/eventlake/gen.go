@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/eventlake/eventlake/gen"
+	"github.com/eventlake/eventlake/internal/gen"
 )
 
 type genFlags struct {

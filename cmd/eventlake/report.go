@@ -10,8 +10,8 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/eventlake/eventlake/event"
-	"github.com/eventlake/eventlake/pipeline"
+	"github.com/eventlake/eventlake/internal/event"
+	"github.com/eventlake/eventlake/internal/pipeline"
 )
 
 func isTerminal(w io.Writer) bool {

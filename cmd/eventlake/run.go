@@ -16,9 +16,9 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 
-	"github.com/eventlake/eventlake/event"
-	"github.com/eventlake/eventlake/lake"
-	"github.com/eventlake/eventlake/pipeline"
+	"github.com/eventlake/eventlake/internal/event"
+	"github.com/eventlake/eventlake/internal/lake"
+	"github.com/eventlake/eventlake/internal/pipeline"
 )
 
 // lakeFlags are the flags that say where and how events land, shared by run

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/eventlake/eventlake/event"
+	"github.com/eventlake/eventlake/internal/event"
 )
 
 func TestWriteIsDeterministicAndMatchesEach(t *testing.T) {

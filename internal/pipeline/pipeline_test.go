@@ -13,10 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/eventlake/eventlake/deadletter"
-	"github.com/eventlake/eventlake/event"
-	"github.com/eventlake/eventlake/gen"
-	"github.com/eventlake/eventlake/lake"
+	"github.com/eventlake/eventlake/internal/deadletter"
+	"github.com/eventlake/eventlake/internal/event"
+	"github.com/eventlake/eventlake/internal/gen"
+	"github.com/eventlake/eventlake/internal/lake"
 )
 
 // expectation is what the lake must hold for a generated stream, worked out

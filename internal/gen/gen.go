@@ -15,7 +15,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/eventlake/eventlake/event"
+	"github.com/eventlake/eventlake/internal/event"
 )
 
 // DefaultStart is the default start of the created_at range. It is fixed,

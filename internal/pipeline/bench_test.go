@@ -6,8 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/eventlake/eventlake/gen"
-	"github.com/eventlake/eventlake/lake"
+	"github.com/eventlake/eventlake/internal/gen"
+	"github.com/eventlake/eventlake/internal/lake"
 )
 
 // discard is a store that keeps nothing: it isolates the pipeline's own

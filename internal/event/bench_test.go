@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/eventlake/eventlake/event"
-	"github.com/eventlake/eventlake/gen"
+	"github.com/eventlake/eventlake/internal/event"
+	"github.com/eventlake/eventlake/internal/gen"
 )
 
 func sampleLines(b *testing.B) [][]byte {

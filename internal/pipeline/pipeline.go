@@ -22,10 +22,10 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 
-	"github.com/eventlake/eventlake/deadletter"
-	"github.com/eventlake/eventlake/event"
-	"github.com/eventlake/eventlake/lake"
-	"github.com/eventlake/eventlake/source"
+	"github.com/eventlake/eventlake/internal/deadletter"
+	"github.com/eventlake/eventlake/internal/event"
+	"github.com/eventlake/eventlake/internal/lake"
+	"github.com/eventlake/eventlake/internal/source"
 )
 
 // Batch defaults. A batch is cut at whichever limit comes first.

@@ -1,0 +1,105 @@
+package lake
+
+import (
+	"context"
+	"errors"
+	"runtime"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// DeadLetterPrefix is where dead letters go inside the lake when no other
+// destination is given. Hive readers skip folders starting with '_'.
+const DeadLetterPrefix = "_dead_letters/"
+
+// WriterOptions tune a Writer. The zero value means gzip, one write per core
+// times four, dead letters inside the lake.
+type WriterOptions struct {
+	Compression Compression
+	// Concurrency bounds the objects compressed and written at once.
+	Concurrency int
+	// DeadLetters is where dead letters go; nil means the lake itself,
+	// under DeadLetterPrefix.
+	DeadLetters Store
+}
+
+// Writer creates the objects of a batch: one per partition, one per
+// dead-letter reason, each compressed and conditionally created.
+type Writer struct {
+	lake, dead Store
+	deadPrefix string
+	enc        *encoder
+	conc       int
+}
+
+// NewWriter returns a Writer over lake. A nil opts means defaults.
+func NewWriter(lake Store, opts *WriterOptions) (*Writer, error) {
+	if lake == nil {
+		return nil, errors.New("lake: nil store")
+	}
+	if opts == nil {
+		opts = &WriterOptions{}
+	}
+	enc := newEncoder(opts.Compression)
+	w := &Writer{lake: lake, dead: opts.DeadLetters, enc: enc, conc: opts.Concurrency}
+	if w.dead == nil {
+		w.dead, w.deadPrefix = lake, DeadLetterPrefix
+	}
+	if w.conc <= 0 {
+		w.conc = 4 * runtime.GOMAXPROCS(0)
+	}
+	return w, nil
+}
+
+// Compression is the writer's compression.
+func (w *Writer) Compression() Compression { return w.enc.c }
+
+// Object is one object of a batch. The caller sets Dir, Dead, Body and
+// Events; Write sets Key, Existed and Size.
+type Object struct {
+	Dir    string   // partition folder ending in '/', e.g. "event_type=a/created_date=2024-03-17/", or "reason=x/" for dead letters
+	Dead   bool     // a dead-letter object
+	Body   [][]byte // NDJSON, uncompressed, in pieces
+	Events int      // lines in Body
+
+	Key     string // the key it was written to, relative to its store
+	Existed bool   // an object was already there (same batch written before); nothing changed
+	Size    int    // bytes stored (compressed)
+}
+
+// Write creates every object of the batch called name. Objects already
+// present are marked Existed, not treated as errors. Write returns the first
+// error; objects written before it stay (their names are deterministic, so a
+// retry finds them and adds nothing).
+func (w *Writer) Write(ctx context.Context, name Name, objs []Object) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(w.conc)
+	base := name.String() + w.enc.c.Ext()
+	for i := range objs {
+		o := &objs[i]
+		store := w.lake
+		o.Key = o.Dir + base
+		if o.Dead {
+			store = w.dead
+			o.Key = w.deadPrefix + o.Key
+		}
+		g.Go(func() error {
+			body, release, err := w.enc.encode(o.Body)
+			if err != nil {
+				return err
+			}
+			defer release()
+			o.Size = 0
+			for _, b := range body {
+				o.Size += len(b)
+			}
+			err = store.Create(ctx, o.Key, body...)
+			if errors.Is(err, ErrExist) {
+				o.Existed = true
+				return nil
+			}
+			return err
+		})
+	}
+	return g.Wait()
+}
