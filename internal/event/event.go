@@ -300,46 +300,9 @@ func (e *Enricher) AppendEnriched(dst []byte) []byte {
 // scanTop scans the top-level object opening at b[open], recording its
 // members, and returns the index of its closing brace.
 func (e *Enricher) scanTop(open int) (int, error) {
-	s := &e.sc
-	b := s.b
 	e.members = e.members[:0]
-	i := s.skipWS(open + 1)
-	if i < len(b) && b[i] == '}' {
-		return i, nil
-	}
-	for {
-		if i >= len(b) || b[i] != '"' {
-			return 0, errAt(i, "expected a string key")
-		}
-		m := member{keyStart: i}
-		end, _, err := s.scanString(i)
-		if err != nil {
-			return 0, err
-		}
-		i = s.skipWS(end)
-		if i >= len(b) || b[i] != ':' {
-			return 0, errAt(i, "expected ':' after key")
-		}
-		i = s.skipWS(i + 1)
-		m.valStart = i
-		if i, err = s.scanMember(i, 1); err != nil {
-			return 0, err
-		}
-		m.end = i
-		e.members = append(e.members, m)
-		i = s.skipWS(i)
-		if i >= len(b) {
-			return 0, errAt(i, "unterminated object")
-		}
-		switch b[i] {
-		case ',':
-			i = s.skipWS(i + 1)
-		case '}':
-			return i, nil
-		default:
-			return 0, errAt(i, "expected ',' or '}' in object")
-		}
-	}
+	end, err := e.sc.scanObject(open, 1, &e.members)
+	return end - 1, err
 }
 
 // decodeString returns the content of the JSON string v (quotes included),

@@ -208,7 +208,7 @@ func (s *scanner) scanValue(i, depth int) (int, error) {
 		end, _, err := s.scanString(i)
 		return end, err
 	case '{':
-		return s.scanObject(i, depth+1)
+		return s.scanObject(i, depth+1, nil)
 	case '[':
 		return s.scanArray(i, depth+1)
 	case 't':
@@ -240,7 +240,9 @@ func (s *scanner) scanMember(i, depth int) (int, error) {
 	return s.scanValue(i, depth)
 }
 
-func (s *scanner) scanObject(i, depth int) (int, error) {
+// scanObject scans the object opening at b[i] and returns the index just
+// past it. If members is not nil, the spans of its members are appended.
+func (s *scanner) scanObject(i, depth int, members *[]member) (int, error) {
 	if depth > maxDepth {
 		return 0, errAt(i, "nesting deeper than %d", maxDepth)
 	}
@@ -253,6 +255,7 @@ func (s *scanner) scanObject(i, depth int) (int, error) {
 		if i >= len(b) || b[i] != '"' {
 			return 0, errAt(i, "expected a string key")
 		}
+		keyStart := i
 		end, _, err := s.scanString(i)
 		if err != nil {
 			return 0, err
@@ -262,8 +265,12 @@ func (s *scanner) scanObject(i, depth int) (int, error) {
 			return 0, errAt(i, "expected ':' after key")
 		}
 		i = s.skipWS(i + 1)
+		valStart := i
 		if i, err = s.scanMember(i, depth); err != nil {
 			return 0, err
+		}
+		if members != nil {
+			*members = append(*members, member{keyStart: keyStart, valStart: valStart, end: i})
 		}
 		i = s.skipWS(i)
 		if i >= len(b) {
