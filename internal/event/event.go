@@ -430,3 +430,15 @@ func appendCompact(dst, src []byte) []byte {
 	}
 	return dst
 }
+
+// IsJSONValue reports whether b is exactly one JSON value (with optional
+// surrounding whitespace), valid UTF-8 included.
+func IsJSONValue(b []byte) bool {
+	s := scanner{b: b}
+	i := s.skipWS(0)
+	if i == len(b) {
+		return false
+	}
+	end, err := s.scanValue(i, 0)
+	return err == nil && s.skipWS(end) == len(b)
+}

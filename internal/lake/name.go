@@ -6,18 +6,41 @@ import (
 )
 
 // Name identifies a batch by its source position: the source, the first and
-// last line (or sequence number) and a hash of the batch's input bytes. The
-// same input always gives the same name, so re-running it finds every object
-// already there and adds nothing; different inputs never share a name, even
-// from two files with the same base name.
+// last position (line numbers of a file, sequence numbers of a shard, ids of
+// messages) and a hash of the batch's input bytes. The same input always
+// gives the same name, so re-running it finds every object already there and
+// adds nothing; different inputs never share a name, even from two files
+// with the same base name.
 type Name struct {
 	Source      string // a short stem naming the source, made safe by SourceStem
-	First, Last int64
+	First, Last string // positions: only [A-Za-z0-9_-], as LineNumber and SafePosition make them
 	Hash        uint64
 }
 
 func (n Name) String() string {
-	return fmt.Sprintf("%s-%010d-%010d-%016x", n.Source, n.First, n.Last, n.Hash)
+	return fmt.Sprintf("%s-%s-%s-%016x", n.Source, n.First, n.Last, n.Hash)
+}
+
+// LineNumber formats a line number as a position that sorts in order.
+func LineNumber(n int64) string { return fmt.Sprintf("%010d", n) }
+
+// SafePosition makes a position from outside (a sequence number, a message
+// id) safe in an object name: only [A-Za-z0-9_-] are kept, others become
+// '_', and it is cut to 80 bytes.
+func SafePosition(p string) string {
+	b := []byte(p)
+	if len(b) > 80 {
+		b = b[:80]
+	}
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			b[i] = '_'
+		}
+	}
+	if len(b) == 0 {
+		return "_"
+	}
+	return string(b)
 }
 
 // SourceStem makes a source name (a file path, "stdin", a stream name) into

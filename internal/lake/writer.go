@@ -65,14 +65,16 @@ type Object struct {
 	Key     string // the key it was written to, relative to its store
 	Existed bool   // an object was already there (same batch written before); nothing changed
 	Size    int    // bytes stored (compressed)
+	Err     error  // why this object was not written, if it was not
 }
 
 // Write creates every object of the batch called name. Objects already
-// present are marked Existed, not treated as errors. Write returns the first
-// error; objects written before it stay (their names are deterministic, so a
-// retry finds them and adds nothing).
+// present are marked Existed, not treated as errors. Every object is tried;
+// each failed one gets Err, and Write returns them joined. Objects written
+// stay (their names are deterministic, so a retry finds them and adds
+// nothing).
 func (w *Writer) Write(ctx context.Context, name Name, objs []Object) error {
-	g, ctx := errgroup.WithContext(ctx)
+	var g errgroup.Group
 	g.SetLimit(w.conc)
 	base := name.String() + w.enc.c.Ext()
 	for i := range objs {
@@ -84,22 +86,34 @@ func (w *Writer) Write(ctx context.Context, name Name, objs []Object) error {
 			o.Key = w.deadPrefix + o.Key
 		}
 		g.Go(func() error {
-			body, release, err := w.enc.encode(o.Body)
-			if err != nil {
-				return err
-			}
-			defer release()
-			o.Size = 0
-			for _, b := range body {
-				o.Size += len(b)
-			}
-			err = store.Create(ctx, o.Key, body...)
-			if errors.Is(err, ErrExist) {
-				o.Existed = true
-				return nil
-			}
-			return err
+			o.Err = w.write(ctx, store, o)
+			return nil
 		})
 	}
-	return g.Wait()
+	g.Wait()
+	var errs []error
+	for i := range objs {
+		if objs[i].Err != nil {
+			errs = append(errs, objs[i].Err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (w *Writer) write(ctx context.Context, store Store, o *Object) error {
+	body, release, err := w.enc.encode(o.Body)
+	if err != nil {
+		return err
+	}
+	defer release()
+	o.Size = 0
+	for _, b := range body {
+		o.Size += len(b)
+	}
+	err = store.Create(ctx, o.Key, body...)
+	if errors.Is(err, ErrExist) {
+		o.Existed = true
+		return nil
+	}
+	return err
 }

@@ -308,12 +308,23 @@ func (r *Runner) Run(ctx context.Context, in io.Reader) (Stats, error) {
 
 // proc is one worker's state.
 type proc struct {
-	r       *Runner
-	enr     *event.Enricher
+	r    *Runner
+	enr  *event.Enricher
+	dirs dirCache
+}
+
+func (r *Runner) newProc() *proc {
+	opts := r.cfg.Event
+	return &proc{r: r, enr: event.NewEnricher(&opts), dirs: newDirCache(r.cfg.Layout)}
+}
+
+// dirCache finds the partition folder of an event, caching folders by
+// event_type and then time bucket, so that most events find theirs without
+// building and hashing the path. Not safe for concurrent use.
+type dirCache struct {
+	layout  lake.Layout
 	scratch []byte
-	// dirs caches partition folders by event_type, then by time bucket, so
-	// that most events find theirs without building and hashing the path.
-	dirs map[string][]bucketDir
+	dirs    map[string][]bucketDir
 }
 
 type bucketDir struct {
@@ -321,31 +332,36 @@ type bucketDir struct {
 	dir    string
 }
 
-func (r *Runner) newProc() *proc {
-	opts := r.cfg.Event
-	return &proc{r: r, enr: event.NewEnricher(&opts), dirs: map[string][]bucketDir{}}
+func newDirCache(l lake.Layout) dirCache {
+	return dirCache{layout: l, dirs: map[string][]bucketDir{}}
 }
 
 // dir returns the partition folder of info.
-func (p *proc) dir(info event.Info) string {
-	layout := p.r.cfg.Layout
-	bucket := layout.Bucket(info)
-	list := p.dirs[string(info.Type)]
+func (c *dirCache) dir(info event.Info) string {
+	bucket := c.layout.Bucket(info)
+	list := c.dirs[string(info.Type)]
 	for _, bd := range list {
 		if bd.bucket == bucket {
 			return bd.dir
 		}
 	}
-	p.scratch = layout.AppendPath(p.scratch[:0], info)
-	dir := string(p.scratch)
+	c.scratch = c.layout.AppendPath(c.scratch[:0], info)
+	dir := string(c.scratch)
 	if len(list) >= 64 {
 		list = list[:0]
 	}
-	if len(p.dirs) >= 1<<16 {
-		clear(p.dirs)
+	if len(c.dirs) >= 1<<16 {
+		clear(c.dirs)
 	}
-	p.dirs[string(info.Type)] = append(list, bucketDir{bucket, dir})
+	c.dirs[string(info.Type)] = append(list, bucketDir{bucket, dir})
 	return dir
+}
+
+// uuidKey is the 128-bit de-duplication key of an event_uuid.
+func uuidKey(seeds *[2]maphash.Seed, uuid []byte) (id [16]byte) {
+	binary.LittleEndian.PutUint64(id[:8], maphash.Bytes(seeds[0], uuid))
+	binary.LittleEndian.PutUint64(id[8:], maphash.Bytes(seeds[1], uuid))
+	return id
 }
 
 func (p *proc) process(wk *work) {
@@ -366,15 +382,10 @@ func (p *proc) process(wk *work) {
 		info, err := p.enr.Check(raw)
 		switch {
 		case err == nil:
-			g, gi := wk.group(p.dir(info), false)
+			g, gi := wk.group(p.dirs.dir(info), false)
 			start := len(g.data)
 			g.data = append(p.enr.AppendEnriched(g.data), '\n')
-			var id [16]byte
-			h1 := maphash.Bytes(p.r.seeds[0], info.UUID)
-			h2 := maphash.Bytes(p.r.seeds[1], info.UUID)
-			for i := range 8 {
-				id[i], id[8+i] = byte(h1>>(8*i)), byte(h2>>(8*i))
-			}
+			id := uuidKey(&p.r.seeds, info.UUID)
 			wk.recs = append(wk.recs, rec{kind: kindEvent, group: gi, end: uint32(end), outStart: uint32(start), outEnd: uint32(len(g.data)), uuid: id})
 		case errors.Is(err, event.ErrBlank):
 			wk.recs = append(wk.recs, rec{kind: kindBlank, end: uint32(end)})
@@ -638,7 +649,7 @@ func (c *collector) flushLoop(ctx context.Context, cancel context.CancelCauseFun
 			objs = append(objs, lake.Object{Dir: p.dir, Dead: p.dead, Body: p.blocks, Events: p.events})
 		}
 		sort.Slice(objs, func(i, j int) bool { return objs[i].Dir < objs[j].Dir })
-		name := lake.Name{Source: c.r.cfg.SourceID, First: b.first, Last: b.last, Hash: b.hash.Sum64()}
+		name := lake.Name{Source: c.r.cfg.SourceID, First: lake.LineNumber(b.first), Last: lake.LineNumber(b.last), Hash: b.hash.Sum64()}
 		var err error
 		if failed == nil {
 			err = c.r.w.Write(ctx, name, objs)
