@@ -39,13 +39,17 @@ type LandOptions struct {
 // LandResult says what Land did with a batch.
 type LandResult struct {
 	Stats Stats
-	// DeadLetters are the bad events, when LandOptions.KeepDeadLetters.
-	DeadLetters []deadletter.Record
+	// DeadLetters are the bad events, when LandOptions.KeepDeadLetters, and
+	// DeadLetterRecords the index of the record each came from.
+	DeadLetters       []deadletter.Record
+	DeadLetterRecords []int
 	// Failed lists, in order, the indexes of records not durably written:
 	// one of their events is in an object that could not be created.
 	Failed []int
 	// Objects are the objects of the batch, with their outcome.
 	Objects []lake.Object
+	// Name is the batch's name, its hash filled in.
+	Name lake.Name
 }
 
 // Land processes one delivered batch: every record enriched (or made a dead
@@ -121,6 +125,7 @@ func Land(ctx context.Context, w *lake.Writer, name lake.Name, recs []Record, op
 				res.Stats.DeadLetters++
 				if opts.KeepDeadLetters {
 					res.DeadLetters = append(res.DeadLetters, dl)
+					res.DeadLetterRecords = append(res.DeadLetterRecords, ri)
 					continue
 				}
 				addTo("reason="+string(ee.Reason)+"/", true, deadletter.Append(out[:0], dl), ri)
@@ -128,6 +133,7 @@ func Land(ctx context.Context, w *lake.Writer, name lake.Name, recs []Record, op
 		}
 	}
 	name.Hash = hash.Sum64()
+	res.Name = name
 
 	dirsSorted := make([]string, 0, len(parts))
 	for d := range parts {

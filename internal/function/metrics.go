@@ -1,0 +1,65 @@
+package function
+
+import (
+	"encoding/json"
+	"sort"
+	"time"
+
+	"github.com/eventlake/eventlake/internal/event"
+	"github.com/eventlake/eventlake/internal/pipeline"
+)
+
+// emit writes the invocation's metrics in CloudWatch Embedded Metric Format:
+// one JSON document per line, which Lambda turns into metrics with no API
+// call. Dead letters by reason go in a document per reason.
+func (h *Handler) emit(source string, st pipeline.Stats, took, oldestAge time.Duration, failed bool) {
+	ts := h.now().UnixMilli()
+	doc := func(dims []string, fields map[string]any, metrics []metric) map[string]any {
+		d := map[string]any{
+			"_aws": map[string]any{
+				"Timestamp": ts,
+				"CloudWatchMetrics": []any{map[string]any{
+					"Namespace":  h.cfg.MetricsNamespace,
+					"Dimensions": [][]string{dims},
+					"Metrics":    metrics,
+				}},
+			},
+			"FunctionName": h.name,
+			"Source":       source,
+		}
+		for k, v := range fields {
+			d[k] = v
+		}
+		return d
+	}
+	failedBatches := 0
+	if failed {
+		failedBatches = 1
+	}
+	enc := json.NewEncoder(h.metrics)
+	enc.Encode(doc([]string{"FunctionName", "Source"}, map[string]any{
+		"EventsIn": st.In, "Written": st.Written, "AlreadyPresent": st.AlreadyPresent,
+		"DeadLetters": st.DeadLetters, "Duplicates": st.Duplicates, "Unwritten": st.Unwritten,
+		"Objects": st.Objects, "Bytes": st.BytesOut, "FailedBatches": failedBatches,
+		"Duration": took.Milliseconds(), "OldestRecordAge": oldestAge.Milliseconds(),
+	}, []metric{
+		{"EventsIn", "Count"}, {"Written", "Count"}, {"AlreadyPresent", "Count"}, {"DeadLetters", "Count"},
+		{"Duplicates", "Count"}, {"Unwritten", "Count"}, {"Objects", "Count"}, {"Bytes", "Bytes"},
+		{"FailedBatches", "Count"}, {"Duration", "Milliseconds"}, {"OldestRecordAge", "Milliseconds"},
+	}))
+	reasons := make([]event.Reason, 0, len(st.DeadByReason))
+	for r := range st.DeadByReason {
+		reasons = append(reasons, r)
+	}
+	sort.Slice(reasons, func(i, j int) bool { return reasons[i] < reasons[j] })
+	for _, r := range reasons {
+		enc.Encode(doc([]string{"FunctionName", "Source", "Reason"}, map[string]any{
+			"Reason": r, "DeadLetters": st.DeadByReason[r],
+		}, []metric{{"DeadLetters", "Count"}}))
+	}
+}
+
+type metric struct {
+	Name string `json:"Name"`
+	Unit string `json:"Unit"`
+}

@@ -1,0 +1,255 @@
+// Package sqs talks to Amazon SQS: it sends messages in batches (dead
+// letters, generated events), and receives and deletes them for the local
+// consumer of the ingestion queue. It is the only package that imports the
+// SQS SDK.
+package sqs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+)
+
+// Limits of SendMessageBatch.
+const (
+	MaxBatchEntries = 10
+	// MaxBatchBytes is the total payload of one SendMessageBatch call (and the
+	// largest message) that every SQS deployment accepts; queues may allow up
+	// to 1 MiB since 2025.
+	MaxBatchBytes = 256 << 10
+)
+
+// Client is an SQS client for one queue.
+type Client struct {
+	api *sqs.Client
+	url string
+}
+
+// Options say how to reach SQS. Empty fields fall back to the AWS
+// configuration (AWS_REGION, AWS_ENDPOINT_URL_SQS, ...).
+type Options struct {
+	Endpoint string
+	Region   string
+}
+
+// NewAPI returns an SQS API client.
+func NewAPI(ctx context.Context, opts Options) (*sqs.Client, error) {
+	var lo []func(*config.LoadOptions) error
+	if opts.Region != "" {
+		lo = append(lo, config.WithRegion(opts.Region))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, lo...)
+	if err != nil {
+		return nil, fmt.Errorf("AWS configuration: %w", err)
+	}
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1"
+	}
+	return sqs.NewFromConfig(cfg, func(o *sqs.Options) {
+		if opts.Endpoint != "" {
+			o.BaseEndpoint = aws.String(opts.Endpoint)
+		}
+	}), nil
+}
+
+// Open returns a client for a queue given as a queue URL (https://…) or as
+// sqs://NAME, which is looked up with GetQueueUrl.
+func Open(ctx context.Context, queue string, opts Options) (*Client, error) {
+	api, err := NewAPI(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return OpenWith(ctx, api, queue)
+}
+
+// OpenWith is Open with an existing API client.
+func OpenWith(ctx context.Context, api *sqs.Client, queue string) (*Client, error) {
+	if name, ok := strings.CutPrefix(queue, "sqs://"); ok {
+		if name == "" || strings.ContainsAny(name, "/?#") {
+			return nil, fmt.Errorf("bad queue %q: want sqs://NAME or a queue URL", queue)
+		}
+		out, err := api.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(name)})
+		if err != nil {
+			return nil, fmt.Errorf("queue %s: %w", name, err)
+		}
+		return &Client{api: api, url: aws.ToString(out.QueueUrl)}, nil
+	}
+	u, err := url.Parse(queue)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, fmt.Errorf("bad queue %q: want sqs://NAME or a queue URL", queue)
+	}
+	return &Client{api: api, url: queue}, nil
+}
+
+// URL is the queue URL.
+func (c *Client) URL() string { return c.url }
+
+// SendAll sends every body, in SendMessageBatch calls of at most 10
+// messages and MaxBatchBytes, retrying failed entries with backoff. Bodies
+// must be at most MaxBatchBytes each.
+func (c *Client) SendAll(ctx context.Context, bodies [][]byte) error {
+	for start := 0; start < len(bodies); {
+		end, size := start, 0
+		for end < len(bodies) && end-start < MaxBatchEntries && size+len(bodies[end]) <= MaxBatchBytes {
+			size += len(bodies[end])
+			end++
+		}
+		if end == start {
+			return fmt.Errorf("sqs: message of %d bytes is larger than %d", len(bodies[start]), MaxBatchBytes)
+		}
+		if err := c.sendBatch(ctx, bodies[start:end]); err != nil {
+			return err
+		}
+		start = end
+	}
+	return nil
+}
+
+func (c *Client) sendBatch(ctx context.Context, bodies [][]byte) error {
+	pending := make(map[string][]byte, len(bodies))
+	for i, b := range bodies {
+		pending[strconv.Itoa(i)] = b
+	}
+	for attempt := 0; ; attempt++ {
+		entries := make([]types.SendMessageBatchRequestEntry, 0, len(pending))
+		for id, b := range pending {
+			entries = append(entries, types.SendMessageBatchRequestEntry{Id: aws.String(id), MessageBody: aws.String(string(b))})
+		}
+		out, err := c.api.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(c.url), Entries: entries})
+		if err != nil {
+			return fmt.Errorf("sqs: send to %s: %w", c.url, err)
+		}
+		for _, s := range out.Successful {
+			delete(pending, aws.ToString(s.Id))
+		}
+		if len(pending) == 0 {
+			return nil
+		}
+		var senderFault error
+		for _, f := range out.Failed {
+			if f.SenderFault {
+				senderFault = fmt.Errorf("sqs: message refused: %s: %s", aws.ToString(f.Code), aws.ToString(f.Message))
+			}
+		}
+		if senderFault != nil {
+			return senderFault
+		}
+		if attempt >= 8 {
+			return fmt.Errorf("sqs: %d messages still failing after %d attempts", len(pending), attempt+1)
+		}
+		if err := sleep(ctx, Backoff(attempt)); err != nil {
+			return err
+		}
+	}
+}
+
+// Backoff is the wait before retry attempt+1: exponential from 50 ms, capped
+// at 5 s, with full jitter.
+func Backoff(attempt int) time.Duration {
+	d := 50 * time.Millisecond << min(attempt, 7)
+	d = min(d, 5*time.Second)
+	return time.Duration(jitter(int64(d)))
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Message is a received message.
+type Message struct {
+	ID, ReceiptHandle string
+	Body              []byte
+	SentAt            time.Time
+	ReceiveCount      int
+}
+
+// Receive long-polls for up to max (≤ 10) messages.
+func (c *Client) Receive(ctx context.Context, max int, wait, visibility time.Duration) ([]Message, error) {
+	out, err := c.api.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
+		QueueUrl:                    aws.String(c.url),
+		MaxNumberOfMessages:         int32(min(max, 10)),
+		WaitTimeSeconds:             int32(wait / time.Second),
+		VisibilityTimeout:           int32(visibility / time.Second),
+		MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameSentTimestamp, types.MessageSystemAttributeNameApproximateReceiveCount},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqs: receive from %s: %w", c.url, err)
+	}
+	msgs := make([]Message, len(out.Messages))
+	for i, m := range out.Messages {
+		msgs[i] = Message{ID: aws.ToString(m.MessageId), ReceiptHandle: aws.ToString(m.ReceiptHandle), Body: []byte(aws.ToString(m.Body))}
+		if ms, err := strconv.ParseInt(m.Attributes[string(types.MessageSystemAttributeNameSentTimestamp)], 10, 64); err == nil {
+			msgs[i].SentAt = time.UnixMilli(ms)
+		}
+		msgs[i].ReceiveCount, _ = strconv.Atoi(m.Attributes[string(types.MessageSystemAttributeNameApproximateReceiveCount)])
+	}
+	return msgs, nil
+}
+
+// Delete deletes messages by receipt handle, in batches of 10.
+func (c *Client) Delete(ctx context.Context, handles []string) error {
+	for start := 0; start < len(handles); start += MaxBatchEntries {
+		end := min(start+MaxBatchEntries, len(handles))
+		entries := make([]types.DeleteMessageBatchRequestEntry, 0, end-start)
+		for i, h := range handles[start:end] {
+			entries = append(entries, types.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: aws.String(h)})
+		}
+		out, err := c.api.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(c.url), Entries: entries})
+		if err != nil {
+			return fmt.Errorf("sqs: delete from %s: %w", c.url, err)
+		}
+		if len(out.Failed) > 0 {
+			return fmt.Errorf("sqs: %d deletes failed: %s", len(out.Failed), aws.ToString(out.Failed[0].Message))
+		}
+	}
+	return nil
+}
+
+// Release makes messages visible again now, for a retry.
+func (c *Client) Release(ctx context.Context, handles []string) error {
+	var errs []error
+	for _, h := range handles {
+		_, err := c.api.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{QueueUrl: aws.String(c.url), ReceiptHandle: aws.String(h), VisibilityTimeout: 0})
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// Depth returns the approximate number of visible and in-flight messages.
+func (c *Client) Depth(ctx context.Context) (visible, inFlight int, err error) {
+	out, err := c.api.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
+		QueueUrl:       aws.String(c.url),
+		AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameApproximateNumberOfMessages, types.QueueAttributeNameApproximateNumberOfMessagesNotVisible},
+	})
+	if err != nil {
+		return 0, 0, err
+	}
+	visible, _ = strconv.Atoi(out.Attributes[string(types.QueueAttributeNameApproximateNumberOfMessages)])
+	inFlight, _ = strconv.Atoi(out.Attributes[string(types.QueueAttributeNameApproximateNumberOfMessagesNotVisible)])
+	return visible, inFlight, nil
+}
+
+// CreateQueue creates a queue (for tests and local setups) and returns its URL.
+func CreateQueue(ctx context.Context, api *sqs.Client, name string) (string, error) {
+	out, err := api.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name)})
+	if err != nil {
+		return "", err
+	}
+	return aws.ToString(out.QueueUrl), nil
+}
