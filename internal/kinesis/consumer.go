@@ -1,0 +1,459 @@
+package kinesis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+)
+
+// Record is one record read from a shard.
+type Record struct {
+	Data           []byte
+	PartitionKey   string
+	SequenceNumber string
+	ArrivalTime    time.Time
+}
+
+// Batch is what the consumer hands to the processor: records of one shard,
+// in order.
+type Batch struct {
+	Stream, StreamARN, ShardID string
+	Records                    []Record
+}
+
+// Processor is invoked with each batch, as an event source mapping invokes
+// a Lambda function.
+type Processor interface {
+	// Process handles b. It returns "" when every record is done, or the
+	// sequence number of the first record not done (every record before it
+	// is done), as a partial batch response says. An error means the
+	// invocation failed and nothing is known to be done.
+	Process(ctx context.Context, b Batch) (failedFrom string, err error)
+}
+
+// ProcessorFunc adapts a function to Processor.
+type ProcessorFunc func(ctx context.Context, b Batch) (string, error)
+
+// Process calls f.
+func (f ProcessorFunc) Process(ctx context.Context, b Batch) (string, error) { return f(ctx, b) }
+
+// StartPosition is where reading starts on a shard without a checkpoint.
+type StartPosition string
+
+const (
+	TrimHorizon StartPosition = "TRIM_HORIZON"
+	Latest      StartPosition = "LATEST"
+	AtTimestamp StartPosition = "AT_TIMESTAMP"
+)
+
+// ConsumerOptions configure a Consumer. Zero values mean the defaults given.
+type ConsumerOptions struct {
+	Start       StartPosition // TRIM_HORIZON: nothing is missed
+	Timestamp   time.Time     // for AT_TIMESTAMP
+	BatchSize   int           // records per batch; 100
+	BatchBytes  int           // bytes per batch; 4 MiB, which keeps a KinesisEvent under Lambda's 6 MB payload limit
+	Window      time.Duration // wait up to this long to fill a batch; 0: deliver as soon as the shard's tip is reached
+	MaxRetries  int           // retries of a failing batch before the on-failure destination; 0 means 10, -1 forever
+	Bisect      bool          // split a batch in two when the processor fails
+	OnFailure   func(ctx context.Context, b Batch, cause error) error
+	Checkpoints *Checkpoints  // nil: in memory only
+	Drain       bool          // return once every shard is read to its tip (or closed) and written
+	Poll        time.Duration // wait between reads of an idle shard; 250 ms
+	Log         *slog.Logger
+}
+
+// ConsumerStats count what a Consumer did.
+type ConsumerStats struct {
+	Records, Batches, Invocations, Retries, SentToOnFailure, ShardsDone int64
+}
+
+// Consumer reads a stream like a Lambda event source mapping.
+type Consumer struct {
+	api    *kinesis.Client
+	stream string
+	proc   Processor
+	o      ConsumerOptions
+
+	records, batches, invocations, retries, failed, shardsDone atomic.Int64
+}
+
+// NewConsumer returns a consumer of stream.
+func NewConsumer(api *kinesis.Client, stream string, proc Processor, o ConsumerOptions) (*Consumer, error) {
+	if o.Start == "" {
+		o.Start = TrimHorizon
+	}
+	switch o.Start {
+	case TrimHorizon, Latest:
+	case AtTimestamp:
+		if o.Timestamp.IsZero() {
+			return nil, errors.New("kinesis: AT_TIMESTAMP needs a timestamp")
+		}
+	default:
+		return nil, fmt.Errorf("kinesis: unknown start position %q: want TRIM_HORIZON, LATEST or AT_TIMESTAMP", o.Start)
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 100
+	}
+	if o.BatchSize > 10000 {
+		return nil, fmt.Errorf("kinesis: batch size %d is over 10000, the GetRecords limit", o.BatchSize)
+	}
+	if o.BatchBytes <= 0 {
+		o.BatchBytes = 4 << 20
+	}
+	if o.MaxRetries == 0 {
+		o.MaxRetries = 10
+	}
+	if o.Poll <= 0 {
+		o.Poll = 250 * time.Millisecond
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Checkpoints == nil {
+		o.Checkpoints = &Checkpoints{Stream: stream, Shards: map[string]ShardCheckpoint{}}
+	}
+	return &Consumer{api: api, stream: stream, proc: proc, o: o}, nil
+}
+
+// Stats returns the counts so far.
+func (c *Consumer) Stats() ConsumerStats {
+	return ConsumerStats{Records: c.records.Load(), Batches: c.batches.Load(), Invocations: c.invocations.Load(),
+		Retries: c.retries.Load(), SentToOnFailure: c.failed.Load(), ShardsDone: c.shardsDone.Load()}
+}
+
+type shardInfo struct {
+	id, parent, adjacent string
+}
+
+type shardState struct {
+	atTip   atomic.Bool
+	running bool
+	done    bool
+}
+
+// Run consumes until ctx is done (nil error) or, with Drain, until every
+// shard is at its tip or finished and everything read is written.
+func (c *Consumer) Run(ctx context.Context) error {
+	arn, err := c.streamARN(ctx)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }() // idle shard readers stop here
+	states := map[string]*shardState{}
+	type exit struct {
+		shard string
+		err   error
+	}
+	exits := make(chan exit)
+	running := 0
+	tick := time.NewTicker(max(c.o.Poll, time.Second))
+	defer tick.Stop()
+	for {
+		shards, err := c.listShards(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		known := map[string]bool{}
+		for _, s := range shards {
+			known[s.id] = true
+		}
+		isDone := func(id string) bool {
+			if id == "" || !known[id] { // no parent, or expired from the stream
+				return true
+			}
+			if st := states[id]; st != nil && st.done {
+				return true
+			}
+			return c.o.Checkpoints.Get(id).Done
+		}
+		for _, s := range shards {
+			st := states[s.id]
+			if st == nil {
+				st = &shardState{}
+				states[s.id] = st
+			}
+			if st.running || st.done {
+				continue
+			}
+			if c.o.Checkpoints.Get(s.id).Done {
+				st.done = true
+				continue
+			}
+			if !isDone(s.parent) || !isDone(s.adjacent) {
+				continue // children wait for their parents
+			}
+			st.running = true
+			running++
+			wg.Go(func() {
+				err := c.shardLoop(ctx, arn, s.id, st)
+				select {
+				case exits <- exit{s.id, err}:
+				case <-ctx.Done():
+				}
+			})
+		}
+		if c.o.Drain && c.drained(shards, states) {
+			return nil
+		}
+		select {
+		case e := <-exits:
+			running--
+			states[e.shard].running = false
+			if e.err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return fmt.Errorf("shard %s: %w", e.shard, e.err)
+			}
+			states[e.shard].done = true
+			c.shardsDone.Add(1)
+		case <-tick.C:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// drained reports whether every shard is finished, or running and idle at
+// its tip, with nothing waiting for its parents.
+func (c *Consumer) drained(shards []shardInfo, states map[string]*shardState) bool {
+	for _, s := range shards {
+		st := states[s.id]
+		switch {
+		case st.done:
+		case st.running && st.atTip.Load():
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func (c *Consumer) streamARN(ctx context.Context) (string, error) {
+	out, err := c.api.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(c.stream)})
+	if err != nil {
+		return "", fmt.Errorf("kinesis: stream %s: %w", c.stream, err)
+	}
+	return aws.ToString(out.StreamDescriptionSummary.StreamARN), nil
+}
+
+func (c *Consumer) listShards(ctx context.Context) ([]shardInfo, error) {
+	var out []shardInfo
+	in := &kinesis.ListShardsInput{StreamName: aws.String(c.stream)}
+	for {
+		res, err := c.api.ListShards(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("kinesis: list shards of %s: %w", c.stream, err)
+		}
+		for _, s := range res.Shards {
+			out = append(out, shardInfo{id: aws.ToString(s.ShardId), parent: aws.ToString(s.ParentShardId), adjacent: aws.ToString(s.AdjacentParentShardId)})
+		}
+		if res.NextToken == nil {
+			return out, nil
+		}
+		in = &kinesis.ListShardsInput{NextToken: res.NextToken}
+	}
+}
+
+func (c *Consumer) iterator(ctx context.Context, shard string) (*string, error) {
+	in := &kinesis.GetShardIteratorInput{StreamName: aws.String(c.stream), ShardId: aws.String(shard)}
+	if cp := c.o.Checkpoints.Get(shard); cp.Sequence != "" {
+		in.ShardIteratorType = types.ShardIteratorTypeAfterSequenceNumber
+		in.StartingSequenceNumber = aws.String(cp.Sequence)
+	} else {
+		in.ShardIteratorType = types.ShardIteratorType(c.o.Start)
+		if c.o.Start == AtTimestamp {
+			in.Timestamp = aws.Time(c.o.Timestamp)
+		}
+	}
+	out, err := c.api.GetShardIterator(ctx, in)
+	if err != nil {
+		return nil, fmt.Errorf("kinesis: iterator for %s: %w", shard, err)
+	}
+	return out.ShardIterator, nil
+}
+
+// shardLoop reads one shard to its end (nil error) or until ctx is done.
+func (c *Consumer) shardLoop(ctx context.Context, arn, shard string, st *shardState) error {
+	log := c.o.Log.With("shard", shard)
+	iter, err := c.iterator(ctx, shard)
+	if err != nil {
+		return err
+	}
+	var pending []Record
+	pendingBytes := 0
+	var windowStart time.Time
+	deliver := func(n int) error {
+		b := Batch{Stream: c.stream, StreamARN: arn, ShardID: shard, Records: pending[:n]}
+		if err := c.deliver(ctx, b, log); err != nil {
+			return err
+		}
+		pending = append(pending[:0], pending[n:]...)
+		pendingBytes = 0
+		for _, r := range pending {
+			pendingBytes += len(r.Data)
+		}
+		windowStart = time.Now()
+		return nil
+	}
+	attempt := 0
+	for {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		out, err := c.api.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: iter, Limit: aws.Int32(int32(c.o.BatchSize))})
+		if err != nil {
+			var expired *types.ExpiredIteratorException
+			var tput *types.ProvisionedThroughputExceededException
+			switch {
+			case ctx.Err() != nil:
+				return ctx.Err()
+			case errors.As(err, &expired):
+				// Re-read from the checkpoint; pending records are read again.
+				pending, pendingBytes = pending[:0], 0
+				if iter, err = c.iterator(ctx, shard); err != nil {
+					return err
+				}
+				continue
+			case errors.As(err, &tput) || attempt < 5:
+				attempt++
+				if err := sleep(ctx, backoff(attempt)); err != nil {
+					return err
+				}
+				continue
+			default:
+				return fmt.Errorf("kinesis: read %s: %w", shard, err)
+			}
+		}
+		attempt = 0
+		for _, r := range out.Records {
+			if len(pending) == 0 {
+				windowStart = time.Now()
+			}
+			pending = append(pending, Record{Data: r.Data, PartitionKey: aws.ToString(r.PartitionKey), SequenceNumber: aws.ToString(r.SequenceNumber), ArrivalTime: aws.ToTime(r.ApproximateArrivalTimestamp)})
+			pendingBytes += len(r.Data)
+			if len(pending) == c.o.BatchSize || pendingBytes >= c.o.BatchBytes {
+				if err := deliver(len(pending)); err != nil {
+					return err
+				}
+			}
+		}
+		closed := out.NextShardIterator == nil
+		atTip := len(out.Records) == 0 && aws.ToInt64(out.MillisBehindLatest) == 0
+		windowOver := c.o.Window > 0 && time.Since(windowStart) >= c.o.Window
+		if len(pending) > 0 && (closed || windowOver || (c.o.Window == 0 && atTip)) {
+			if err := deliver(len(pending)); err != nil {
+				return err
+			}
+		}
+		if closed {
+			if err := c.o.Checkpoints.Set(shard, ShardCheckpoint{Sequence: c.o.Checkpoints.Get(shard).Sequence, Done: true}); err != nil {
+				return fmt.Errorf("checkpoint: %w", err)
+			}
+			log.Info("shard finished")
+			return nil
+		}
+		st.atTip.Store(atTip && len(pending) == 0)
+		iter = out.NextShardIterator
+		if len(out.Records) == 0 {
+			if err := sleep(ctx, c.o.Poll); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// deliver hands b to the processor as the event source mapping would:
+// retry from the first record not done, bisect on errors when asked, and
+// after MaxRetries send the batch to the on-failure destination. It
+// checkpoints every record that is done.
+func (c *Consumer) deliver(ctx context.Context, b Batch, log *slog.Logger) error {
+	c.batches.Add(1)
+	queue := []Batch{b}
+	attempts := 0
+	for len(queue) > 0 {
+		cur := queue[0]
+		c.invocations.Add(1)
+		failedFrom, err := c.proc.Process(ctx, cur)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		done := len(cur.Records)
+		if err == nil && failedFrom != "" {
+			done = -1
+			for i, r := range cur.Records {
+				if r.SequenceNumber == failedFrom {
+					done = i
+					break
+				}
+			}
+			if done < 0 { // an identifier not in the batch: the whole batch failed
+				done = 0
+				err = fmt.Errorf("partial batch response names %q, which is not in the batch", failedFrom)
+			} else {
+				err = fmt.Errorf("%d of %d records not done", len(cur.Records)-done, len(cur.Records))
+			}
+		}
+		if done > 0 {
+			if cerr := c.checkpoint(cur.ShardID, cur.Records[done-1].SequenceNumber); cerr != nil {
+				return cerr
+			}
+			c.records.Add(int64(done))
+			cur.Records = cur.Records[done:]
+			queue[0] = cur
+		}
+		if err == nil {
+			queue = queue[1:]
+			attempts = 0
+			continue
+		}
+		attempts++
+		c.retries.Add(1)
+		log.Warn("batch failed", "error", err, "records", len(cur.Records), "attempt", attempts)
+		if c.o.MaxRetries >= 0 && attempts > c.o.MaxRetries {
+			if c.o.OnFailure != nil {
+				if ferr := c.o.OnFailure(ctx, cur, err); ferr != nil {
+					return fmt.Errorf("on-failure destination: %w", ferr)
+				}
+			}
+			c.failed.Add(int64(len(cur.Records)))
+			log.Error("batch sent to the on-failure destination and skipped", "records", len(cur.Records), "first_sequence", cur.Records[0].SequenceNumber)
+			if cerr := c.checkpoint(cur.ShardID, cur.Records[len(cur.Records)-1].SequenceNumber); cerr != nil {
+				return cerr
+			}
+			queue = queue[1:]
+			attempts = 0
+			continue
+		}
+		if c.o.Bisect && done == 0 && len(cur.Records) > 1 {
+			h := len(cur.Records) / 2
+			left, right := cur, cur
+			left.Records, right.Records = cur.Records[:h], cur.Records[h:]
+			queue = append([]Batch{left, right}, queue[1:]...)
+		}
+		if err := sleep(ctx, backoff(attempts)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Consumer) checkpoint(shard, seq string) error {
+	if err := c.o.Checkpoints.Set(shard, ShardCheckpoint{Sequence: seq}); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,228 @@
+// Package testservers starts the real local servers the integration tests
+// run against: kinesalite (Kinesis), fauxqs (SQS), gofakes3 (S3, in
+// process, behind a proxy that can inject faults) and the Lambda runtime
+// interface emulator running the real bootstrap. scripts/servers/install
+// puts the first two and the emulator in .cache/; a missing one fails the
+// test with the command to run, it never skips.
+package testservers
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+)
+
+// Root is the module's root folder.
+func Root(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("testservers: no go.mod above the working folder")
+		}
+		dir = parent
+	}
+}
+
+func need(t testing.TB, path string) string {
+	t.Helper()
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("testservers: %s is missing: run scripts/servers/install (scripts/test does)", path)
+	}
+	return path
+}
+
+// FreePort returns a TCP port free on 127.0.0.1 now.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Credentials sets fake AWS credentials and region for the test.
+func Credentials(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	t.Setenv("AWS_REGION", "us-east-1")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+}
+
+// start runs cmd until the test ends and waits until addr accepts
+// connections. Its output goes to the test log when the test fails.
+func start(t testing.TB, name string, cmd *exec.Cmd, addr string) {
+	t.Helper()
+	out, err := os.CreateTemp(t.TempDir(), name+"-*.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
+		if t.Failed() {
+			b, _ := os.ReadFile(out.Name())
+			if len(b) > 20000 {
+				b = b[len(b)-20000:]
+			}
+			t.Logf("--- %s output (last 20 kB) ---\n%s", name, b)
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		select {
+		case err := <-exited:
+			b, _ := os.ReadFile(out.Name())
+			t.Fatalf("%s exited at start (%v):\n%s", name, err, b)
+		default:
+		}
+		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not listen on %s within 30s", name, addr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Kinesalite starts kinesalite and returns its endpoint URL.
+func Kinesalite(t testing.TB) string {
+	t.Helper()
+	root := Root(t)
+	cli := need(t, filepath.Join(root, ".cache/npm/node_modules/kinesalite/cli.js"))
+	port := FreePort(t)
+	cmd := exec.Command("node", cli, "--port", fmt.Sprint(port), "--createStreamMs", "0", "--deleteStreamMs", "0", "--updateStreamMs", "0", "--shardLimit", "100")
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	start(t, "kinesalite", cmd, addr)
+	return "http://" + addr
+}
+
+// Fauxqs starts fauxqs and returns its endpoint URL.
+func Fauxqs(t testing.TB) string {
+	t.Helper()
+	root := Root(t)
+	bin := need(t, filepath.Join(root, ".cache/npm/node_modules/fauxqs/dist/cli.js"))
+	port := FreePort(t)
+	cmd := exec.Command("node", bin)
+	cmd.Env = append(os.Environ(), fmt.Sprintf("FAUXQS_PORT=%d", port), "FAUXQS_HOST=localhost", "FAUXQS_LOGGER=false")
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	start(t, "fauxqs", cmd, addr)
+	return "http://" + addr
+}
+
+// S3 is gofakes3 behind a proxy that can fail requests.
+type S3 struct {
+	URL     string
+	Backend *s3mem.Backend
+	// failing: while > 0, each write request is answered 503 SlowDown and
+	// the count goes down by one.
+	failing atomic.Int64
+	Failed  atomic.Int64 // requests failed so far
+}
+
+// FailWrites makes the next n PUT/POST requests fail with 503 SlowDown.
+func (s *S3) FailWrites(n int64) { s.failing.Store(n) }
+
+// NewS3 starts gofakes3 with the given buckets.
+func NewS3(t testing.TB, buckets ...string) *S3 {
+	t.Helper()
+	s := &S3{Backend: s3mem.New()}
+	fake := gofakes3.New(s.Backend).Server()
+	proxy := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if (r.Method == http.MethodPut || r.Method == http.MethodPost) && s.failing.Load() > 0 {
+			if s.failing.Add(-1) >= 0 {
+				s.Failed.Add(1)
+				w.Header().Set("Content-Type", "application/xml")
+				w.WriteHeader(http.StatusServiceUnavailable)
+				fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>`)
+				return
+			}
+		}
+		fake.ServeHTTP(w, r)
+	})
+	ts := httptest.NewServer(proxy)
+	t.Cleanup(ts.Close)
+	for _, b := range buckets {
+		if err := s.Backend.CreateBucket(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.URL = ts.URL
+	return s
+}
+
+var buildOnce sync.Once
+var bootstrapPath string
+var buildErr error
+
+// Bootstrap builds the Lambda function as the deployment does (bootstrap,
+// lambda.norpc, static) for this machine's architecture, once per test
+// binary.
+func Bootstrap(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "eventlake-bootstrap-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		bootstrapPath = filepath.Join(dir, "bootstrap")
+		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bootstrapPath, "./cmd/lambda")
+		cmd.Dir = Root(t)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("%v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("build bootstrap: %v", buildErr)
+	}
+	return bootstrapPath
+}
+
+// Lambda runs the bootstrap under the runtime interface emulator with env
+// and returns the invocation URL.
+func Lambda(t testing.TB, env map[string]string) string {
+	t.Helper()
+	root := Root(t)
+	rie := need(t, filepath.Join(root, ".cache/bin/aws-lambda-rie"))
+	bootstrap := Bootstrap(t)
+	port, apiPort := FreePort(t), FreePort(t)
+	cmd := exec.Command(rie, "--runtime-interface-emulator-address", fmt.Sprintf("127.0.0.1:%d", port),
+		"--runtime-api-address", fmt.Sprintf("127.0.0.1:%d", apiPort), bootstrap)
+	cmd.Env = os.Environ()
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	start(t, "aws-lambda-rie", cmd, addr)
+	return "http://" + addr + "/2015-03-31/functions/function/invocations"
+}

@@ -1,0 +1,81 @@
+// Command buildlambda builds the Lambda function's deployment packages:
+// bootstrap for provided.al2023, arm64 and amd64, each zipped alone.
+//
+//	go run ./scripts/buildlambda            -> dist/lambda-arm64.zip, dist/lambda-amd64.zip
+//	go run ./scripts/buildlambda -arch arm64 -out DIR
+package main
+
+import (
+	"archive/zip"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+func main() {
+	arch := flag.String("arch", "arm64,amd64", "architectures, comma-separated")
+	out := flag.String("out", "dist", "output folder")
+	flag.Parse()
+	if err := run(strings.Split(*arch, ","), *out); err != nil {
+		fmt.Fprintln(os.Stderr, "buildlambda:", err)
+		os.Exit(1)
+	}
+}
+
+func run(archs []string, out string) error {
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return err
+	}
+	for _, arch := range archs {
+		dir := filepath.Join(out, "bootstrap-"+arch)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		bin := filepath.Join(dir, "bootstrap")
+		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "-o", bin, "./cmd/lambda")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("build %s: %w", arch, err)
+		}
+		zipPath := filepath.Join(out, "lambda-"+arch+".zip")
+		if err := zipOne(zipPath, bin); err != nil {
+			return err
+		}
+		st, _ := os.Stat(zipPath)
+		fmt.Printf("%s (%d bytes)\n", zipPath, st.Size())
+	}
+	return nil
+}
+
+// zipOne writes a zip holding bin as "bootstrap", executable.
+func zipOne(zipPath, bin string) error {
+	f, err := os.Create(zipPath)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	zw := zip.NewWriter(f)
+	hdr := &zip.FileHeader{Name: "bootstrap", Method: zip.Deflate}
+	hdr.SetMode(0o755)
+	w, err := zw.CreateHeader(hdr)
+	if err != nil {
+		return err
+	}
+	src, err := os.Open(bin)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	if _, err := io.Copy(w, src); err != nil {
+		return err
+	}
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	return f.Close()
+}
