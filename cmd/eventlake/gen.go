@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -51,7 +52,12 @@ func (e env) gen(ctx context.Context, args []string) error {
 	var rate float64
 	var quiet bool
 	g.register(fs, 1_000_000)
-	fs.StringVar(&to, "to", "-", "output file, or - for stdout")
+	var kinesisEndpoint, sqsEndpoint string
+	var shards int
+	fs.StringVar(&to, "to", "-", "output: a file, - for stdout, kinesis://STREAM or sqs://QUEUE")
+	fs.StringVar(&kinesisEndpoint, "kinesis-endpoint", "", "Kinesis endpoint URL (else AWS_ENDPOINT_URL_KINESIS)")
+	fs.StringVar(&sqsEndpoint, "sqs-endpoint", "", "SQS endpoint URL (else AWS_ENDPOINT_URL_SQS)")
+	fs.IntVar(&shards, "create-shards", 0, "kinesis: create the stream with this many shards if it does not exist")
 	fs.Float64Var(&rate, "rate", 0, "events per second (default: as fast as possible)")
 	fs.BoolVar(&quiet, "quiet", false, "no progress line")
 	fs.Usage = func() {
@@ -71,6 +77,12 @@ func (e env) gen(ctx context.Context, args []string) error {
 	}
 	if rate < 0 {
 		return fmt.Errorf("--rate must not be negative")
+	}
+	switch {
+	case strings.HasPrefix(to, "kinesis://"):
+		return e.genKinesis(ctx, to, opts, kinesisEndpoint, shards, quiet)
+	case strings.HasPrefix(to, "sqs://"):
+		return e.genSQS(ctx, to, opts, sqsEndpoint, quiet)
 	}
 	var w io.Writer = e.stdout
 	var f *os.File

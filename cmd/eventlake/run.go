@@ -106,11 +106,13 @@ func (e env) run(ctx context.Context, args []string) error {
 	fs.SetOutput(e.stderr)
 	var from string
 	var lf lakeFlags
-	fs.StringVar(&from, "from", "", "input: an NDJSON file (.gz and .zst are read too), or - for stdin (required)")
+	var sf streamFlags
+	fs.StringVar(&from, "from", "", "input: an NDJSON file (.gz and .zst are read too), - for stdin, kinesis://STREAM or sqs://QUEUE (required)")
 	lf.register(fs, "")
+	sf.register(fs)
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file (for development)")
 	fs.Usage = func() {
-		fmt.Fprintf(e.stderr, "usage: eventlake run --from FILE|- --to LAKE [flags]\n\nLands events in the lake, enriched and partitioned; bad events become dead letters.\n\n")
+		fmt.Fprintf(e.stderr, "usage: eventlake run --from FILE|-|kinesis://STREAM|sqs://QUEUE --to LAKE [flags]\n\nLands events in the lake, enriched and partitioned; bad events become dead letters.\nFrom Kinesis or SQS it does what the Lambda event source mapping does, running the\nfunction here or, with --invoke, in a Lambda endpoint.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -119,6 +121,12 @@ func (e env) run(ctx context.Context, args []string) error {
 	if fs.NArg() > 0 {
 		fmt.Fprintf(e.stderr, "eventlake run: unexpected argument %q\n", fs.Arg(0))
 		return errUsage
+	}
+	switch {
+	case strings.HasPrefix(from, "kinesis://"):
+		return e.runKinesis(ctx, from, &lf, &sf)
+	case strings.HasPrefix(from, "sqs://"):
+		return e.runSQS(ctx, from, &lf, &sf)
 	}
 	if from == "" || lf.to == "" {
 		fmt.Fprintln(e.stderr, "eventlake run: --from and --to are required")

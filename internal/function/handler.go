@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -36,6 +38,7 @@ type Handler struct {
 	metrics io.Writer
 	name    string
 	now     func() time.Time
+	recent  windows
 }
 
 // Deps are what the handler talks to.
@@ -148,10 +151,13 @@ func (h *Handler) Kinesis(ctx context.Context, ev events.KinesisEvent) (events.K
 		recs = append(recs, pipeline.Record{Data: data, Source: src})
 	}
 	name := lake.Name{Source: lake.SourceStem(shard), First: lake.SafePosition(first.Kinesis.SequenceNumber), Last: lake.SafePosition(last.Kinesis.SequenceNumber)}
-	res, err := h.land(wctx, name, recs)
+	window := first.EventSourceArn + "/" + shard
+	res, err := h.land(wctx, name, recs, h.recent.seen(window, first.Kinesis.SequenceNumber))
 	if err != nil {
 		log.Error("batch not written; reporting it for retry", "error", err)
 		resp = failAll()
+	} else {
+		h.recent.add(window, first.Kinesis.SequenceNumber, last.Kinesis.SequenceNumber, res.UUIDs)
 	}
 	log.Info("batch done", "events_in", res.Stats.In, "written", res.Stats.Written, "already_present", res.Stats.AlreadyPresent,
 		"dead_letters", res.Stats.DeadLetters, "duplicates", res.Stats.Duplicates, "objects", res.Stats.Objects,
@@ -202,10 +208,13 @@ func (h *Handler) SQS(ctx context.Context, ev events.SQSEvent) (events.SQSEventR
 	}
 	first, last := ev.Records[0].MessageId, ev.Records[len(ev.Records)-1].MessageId
 	name := lake.Name{Source: lake.SourceStem("sqs-" + queue), First: lake.SafePosition(first), Last: lake.SafePosition(last)}
-	res, err := h.land(wctx, name, recs)
+	window := ev.Records[0].EventSourceARN
+	res, err := h.land(wctx, name, recs, h.recent.seen(window, ""))
 	if err != nil {
 		log.Error("some messages not written; reporting them for retry", "error", err, "failed", len(res.Failed))
 		failIdx(res.Failed)
+	} else {
+		h.recent.add(window, "", "", res.UUIDs)
 	}
 	log.Info("batch done", "events_in", res.Stats.In, "written", res.Stats.Written, "already_present", res.Stats.AlreadyPresent,
 		"dead_letters", res.Stats.DeadLetters, "duplicates", res.Stats.Duplicates, "objects", res.Stats.Objects, "failed_messages", len(resp.BatchItemFailures))
@@ -226,13 +235,16 @@ func (h *Handler) workContext(ctx context.Context) (context.Context, context.Can
 	return c, cancel, h.now().Before(stop)
 }
 
-// land writes the batch and sends its dead letters. On a dead-letter send
+// land writes the batch and sends its dead letters; seen, if not nil, says
+// which event_uuids earlier batches wrote. On a dead-letter send
 // failure, the records that had dead letters are added to Failed.
-func (h *Handler) land(ctx context.Context, name lake.Name, recs []pipeline.Record) (pipeline.LandResult, error) {
+func (h *Handler) land(ctx context.Context, name lake.Name, recs []pipeline.Record, seen func([]byte) bool) (pipeline.LandResult, error) {
 	res, err := pipeline.Land(ctx, h.w, name, recs, &pipeline.LandOptions{
 		Layout:          h.cfg.Layout,
 		Event:           event.Options{MaxSize: h.cfg.MaxEventSize},
 		KeepDeadLetters: h.dlq != nil,
+		Seen:            seen,
+		CollectUUIDs:    true,
 	})
 	if len(res.DeadLetters) == 0 {
 		return res, err
@@ -266,15 +278,46 @@ type pointer struct {
 func (h *Handler) sendDeadLetters(ctx context.Context, name lake.Name, dls []deadletter.Record) error {
 	bodies := make([][]byte, 0, len(dls))
 	for i, d := range dls {
-		body := deadletter.Append(nil, d)
+		body := asciiJSON(deadletter.Append(nil, d))
 		if len(body) > h.cfg.DeadLetterMaxBytes {
 			key := fmt.Sprintf("%sreason=%s/%s-%d.json", lake.DeadLetterPrefix, d.Reason, name, i)
 			if err := h.store.Create(ctx, key, body); err != nil && !errors.Is(err, lake.ErrExist) {
 				return fmt.Errorf("store large dead letter: %w", err)
 			}
 			body, _ = json.Marshal(pointer{Reason: d.Reason, Error: d.Error, Source: d.Source, Size: d.Size, LakeKey: key})
+			body = asciiJSON(body)
 		}
 		bodies = append(bodies, body)
 	}
 	return h.dlq.SendAll(ctx, bodies)
+}
+
+// asciiJSON escapes every non-ASCII character of JSON text as \uXXXX
+// (surrogate pairs above U+FFFF). Non-ASCII bytes occur only inside JSON
+// strings, so the meaning is unchanged, and the message is accepted by every
+// SQS implementation, whatever characters the original event held.
+func asciiJSON(b []byte) []byte {
+	ascii := true
+	for _, c := range b {
+		if c >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		return b
+	}
+	out := make([]byte, 0, len(b)+len(b)/4)
+	for _, r := range string(b) {
+		switch {
+		case r < utf8.RuneSelf:
+			out = append(out, byte(r))
+		case r > 0xFFFF:
+			r1, r2 := utf16.EncodeRune(r)
+			out = fmt.Appendf(out, "\\u%04x\\u%04x", r1, r2)
+		default:
+			out = fmt.Appendf(out, "\\u%04x", r)
+		}
+	}
+	return out
 }

@@ -278,3 +278,34 @@ func TestInvokeRefusesOtherEvents(t *testing.T) {
 		t.Error("garbage was accepted")
 	}
 }
+
+func TestDuplicateInTheNextBatchIsWrittenOnce(t *testing.T) {
+	h, store, _ := newHandler(t, &queue{})
+	first := kinesisEvent("shardId-000000000009", line("u1", "a:b"), line("u2", "a:b"))
+	second := kinesisEvent("shardId-000000000009", line("u9", "a:b"), line("u1", "a:b"), line("u3", "a:b"))
+	for i := range second.Records { // sequence numbers after the first batch's
+		seq := fmt.Sprintf("4960%030d", i+1)
+		second.Records[i].Kinesis.SequenceNumber = seq
+		second.Records[i].EventID = "shardId-000000000009:" + seq
+	}
+	count := func() (n int) {
+		for _, k := range keys(t, store) {
+			b, _ := store.Read(context.Background(), k)
+			n += bytes.Count(b, []byte("\n"))
+		}
+		return n
+	}
+	h.Kinesis(context.Background(), first)
+	h.Kinesis(context.Background(), second)
+	if n := count(); n != 4 {
+		t.Fatalf("%d events stored, want 4 (u1 once)", n)
+	}
+	// A replay from the start processes the batches as the first time:
+	// nothing new.
+	objects := len(keys(t, store))
+	h.Kinesis(context.Background(), first)
+	h.Kinesis(context.Background(), second)
+	if len(keys(t, store)) != objects || count() != 4 {
+		t.Fatalf("replay changed the lake: %d objects, %d events", len(keys(t, store)), count())
+	}
+}

@@ -62,7 +62,7 @@ type ConsumerOptions struct {
 	BatchBytes  int           // bytes per batch; 4 MiB, which keeps a KinesisEvent under Lambda's 6 MB payload limit
 	Window      time.Duration // wait up to this long to fill a batch; 0: deliver as soon as the shard's tip is reached
 	MaxRetries  int           // retries of a failing batch before the on-failure destination; 0 means 10, -1 forever
-	Bisect      bool          // split a batch in two when the processor fails
+	Bisect      bool          // split a batch in two when the processor returns an error (not on partial responses)
 	OnFailure   func(ctx context.Context, b Batch, cause error) error
 	Checkpoints *Checkpoints  // nil: in memory only
 	Drain       bool          // return once every shard is read to its tip (or closed) and written
@@ -391,6 +391,7 @@ func (c *Consumer) deliver(ctx context.Context, b Batch, log *slog.Logger) error
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		fnErr := err != nil // the invocation itself failed, not some records
 		done := len(cur.Records)
 		if err == nil && failedFrom != "" {
 			done = -1
@@ -438,7 +439,7 @@ func (c *Consumer) deliver(ctx context.Context, b Batch, log *slog.Logger) error
 			attempts = 0
 			continue
 		}
-		if c.o.Bisect && done == 0 && len(cur.Records) > 1 {
+		if c.o.Bisect && fnErr && len(cur.Records) > 1 {
 			h := len(cur.Records) / 2
 			left, right := cur, cur
 			left.Records, right.Records = cur.Records[:h], cur.Records[h:]

@@ -34,6 +34,11 @@ type LandOptions struct {
 	// KeepDeadLetters: return dead letters to the caller (to send to a
 	// queue) instead of writing them to the writer's dead-letter store.
 	KeepDeadLetters bool
+	// Seen, if set, reports whether an event_uuid was already written by an
+	// earlier batch; such events count as duplicates.
+	Seen func(uuid []byte) bool
+	// CollectUUIDs: return the event_uuids the batch holds in UUIDs.
+	CollectUUIDs bool
 }
 
 // LandResult says what Land did with a batch.
@@ -50,6 +55,8 @@ type LandResult struct {
 	Objects []lake.Object
 	// Name is the batch's name, its hash filled in.
 	Name lake.Name
+	// UUIDs are the event_uuids of the batch's events, with CollectUUIDs.
+	UUIDs []string
 }
 
 // Land processes one delivered batch: every record enriched (or made a dead
@@ -101,11 +108,14 @@ func Land(ctx context.Context, w *lake.Writer, name lake.Name, recs []Record, op
 			case err == nil:
 				res.Stats.In++
 				key := uuidKey(&seeds, info.UUID)
-				if _, dup := seen[key]; dup {
+				if _, dup := seen[key]; dup || (opts.Seen != nil && opts.Seen(info.UUID)) {
 					res.Stats.Duplicates++
 					continue
 				}
 				seen[key] = struct{}{}
+				if opts.CollectUUIDs {
+					res.UUIDs = append(res.UUIDs, string(info.UUID))
+				}
 				out = enr.AppendEnriched(out[:0])
 				addTo(dirs.dir(info), false, out, ri)
 			case errors.Is(err, event.ErrBlank):

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -93,10 +94,23 @@ func OpenWith(ctx context.Context, api *sqs.Client, queue string) (*Client, erro
 // URL is the queue URL.
 func (c *Client) URL() string { return c.url }
 
+// RefusedError lists the messages the queue refused as invalid (a sender
+// fault, e.g. characters it does not accept); all others were sent.
+type RefusedError struct {
+	Indexes []int // positions in the bodies given to SendAll
+	Reason  string
+}
+
+func (e *RefusedError) Error() string {
+	return fmt.Sprintf("sqs: %d messages refused: %s", len(e.Indexes), e.Reason)
+}
+
 // SendAll sends every body, in SendMessageBatch calls of at most 10
 // messages and MaxBatchBytes, retrying failed entries with backoff. Bodies
-// must be at most MaxBatchBytes each.
+// must be at most MaxBatchBytes each. Messages the queue refuses as invalid
+// are reported in a *RefusedError after the rest are sent.
 func (c *Client) SendAll(ctx context.Context, bodies [][]byte) error {
+	var refused RefusedError
 	for start := 0; start < len(bodies); {
 		end, size := start, 0
 		for end < len(bodies) && end-start < MaxBatchEntries && size+len(bodies[end]) <= MaxBatchBytes {
@@ -106,15 +120,29 @@ func (c *Client) SendAll(ctx context.Context, bodies [][]byte) error {
 		if end == start {
 			return fmt.Errorf("sqs: message of %d bytes is larger than %d", len(bodies[start]), MaxBatchBytes)
 		}
-		if err := c.sendBatch(ctx, bodies[start:end]); err != nil {
+		bad, err := c.sendBatch(ctx, bodies[start:end])
+		if err != nil {
 			return err
 		}
+		for _, b := range bad {
+			refused.Indexes = append(refused.Indexes, start+b.index)
+			refused.Reason = b.reason
+		}
 		start = end
+	}
+	if len(refused.Indexes) > 0 {
+		return &refused
 	}
 	return nil
 }
 
-func (c *Client) sendBatch(ctx context.Context, bodies [][]byte) error {
+type badEntry struct {
+	index  int
+	reason string
+}
+
+func (c *Client) sendBatch(ctx context.Context, bodies [][]byte) ([]badEntry, error) {
+	var bad []badEntry
 	pending := make(map[string][]byte, len(bodies))
 	for i, b := range bodies {
 		pending[strconv.Itoa(i)] = b
@@ -126,28 +154,49 @@ func (c *Client) sendBatch(ctx context.Context, bodies [][]byte) error {
 		}
 		out, err := c.api.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(c.url), Entries: entries})
 		if err != nil {
-			return fmt.Errorf("sqs: send to %s: %w", c.url, err)
+			if len(pending) > 1 && strings.Contains(err.Error(), "InvalidMessageContents") {
+				// Some servers refuse the whole batch for one bad message:
+				// send one by one to find it.
+				for id, b := range pending {
+					more, err := c.sendBatch(ctx, [][]byte{b})
+					if err != nil {
+						return nil, err
+					}
+					for _, m := range more {
+						i, _ := strconv.Atoi(id)
+						bad = append(bad, badEntry{i, m.reason})
+					}
+				}
+				return bad, nil
+			}
+			if len(pending) == 1 && strings.Contains(err.Error(), "InvalidMessageContents") {
+				for id := range pending {
+					i, _ := strconv.Atoi(id)
+					bad = append(bad, badEntry{i, err.Error()})
+				}
+				return bad, nil
+			}
+			return nil, fmt.Errorf("sqs: send to %s: %w", c.url, err)
 		}
 		for _, s := range out.Successful {
 			delete(pending, aws.ToString(s.Id))
 		}
-		if len(pending) == 0 {
-			return nil
-		}
-		var senderFault error
 		for _, f := range out.Failed {
 			if f.SenderFault {
-				senderFault = fmt.Errorf("sqs: message refused: %s: %s", aws.ToString(f.Code), aws.ToString(f.Message))
+				id := aws.ToString(f.Id)
+				i, _ := strconv.Atoi(id)
+				bad = append(bad, badEntry{i, aws.ToString(f.Code) + ": " + aws.ToString(f.Message)})
+				delete(pending, id)
 			}
 		}
-		if senderFault != nil {
-			return senderFault
+		if len(pending) == 0 {
+			return bad, nil
 		}
 		if attempt >= 8 {
-			return fmt.Errorf("sqs: %d messages still failing after %d attempts", len(pending), attempt+1)
+			return nil, fmt.Errorf("sqs: %d messages still failing after %d attempts", len(pending), attempt+1)
 		}
 		if err := sleep(ctx, Backoff(attempt)); err != nil {
-			return err
+			return nil, err
 		}
 	}
 }
@@ -169,6 +218,23 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// Sendable reports whether SQS accepts body as a message: valid UTF-8 with
+// only #x9, #xA, #xD, #x20-#xD7FF, #xE000-#xFFFD and #x10000-#x10FFFF.
+func Sendable(body []byte) bool {
+	if !utf8.Valid(body) {
+		return false
+	}
+	for _, r := range string(body) {
+		switch {
+		case r == 0x9 || r == 0xA || r == 0xD:
+		case r >= 0x20 && r <= 0xD7FF, r >= 0xE000 && r <= 0xFFFD, r >= 0x10000 && r <= 0x10FFFF:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // Message is a received message.

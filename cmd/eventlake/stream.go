@@ -1,0 +1,400 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/eventlake/eventlake/internal/function"
+	"github.com/eventlake/eventlake/internal/kinesis"
+	"github.com/eventlake/eventlake/internal/lake"
+	"github.com/eventlake/eventlake/internal/sqs"
+)
+
+// streamFlags are the flags of run --from kinesis:// and sqs://.
+type streamFlags struct {
+	kinesisEndpoint, sqsEndpoint string
+	checkpoint, start, at        string
+	batchSize                    int
+	window                       time.Duration
+	drain, bisect                bool
+	invoke                       string
+	maxRetries                   int
+	onFailure, deadLetterQueue   string
+}
+
+func (f *streamFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.kinesisEndpoint, "kinesis-endpoint", "", "Kinesis endpoint URL (else AWS_ENDPOINT_URL_KINESIS)")
+	fs.StringVar(&f.sqsEndpoint, "sqs-endpoint", "", "SQS endpoint URL (else AWS_ENDPOINT_URL_SQS)")
+	fs.StringVar(&f.checkpoint, "checkpoint", "", "kinesis: checkpoint file (default eventlake-<stream>.checkpoint.json)")
+	fs.StringVar(&f.start, "start", "TRIM_HORIZON", "kinesis: where shards without a checkpoint start: TRIM_HORIZON, LATEST or AT_TIMESTAMP")
+	fs.StringVar(&f.at, "at", "", "kinesis: the RFC 3339 time for --start AT_TIMESTAMP")
+	fs.IntVar(&f.batchSize, "batch-size", 100, "records per invocation (Kinesis up to 10000, SQS up to 10)")
+	fs.DurationVar(&f.window, "batch-window", 0, "kinesis: wait up to this long to fill a batch")
+	fs.BoolVar(&f.drain, "drain", false, "exit once everything in the stream or queue is read and written")
+	fs.BoolVar(&f.bisect, "bisect", false, "kinesis: split a batch in two when the function fails (not on partial batch responses); the halves are named anew, so objects from the failed attempt may be written twice")
+	fs.StringVar(&f.invoke, "invoke", "", "post batches to this Lambda invocation URL (e.g. the runtime interface emulator) instead of running the function here")
+	fs.IntVar(&f.maxRetries, "max-retries", 10, "kinesis: retries of a failing batch before the on-failure destination (-1: forever)")
+	fs.StringVar(&f.onFailure, "on-failure", "", "kinesis: where batches that keep failing are described: sqs://QUEUE or a file (default: stderr only)")
+	fs.StringVar(&f.deadLetterQueue, "dead-letter-queue", "", "send dead letters to this SQS queue (sqs://NAME or URL) instead of the lake")
+}
+
+// processor runs one batch through the function, here or in a Lambda
+// endpoint, and returns its partial batch response.
+type processor struct {
+	h      *function.Handler
+	invoke string
+	client *http.Client
+	// one invocation at a time: a function endpoint such as the runtime
+	// interface emulator is one execution environment, as a Lambda function
+	// with a reserved concurrency of 1.
+	invokeMu sync.Mutex
+}
+
+func (e env) newProcessor(ctx context.Context, lf *lakeFlags, sf *streamFlags, log *slog.Logger) (*processor, func(), error) {
+	if sf.invoke != "" {
+		return &processor{invoke: sf.invoke, client: &http.Client{Timeout: 15 * time.Minute}}, func() {}, nil
+	}
+	if lf.to == "" {
+		return nil, nil, errors.New("--to is required (or --invoke a function that knows its lake)")
+	}
+	comp, err := lake.ParseCompression(lf.compression)
+	if err != nil {
+		return nil, nil, err
+	}
+	layout, err := lake.ParseLayout(lf.layout)
+	if err != nil {
+		return nil, nil, err
+	}
+	store, err := lake.Open(ctx, lf.to, &lake.OpenOptions{S3Endpoint: lf.s3Endpoint})
+	if err != nil {
+		return nil, nil, fmt.Errorf("--to: %w", err)
+	}
+	deps := function.Deps{Lake: store, Log: log, FunctionName: "eventlake-cli"}
+	if sf.deadLetterQueue != "" {
+		q, err := sqs.Open(ctx, sf.deadLetterQueue, sqs.Options{Endpoint: sf.sqsEndpoint})
+		if err != nil {
+			store.Close()
+			return nil, nil, fmt.Errorf("--dead-letter-queue: %w", err)
+		}
+		deps.DeadLetters = q
+	}
+	cfg := function.Config{Layout: layout, Compression: comp, MaxEventSize: lf.maxEventSize, DeadLetterMaxBytes: sqs.MaxBatchBytes, MetricsNamespace: "eventlake"}
+	h, err := function.New(cfg, deps)
+	if err != nil {
+		store.Close()
+		return nil, nil, err
+	}
+	return &processor{h: h}, func() { store.Close() }, nil
+}
+
+// post sends an event to the Lambda endpoint and decodes its answer. A
+// function error (an errorType in the answer) is returned as an error.
+func (p *processor) post(ctx context.Context, event any, resp any) error {
+	p.invokeMu.Lock()
+	defer p.invokeMu.Unlock()
+	body, err := json.Marshal(event)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.invoke, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	res, err := p.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("invoke: %w", err)
+	}
+	defer res.Body.Close()
+	out, err := io.ReadAll(res.Body)
+	if err != nil {
+		return fmt.Errorf("invoke: %w", err)
+	}
+	var fnErr struct {
+		ErrorType    string `json:"errorType"`
+		ErrorMessage string `json:"errorMessage"`
+	}
+	if json.Unmarshal(out, &fnErr) == nil && fnErr.ErrorType != "" {
+		return fmt.Errorf("function error %s: %s", fnErr.ErrorType, fnErr.ErrorMessage)
+	}
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("invoke: HTTP %d: %s", res.StatusCode, bytes.TrimSpace(out))
+	}
+	if err := json.Unmarshal(out, resp); err != nil {
+		return fmt.Errorf("invoke: answer is not a batch response: %q", out)
+	}
+	return nil
+}
+
+// Process implements kinesis.Processor.
+func (p *processor) Process(ctx context.Context, b kinesis.Batch) (string, error) {
+	ev := kinesisEvent(b)
+	var resp events.KinesisEventResponse
+	var err error
+	if p.h != nil {
+		resp, err = p.h.Kinesis(ctx, ev)
+	} else {
+		err = p.post(ctx, ev, &resp)
+	}
+	if err != nil {
+		return "", err
+	}
+	if len(resp.BatchItemFailures) > 0 {
+		return resp.BatchItemFailures[0].ItemIdentifier, nil
+	}
+	return "", nil
+}
+
+// kinesisEvent is the event a Kinesis event source mapping would send.
+func kinesisEvent(b kinesis.Batch) events.KinesisEvent {
+	region := os.Getenv("AWS_REGION")
+	ev := events.KinesisEvent{Records: make([]events.KinesisEventRecord, len(b.Records))}
+	for i, r := range b.Records {
+		rec := &ev.Records[i]
+		rec.EventSource, rec.EventVersion, rec.EventName = "aws:kinesis", "1.0", "aws:kinesis:record"
+		rec.EventID = b.ShardID + ":" + r.SequenceNumber
+		rec.EventSourceArn, rec.AwsRegion = b.StreamARN, region
+		rec.Kinesis.KinesisSchemaVersion = "1.0"
+		rec.Kinesis.PartitionKey, rec.Kinesis.SequenceNumber, rec.Kinesis.Data = r.PartitionKey, r.SequenceNumber, r.Data
+		rec.Kinesis.ApproximateArrivalTimestamp = events.SecondsEpochTime{Time: r.ArrivalTime}
+	}
+	return ev
+}
+
+// processSQS runs one SQS batch and returns the ids of failed messages.
+func (p *processor) processSQS(ctx context.Context, ev events.SQSEvent) ([]string, error) {
+	var resp events.SQSEventResponse
+	var err error
+	if p.h != nil {
+		resp, err = p.h.SQS(ctx, ev)
+	} else {
+		err = p.post(ctx, ev, &resp)
+	}
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(resp.BatchItemFailures))
+	for i, f := range resp.BatchItemFailures {
+		ids[i] = f.ItemIdentifier
+	}
+	return ids, nil
+}
+
+// runKinesis consumes a stream like the Lambda event source mapping.
+func (e env) runKinesis(ctx context.Context, from string, lf *lakeFlags, sf *streamFlags) error {
+	stream, err := kinesis.StreamName(from)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	proc, closeProc, err := e.newProcessor(ctx, lf, sf, log)
+	if err != nil {
+		return err
+	}
+	defer closeProc()
+	api, err := kinesis.NewAPI(ctx, kinesis.Options{Endpoint: sf.kinesisEndpoint})
+	if err != nil {
+		return err
+	}
+	cpPath := sf.checkpoint
+	if cpPath == "" {
+		cpPath = "eventlake-" + stream + ".checkpoint.json"
+	}
+	cps, err := kinesis.LoadCheckpoints(cpPath, stream)
+	if err != nil {
+		return err
+	}
+	opts := kinesis.ConsumerOptions{
+		Start: kinesis.StartPosition(strings.ToUpper(sf.start)), BatchSize: sf.batchSize, Window: sf.window,
+		MaxRetries: sf.maxRetries, Bisect: sf.bisect, Checkpoints: cps, Drain: sf.drain, Log: log,
+	}
+	if sf.at != "" {
+		if opts.Timestamp, err = time.Parse(time.RFC3339, sf.at); err != nil {
+			return fmt.Errorf("--at: %w", err)
+		}
+	}
+	opts.OnFailure, err = e.onFailure(ctx, sf)
+	if err != nil {
+		return err
+	}
+	c, err := kinesis.NewConsumer(api, stream, proc, opts)
+	if err != nil {
+		return err
+	}
+	startT := time.Now()
+	stop := e.progress(lf.quiet, func() string {
+		s := c.Stats()
+		return fmt.Sprintf("%d records in %d batches  %d retries  %d shards done", s.Records, s.Batches, s.Retries, s.ShardsDone)
+	})
+	err = c.Run(ctx)
+	stop()
+	s := c.Stats()
+	secs := time.Since(startT).Seconds()
+	fmt.Fprintf(e.stdout, "records          %12d  (%.0f records/s)\nbatches          %12d  (%d invocations, %d retries)\non-failure       %12d\nshards done      %12d\ncheckpoint       %s\n",
+		s.Records, float64(s.Records)/secs, s.Batches, s.Invocations, s.Retries, s.SentToOnFailure, s.ShardsDone, cpPath)
+	if err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		return errInterrupted
+	}
+	return nil
+}
+
+// onFailure builds the on-failure destination: a description of the batch
+// (shard, sequence range, cause), like Lambda's, to a queue or a file.
+func (e env) onFailure(ctx context.Context, sf *streamFlags) (func(context.Context, kinesis.Batch, error) error, error) {
+	describe := func(b kinesis.Batch, cause error) []byte {
+		d, _ := json.Marshal(map[string]any{
+			"requestContext":  map[string]any{"condition": "RetryAttemptsExhausted", "approximateInvokeCount": sf.maxRetries + 1},
+			"responseContext": map[string]any{"error": cause.Error()},
+			"KinesisBatchInfo": map[string]any{
+				"shardId": b.ShardID, "startSequenceNumber": b.Records[0].SequenceNumber,
+				"endSequenceNumber": b.Records[len(b.Records)-1].SequenceNumber, "batchSize": len(b.Records),
+				"streamArn": b.StreamARN,
+			},
+			"timestamp": time.Now().UTC().Format(time.RFC3339Nano),
+		})
+		return d
+	}
+	switch {
+	case sf.onFailure == "":
+		return func(_ context.Context, b kinesis.Batch, cause error) error {
+			fmt.Fprintf(e.stderr, "on-failure: %s\n", describe(b, cause))
+			return nil
+		}, nil
+	case strings.HasPrefix(sf.onFailure, "sqs://") || strings.HasPrefix(sf.onFailure, "http"):
+		q, err := sqs.Open(ctx, sf.onFailure, sqs.Options{Endpoint: sf.sqsEndpoint})
+		if err != nil {
+			return nil, fmt.Errorf("--on-failure: %w", err)
+		}
+		return func(ctx context.Context, b kinesis.Batch, cause error) error {
+			return q.SendAll(ctx, [][]byte{describe(b, cause)})
+		}, nil
+	default:
+		path := sf.onFailure
+		return func(_ context.Context, b kinesis.Batch, cause error) error {
+			f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+			if err != nil {
+				return err
+			}
+			_, err = f.Write(append(describe(b, cause), '\n'))
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			return err
+		}, nil
+	}
+}
+
+// runSQS consumes the ingestion queue like the SQS event source mapping:
+// messages are deleted only after they are written (or are dead letters).
+func (e env) runSQS(ctx context.Context, from string, lf *lakeFlags, sf *streamFlags) error {
+	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	proc, closeProc, err := e.newProcessor(ctx, lf, sf, log)
+	if err != nil {
+		return err
+	}
+	defer closeProc()
+	q, err := sqs.Open(ctx, from, sqs.Options{Endpoint: sf.sqsEndpoint})
+	if err != nil {
+		return err
+	}
+	batchSize := min(max(sf.batchSize, 1), 10)
+	var received, deleted, retried int64
+	startT := time.Now()
+	stop := e.progress(lf.quiet, func() string {
+		return fmt.Sprintf("%d messages received  %d written  %d to retry", received, deleted, retried)
+	})
+	defer stop()
+	wait := 5 * time.Second
+	if sf.drain {
+		wait = time.Second
+	}
+	for ctx.Err() == nil {
+		msgs, err := q.Receive(ctx, batchSize, wait, 5*time.Minute)
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			return err
+		}
+		if len(msgs) == 0 {
+			if sf.drain {
+				visible, inFlight, err := q.Depth(ctx)
+				if err != nil {
+					return err
+				}
+				if visible == 0 && inFlight == 0 {
+					break
+				}
+			}
+			continue
+		}
+		received += int64(len(msgs))
+		ev := events.SQSEvent{Records: make([]events.SQSMessage, len(msgs))}
+		for i, m := range msgs {
+			ev.Records[i] = events.SQSMessage{
+				MessageId: m.ID, ReceiptHandle: m.ReceiptHandle, Body: string(m.Body), EventSource: "aws:sqs",
+				EventSourceARN: "arn:aws:sqs:" + os.Getenv("AWS_REGION") + ":000000000000:" + queueName(q.URL()),
+				Attributes:     map[string]string{"SentTimestamp": fmt.Sprint(m.SentAt.UnixMilli()), "ApproximateReceiveCount": fmt.Sprint(m.ReceiveCount)},
+			}
+		}
+		failedIDs, err := proc.processSQS(ctx, ev)
+		if err != nil { // the invocation failed: every message is retried
+			log.Warn("batch failed", "error", err)
+			failedIDs = nil
+			for _, m := range msgs {
+				failedIDs = append(failedIDs, m.ID)
+			}
+		}
+		failed := map[string]bool{}
+		for _, id := range failedIDs {
+			failed[id] = true
+		}
+		var done, again []string
+		for _, m := range msgs {
+			if failed[m.ID] {
+				again = append(again, m.ReceiptHandle)
+			} else {
+				done = append(done, m.ReceiptHandle)
+			}
+		}
+		if err := q.Delete(ctx, done); err != nil {
+			return err
+		}
+		deleted += int64(len(done))
+		if len(again) > 0 {
+			retried += int64(len(again))
+			time.Sleep(sqs.Backoff(int(retried % 8)))
+			if err := q.Release(ctx, again); err != nil {
+				return err
+			}
+		}
+	}
+	stop()
+	fmt.Fprintf(e.stdout, "messages         %12d  (%.0f messages/s)\nwritten          %12d\nretried          %12d\n", received, float64(received)/time.Since(startT).Seconds(), deleted, retried)
+	if ctx.Err() != nil {
+		return errInterrupted
+	}
+	return nil
+}
+
+func queueName(u string) string {
+	if i := strings.LastIndexByte(u, '/'); i >= 0 {
+		return u[i+1:]
+	}
+	return u
+}

@@ -1,0 +1,478 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awskinesis "github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/eventlake/eventlake/internal/deadletter"
+	"github.com/eventlake/eventlake/internal/event"
+	"github.com/eventlake/eventlake/internal/gen"
+	"github.com/eventlake/eventlake/internal/kinesis"
+	"github.com/eventlake/eventlake/internal/lake"
+	"github.com/eventlake/eventlake/internal/sqs"
+	"github.com/eventlake/eventlake/internal/testservers"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// eventlake builds the CLI once.
+func eventlake(t *testing.T) string {
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "eventlake-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "eventlake")
+		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/eventlake")
+		cmd.Dir = testservers.Root(t)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("%v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// world is one set of servers.
+type world struct {
+	t        *testing.T
+	kinesis  string
+	sqs      string
+	s3       *testservers.S3
+	dlqURL   string
+	invoke   string
+	dir      string
+	kapi     *awskinesis.Client
+	dlq      *sqs.Client
+	lakeURL  string
+	lakeOpen func() lake.Reader
+}
+
+func newWorld(t *testing.T) *world {
+	testservers.Credentials(t)
+	w := &world{t: t, dir: t.TempDir()}
+	w.kinesis = testservers.Kinesalite(t)
+	w.sqs = testservers.Fauxqs(t)
+	w.s3 = testservers.NewS3(t, "lake")
+	ctx := context.Background()
+	sqsAPI, err := sqs.NewAPI(ctx, sqs.Options{Endpoint: w.sqs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"dead-letters", "ingest"} {
+		url, err := sqs.CreateQueue(ctx, sqsAPI, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if q == "dead-letters" {
+			w.dlqURL = url
+		}
+	}
+	if w.dlq, err = sqs.OpenWith(ctx, sqsAPI, "sqs://dead-letters"); err != nil {
+		t.Fatal(err)
+	}
+	if w.kapi, err = kinesis.NewAPI(ctx, kinesis.Options{Endpoint: w.kinesis}); err != nil {
+		t.Fatal(err)
+	}
+	w.lakeURL = "s3://lake/events"
+	w.invoke = testservers.Lambda(t, map[string]string{
+		"EVENTLAKE_LAKE_URL":              w.lakeURL,
+		"EVENTLAKE_DEAD_LETTER_QUEUE_URL": w.dlqURL,
+		"EVENTLAKE_DEADLINE_MARGIN":       "2s",
+		"AWS_ENDPOINT_URL_S3":             w.s3.URL,
+		"AWS_ENDPOINT_URL_SQS":            w.sqs,
+		"AWS_LAMBDA_FUNCTION_TIMEOUT":     "120",
+		"AWS_LAMBDA_FUNCTION_NAME":        "eventlake",
+	})
+	return w
+}
+
+// run runs the eventlake binary and returns its stdout; it fails the test
+// on a non-zero exit.
+func (w *world) run(args ...string) string {
+	w.t.Helper()
+	cmd := w.cmd(args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		w.t.Fatalf("eventlake %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, out.String(), errb.String())
+	}
+	w.t.Logf("eventlake %s\n%s%s", strings.Join(args, " "), out.String(), lastLines(errb.String(), 5))
+	return out.String()
+}
+
+func (w *world) cmd(args ...string) *exec.Cmd {
+	cmd := exec.Command(eventlake(w.t), args...)
+	cmd.Dir = w.dir
+	cmd.Env = append(os.Environ(), "AWS_ENDPOINT_URL_KINESIS="+w.kinesis, "AWS_ENDPOINT_URL_SQS="+w.sqs, "AWS_ENDPOINT_URL_S3="+w.s3.URL)
+	return cmd
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (w *world) consume(extra ...string) string {
+	args := append([]string{"run", "--from", "kinesis://events", "--invoke", w.invoke, "--drain", "--quiet", "--batch-size", "500", "--checkpoint", "cp.json"}, extra...)
+	return w.run(args...)
+}
+
+// expectation of a generated stream, worked out with encoding/json.
+type expectation struct {
+	good map[string]string // event_uuid -> partition folder
+	bad  map[string]event.Reason
+	dups int
+}
+
+func expect(t *testing.T, optss ...gen.Options) expectation {
+	x := expectation{good: map[string]string{}, bad: map[string]event.Reason{}}
+	for _, opts := range optss {
+		err := gen.Each(opts, func(line []byte, k gen.Kind) error {
+			switch {
+			case k.Dup:
+				x.dups++
+			case k.Reason != "":
+				x.bad[string(line)] = k.Reason
+			default:
+				var ev struct {
+					UUID      string      `json:"event_uuid"`
+					Name      string      `json:"event_name"`
+					CreatedAt json.Number `json:"created_at"`
+				}
+				d := json.NewDecoder(bytes.NewReader(line))
+				d.UseNumber()
+				if err := d.Decode(&ev); err != nil {
+					t.Fatal(err)
+				}
+				sec, _, _ := strings.Cut(ev.CreatedAt.String(), ".")
+				n, _ := new(big.Int).SetString(sec, 10)
+				if n.Int64() >= 1e11 {
+					n.Div(n, big.NewInt(1000))
+				}
+				day := time.Unix(n.Int64(), 0).UTC().Format("2006-01-02")
+				x.good[ev.UUID] = "event_type=" + strings.Split(ev.Name, ":")[0] + "/created_date=" + day + "/"
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return x
+}
+
+// lakeEvents reads the lake: event_uuid -> keys of the objects holding it.
+func (w *world) lakeEvents() (map[string][]string, int) {
+	w.t.Helper()
+	ctx := context.Background()
+	store, err := lake.Open(ctx, w.lakeURL+"?endpoint="+w.s3.URL, nil)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	defer store.Close()
+	events := map[string][]string{}
+	objects := 0
+	for key, err := range store.List(ctx, "") {
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		objects++
+		if strings.HasPrefix(key, lake.DeadLetterPrefix) {
+			continue
+		}
+		body, err := lake.ReadAll(ctx, store, key)
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		for _, line := range bytes.Split(bytes.TrimSuffix(body, []byte("\n")), []byte("\n")) {
+			var ev struct {
+				UUID, Type, Datetime string
+			}
+			var m map[string]any
+			if err := json.Unmarshal(line, &m); err != nil {
+				w.t.Fatalf("%s: bad line %q", key, line)
+			}
+			ev.UUID, _ = m["event_uuid"].(string)
+			ev.Type, _ = m["event_type"].(string)
+			ev.Datetime, _ = m["created_datetime"].(string)
+			if !strings.HasPrefix(key, "event_type="+ev.Type+"/created_date="+ev.Datetime[:10]+"/") {
+				w.t.Fatalf("event %s (%s, %s) in %s", ev.UUID, ev.Type, ev.Datetime, key)
+			}
+			events[ev.UUID] = append(events[ev.UUID], key)
+		}
+	}
+	return events, objects
+}
+
+// deadLetters drains the dead-letter queue.
+func (w *world) deadLetters() []deadletter.Record {
+	w.t.Helper()
+	ctx := context.Background()
+	var out []deadletter.Record
+	for empty := 0; empty < 2; {
+		msgs, err := w.dlq.Receive(ctx, 10, 0, 30*time.Second)
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		if len(msgs) == 0 {
+			empty++
+			continue
+		}
+		var handles []string
+		for _, m := range msgs {
+			r, err := deadletter.Parse(m.Body)
+			if err != nil {
+				w.t.Fatalf("dead letter %q: %v", m.Body, err)
+			}
+			out = append(out, r)
+			handles = append(handles, m.ReceiptHandle)
+		}
+		if err := w.dlq.Delete(ctx, handles); err != nil {
+			w.t.Fatal(err)
+		}
+	}
+	return out
+}
+
+// check: every valid event exactly once in the right partition, every bad
+// one a dead letter with its reason.
+func (w *world) check(x expectation, events map[string][]string, dead []deadletter.Record) {
+	w.t.Helper()
+	if len(events) != len(x.good) {
+		w.t.Errorf("lake holds %d distinct events, want %d", len(events), len(x.good))
+	}
+	for uuid, dir := range x.good {
+		keys := events[uuid]
+		if len(keys) != 1 {
+			w.t.Fatalf("event %s stored %d times (%v), want once", uuid, len(keys), keys)
+		}
+		if !strings.HasPrefix(keys[0], dir) {
+			w.t.Fatalf("event %s in %s, want under %s", uuid, keys[0], dir)
+		}
+	}
+	byOriginal := map[string]int{}
+	for _, d := range dead {
+		want, ok := x.bad[string(d.Original())]
+		if !ok {
+			w.t.Fatalf("dead letter for an event that is not bad: %q", d.Original())
+		}
+		if event.Reason(d.Reason) != want {
+			w.t.Errorf("dead letter %q: reason %s, want %s", d.Original(), d.Reason, want)
+		}
+		if !strings.HasPrefix(d.Source, "shardId-") && !strings.HasPrefix(d.Source, "sqs:") {
+			w.t.Errorf("dead letter source %q", d.Source)
+		}
+		byOriginal[string(d.Original())]++
+	}
+	for line := range x.bad {
+		if byOriginal[line] == 0 {
+			w.t.Fatalf("bad event lost (no dead letter): %q", line)
+		}
+	}
+}
+
+var genOpts = gen.Options{Events: 20000, Seed: 7, Bad: 0.01, Dup: 0.01}
+
+func (w *world) gen(opts gen.Options, extra ...string) {
+	args := append([]string{"gen", "-n", fmt.Sprint(opts.Events), "--seed", fmt.Sprint(opts.Seed), "--bad", fmt.Sprint(opts.Bad), "--dup", fmt.Sprint(opts.Dup), "--quiet"}, extra...)
+	w.run(args...)
+}
+
+// TestKinesisLambdaS3 is the main path, then a replay from TRIM_HORIZON.
+func TestKinesisLambdaS3(t *testing.T) {
+	w := newWorld(t)
+	x := expect(t, genOpts)
+	w.gen(genOpts, "--to", "kinesis://events", "--create-shards", "4")
+	w.consume()
+	events, objects := w.lakeEvents()
+	dead := w.deadLetters()
+	w.check(x, events, dead)
+	if got := len(events) + len(dead) + x.dups; got != genOpts.Events {
+		t.Errorf("lake %d + dead letters %d + duplicates %d = %d, want %d", len(events), len(dead), x.dups, got, genOpts.Events)
+	}
+
+	// Replay the whole stream with a fresh checkpoint: nothing new.
+	w.consume("--checkpoint", "replay.json")
+	again, objectsAgain := w.lakeEvents()
+	if objectsAgain != objects {
+		t.Errorf("replay changed the object count %d -> %d", objects, objectsAgain)
+	}
+	for uuid, keys := range again {
+		if len(keys) != 1 {
+			t.Fatalf("after replay, event %s stored %d times", uuid, len(keys))
+		}
+	}
+}
+
+// TestS3FailingForAWhile: S3 answers 503 SlowDown to writes for a while;
+// batches are reported failed, retried, and complete, with nothing lost or
+// duplicated.
+func TestS3FailingForAWhile(t *testing.T) {
+	w := newWorld(t)
+	opts := gen.Options{Events: 5000, Seed: 11, Bad: 0.01, Dup: 0.01}
+	x := expect(t, opts)
+	w.gen(opts, "--to", "kinesis://events", "--create-shards", "2")
+	w.s3.FailWrites(60)
+	w.consume("--batch-size", "200")
+	if w.s3.Failed.Load() == 0 {
+		t.Fatal("no write failed: the fault was not injected")
+	}
+	events, _ := w.lakeEvents()
+	w.check(x, events, w.deadLetters())
+}
+
+// TestConsumerKilled: the consumer is killed with SIGKILL mid-stream and
+// restarted from its checkpoint: nothing lost, no event in two objects.
+func TestConsumerKilled(t *testing.T) {
+	w := newWorld(t)
+	x := expect(t, genOpts)
+	w.gen(genOpts, "--to", "kinesis://events", "--create-shards", "4")
+	cmd := w.cmd("run", "--from", "kinesis://events", "--invoke", w.invoke, "--drain", "--quiet", "--batch-size", "100", "--checkpoint", "cp.json")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Kill once some batches are checkpointed, well before the end.
+	cpPath := filepath.Join(w.dir, "cp.json")
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if b, err := os.ReadFile(cpPath); err == nil && bytes.Count(b, []byte(`"sequence"`)) >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no checkpoint written within 60s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	before, _ := w.lakeEvents()
+	if len(before) == 0 || len(before) >= len(x.good) {
+		t.Fatalf("killed after %d of %d events: not mid-stream", len(before), len(x.good))
+	}
+	w.consume("--batch-size", "100")
+	events, _ := w.lakeEvents()
+	w.check(x, events, w.deadLetters())
+}
+
+// TestShardSplitMidStream: a shard is split between two bursts of events;
+// the consumer reads parents before children and loses nothing.
+func TestShardSplitMidStream(t *testing.T) {
+	w := newWorld(t)
+	first := gen.Options{Events: 6000, Seed: 21, Bad: 0.01, Dup: 0.01}
+	second := gen.Options{Events: 6000, Seed: 22, Bad: 0.01, Dup: 0.01}
+	x := expect(t, first, second)
+	w.gen(first, "--to", "kinesis://events", "--create-shards", "2")
+	ctx := context.Background()
+	shards, err := w.kapi.ListShards(ctx, &awskinesis.ListShardsInput{StreamName: aws.String("events")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s0 := shards.Shards[0]
+	lo, _ := new(big.Int).SetString(aws.ToString(s0.HashKeyRange.StartingHashKey), 10)
+	hi, _ := new(big.Int).SetString(aws.ToString(s0.HashKeyRange.EndingHashKey), 10)
+	mid := new(big.Int).Rsh(new(big.Int).Add(lo, hi), 1)
+	if _, err := w.kapi.SplitShard(ctx, &awskinesis.SplitShardInput{StreamName: aws.String("events"), ShardToSplit: s0.ShardId, NewStartingHashKey: aws.String(mid.String())}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		out, err := w.kapi.DescribeStreamSummary(ctx, &awskinesis.DescribeStreamSummaryInput{StreamName: aws.String("events")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out.StreamDescriptionSummary.StreamStatus == types.StreamStatusActive {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	w.gen(second, "--to", "kinesis://events")
+	out := w.consume()
+	if !strings.Contains(out, "shards done") {
+		t.Fatalf("summary: %s", out)
+	}
+	cp, err := kinesis.LoadCheckpoints(filepath.Join(w.dir, "cp.json"), "events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cp.Get(aws.ToString(s0.ShardId)).Done {
+		t.Error("the parent shard is not finished in the checkpoint")
+	}
+	events, _ := w.lakeEvents()
+	w.check(x, events, w.deadLetters())
+}
+
+// TestSQSIngestion: events sent to the ingestion queue, including a poison
+// message, land through the function; the queue ends empty.
+func TestSQSIngestion(t *testing.T) {
+	w := newWorld(t)
+	opts := gen.Options{Events: 2000, Seed: 31, Bad: 0.02, Dup: 0.01}
+	// gen skips (and reports) what SQS refuses; fauxqs also refuses
+	// characters above U+FFFF, which SQS accepts.
+	accepted := func(line []byte) bool {
+		for _, r := range string(line) {
+			if r > 0xFFFF {
+				return false
+			}
+		}
+		return sqs.Sendable(line)
+	}
+	x := expect(t, opts)
+	for line := range x.bad {
+		if !accepted([]byte(line)) {
+			delete(x.bad, line)
+		}
+	}
+	gen.Each(opts, func(line []byte, k gen.Kind) error {
+		if k.Reason == "" && !k.Dup && !accepted(line) {
+			var ev struct {
+				UUID string `json:"event_uuid"`
+			}
+			json.Unmarshal(line, &ev)
+			delete(x.good, ev.UUID)
+		}
+		return nil
+	})
+	w.gen(opts, "--to", "sqs://ingest")
+	ctx := context.Background()
+	ingest, err := sqs.Open(ctx, "sqs://ingest", sqs.Options{Endpoint: w.sqs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	poison := "poison: not an event {{{"
+	if err := ingest.SendAll(ctx, [][]byte{[]byte(poison)}); err != nil {
+		t.Fatal(err)
+	}
+	x.bad[poison] = event.ReasonInvalidJSON
+	w.run("run", "--from", "sqs://ingest", "--invoke", w.invoke, "--drain", "--quiet", "--batch-size", "10")
+	events, _ := w.lakeEvents()
+	w.check(x, events, w.deadLetters())
+	visible, inFlight, err := ingest.Depth(ctx)
+	if err != nil || visible+inFlight != 0 {
+		t.Fatalf("ingestion queue not empty: %d visible, %d in flight (%v)", visible, inFlight, err)
+	}
+}
