@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Throughput through a Kinesis server (kinesalite): gen -> PutRecords, then
+# the local event source mapping landing the stream in a folder, once with
+# the function in-process and once through the Lambda runtime interface
+# emulator running the real bootstrap. Needs scripts/servers/install.
+#
+# usage: bench/kinesis.sh [N]      (default 100000 events, 4 shards)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-100000}
+OUT=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$OUT"' EXIT
+scripts/servers/install >/dev/null
+go build -o "$OUT/eventlake" ./cmd/eventlake
+CGO_ENABLED=0 go build -tags lambda.norpc -o "$OUT/bootstrap" ./cmd/lambda
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+KP=$(port); RP=$(port); AP=$(port)
+node .cache/npm/node_modules/kinesalite/cli.js --port "$KP" --createStreamMs 0 --updateStreamMs 0 >"$OUT/kinesalite.log" 2>&1 &
+EVENTLAKE_LAKE_URL="file://$OUT/lake-invoke" AWS_LAMBDA_FUNCTION_TIMEOUT=300 \
+  .cache/bin/aws-lambda-rie --runtime-interface-emulator-address "127.0.0.1:$RP" --runtime-api-address "127.0.0.1:$AP" "$OUT/bootstrap" >"$OUT/rie.log" 2>&1 &
+for p in "$KP" "$RP"; do for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && break; sleep 0.1; done; done
+export AWS_ENDPOINT_URL_KINESIS="http://127.0.0.1:$KP"
+EL="$OUT/eventlake"
+echo "== gen $N events -> kinesis://events (4 shards)"
+$EL gen -n "$N" --seed 42 --bad 0.01 --dup 0.01 --quiet --to kinesis://events --create-shards 4
+echo "== run, function in-process, lake in a folder"
+$EL run --from kinesis://events --to "$OUT/lake-cli" --drain --quiet --batch-size 1000 --checkpoint "$OUT/cp1.json"
+echo "== run --invoke, the real bootstrap under the runtime interface emulator"
+$EL run --from kinesis://events --invoke "http://127.0.0.1:$RP/2015-03-31/functions/function/invocations" --drain --quiet --batch-size 1000 --checkpoint "$OUT/cp2.json"
+echo "== lakes: $(find "$OUT/lake-cli" -type f | wc -l) objects (in-process), $(find "$OUT/lake-invoke" -type f | wc -l) objects (invoke)"
