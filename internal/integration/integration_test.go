@@ -15,9 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	awskinesis "github.com/aws/aws-sdk-go-v2/service/kinesis"
-	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/eventlake/eventlake/internal/deadletter"
 	"github.com/eventlake/eventlake/internal/event"
@@ -388,28 +386,7 @@ func TestShardSplitMidStream(t *testing.T) {
 	second := gen.Options{Events: 6000, Seed: 22, Bad: 0.01, Dup: 0.01}
 	x := expect(t, first, second)
 	w.gen(first, "--to", "kinesis://events", "--create-shards", "2")
-	ctx := context.Background()
-	shards, err := w.kapi.ListShards(ctx, &awskinesis.ListShardsInput{StreamName: aws.String("events")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s0 := shards.Shards[0]
-	lo, _ := new(big.Int).SetString(aws.ToString(s0.HashKeyRange.StartingHashKey), 10)
-	hi, _ := new(big.Int).SetString(aws.ToString(s0.HashKeyRange.EndingHashKey), 10)
-	mid := new(big.Int).Rsh(new(big.Int).Add(lo, hi), 1)
-	if _, err := w.kapi.SplitShard(ctx, &awskinesis.SplitShardInput{StreamName: aws.String("events"), ShardToSplit: s0.ShardId, NewStartingHashKey: aws.String(mid.String())}); err != nil {
-		t.Fatal(err)
-	}
-	for {
-		out, err := w.kapi.DescribeStreamSummary(ctx, &awskinesis.DescribeStreamSummaryInput{StreamName: aws.String("events")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if out.StreamDescriptionSummary.StreamStatus == types.StreamStatusActive {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	parent := testservers.SplitFirstShard(t, w.kapi, "events")
 	w.gen(second, "--to", "kinesis://events")
 	out := w.consume()
 	if !strings.Contains(out, "shards done") {
@@ -419,7 +396,7 @@ func TestShardSplitMidStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !cp.Get(aws.ToString(s0.ShardId)).Done {
+	if !cp.Get(parent).Done {
 		t.Error("the parent shard is not finished in the checkpoint")
 	}
 	events, _ := w.lakeEvents()

@@ -3,7 +3,6 @@ package kinesis
 import (
 	"context"
 	"fmt"
-	"math/big"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -82,24 +81,7 @@ func TestConsumeEveryShardInOrderAcrossASplit(t *testing.T) {
 
 	// Split the first shard mid-stream, then write more: the new records go
 	// to the children, which must be read only after the parent.
-	shards, err := api.ListShards(context.Background(), &kinesis.ListShardsInput{StreamName: aws.String(stream)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s0 := shards.Shards[0]
-	lo, _ := new(big.Int).SetString(aws.ToString(s0.HashKeyRange.StartingHashKey), 10)
-	hi, _ := new(big.Int).SetString(aws.ToString(s0.HashKeyRange.EndingHashKey), 10)
-	mid := new(big.Int).Rsh(new(big.Int).Add(lo, hi), 1)
-	if _, err := api.SplitShard(context.Background(), &kinesis.SplitShardInput{StreamName: aws.String(stream), ShardToSplit: s0.ShardId, NewStartingHashKey: aws.String(mid.String())}); err != nil {
-		t.Fatal(err)
-	}
-	for {
-		out, _ := api.DescribeStreamSummary(context.Background(), &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(stream)})
-		if out.StreamDescriptionSummary.StreamStatus == types.StreamStatusActive {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	parent := testservers.SplitFirstShard(t, api, stream)
 	put(t, api, stream, 3000, 2000)
 
 	cps, err := LoadCheckpoints(filepath.Join(t.TempDir(), "cp.json"), stream)
@@ -136,7 +118,7 @@ func TestConsumeEveryShardInOrderAcrossASplit(t *testing.T) {
 			prev = n
 		}
 	}
-	if !cps.Get(aws.ToString(s0.ShardId)).Done {
+	if !cps.Get(parent).Done {
 		t.Error("the split parent is not marked done")
 	}
 	// A second consumer with the same checkpoints reads nothing new.

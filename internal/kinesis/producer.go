@@ -17,9 +17,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/eventlake/eventlake/internal/awsconfig"
 )
 
 // PutRecords limits.
@@ -38,16 +39,9 @@ type Options struct {
 
 // NewAPI returns a Kinesis API client.
 func NewAPI(ctx context.Context, opts Options) (*kinesis.Client, error) {
-	var lo []func(*config.LoadOptions) error
-	if opts.Region != "" {
-		lo = append(lo, config.WithRegion(opts.Region))
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, lo...)
+	cfg, err := awsconfig.Load(ctx, opts.Region)
 	if err != nil {
-		return nil, fmt.Errorf("AWS configuration: %w", err)
-	}
-	if cfg.Region == "" {
-		cfg.Region = "us-east-1"
+		return nil, err
 	}
 	return kinesis.NewFromConfig(cfg, func(o *kinesis.Options) {
 		if opts.Endpoint != "" {

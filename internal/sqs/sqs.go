@@ -15,9 +15,10 @@ import (
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/eventlake/eventlake/internal/awsconfig"
 )
 
 // Limits of SendMessageBatch.
@@ -44,16 +45,9 @@ type Options struct {
 
 // NewAPI returns an SQS API client.
 func NewAPI(ctx context.Context, opts Options) (*sqs.Client, error) {
-	var lo []func(*config.LoadOptions) error
-	if opts.Region != "" {
-		lo = append(lo, config.WithRegion(opts.Region))
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, lo...)
+	cfg, err := awsconfig.Load(ctx, opts.Region)
 	if err != nil {
-		return nil, fmt.Errorf("AWS configuration: %w", err)
-	}
-	if cfg.Region == "" {
-		cfg.Region = "us-east-1"
+		return nil, err
 	}
 	return sqs.NewFromConfig(cfg, func(o *sqs.Options) {
 		if opts.Endpoint != "" {
