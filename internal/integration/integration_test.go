@@ -328,7 +328,8 @@ func TestKinesisLambdaS3(t *testing.T) {
 	}
 }
 
-// TestS3FailingForAWhile: S3 answers 503 SlowDown to writes for a while;
+// TestS3FailingForAWhile: S3 answers 503 SlowDown and 500 InternalError to
+// writes for a while;
 // batches are reported failed, retried, and complete, with nothing lost or
 // duplicated.
 func TestS3FailingForAWhile(t *testing.T) {

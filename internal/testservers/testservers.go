@@ -142,13 +142,14 @@ func Fauxqs(t testing.TB) string {
 type S3 struct {
 	URL     string
 	Backend *s3mem.Backend
-	// failing: while > 0, each write request is answered 503 SlowDown and
-	// the count goes down by one.
+	// failing: while > 0, each write request is answered with an error (503
+	// SlowDown and 500 InternalError in turn) and the count goes down by one.
 	failing atomic.Int64
 	Failed  atomic.Int64 // requests failed so far
 }
 
-// FailWrites makes the next n PUT/POST requests fail with 503 SlowDown.
+// FailWrites makes the next n PUT/POST requests fail, alternately with 503
+// SlowDown and 500 InternalError.
 func (s *S3) FailWrites(n int64) { s.failing.Store(n) }
 
 // NewS3 starts gofakes3 with the given buckets.
@@ -159,10 +160,13 @@ func NewS3(t testing.TB, buckets ...string) *S3 {
 	proxy := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if (r.Method == http.MethodPut || r.Method == http.MethodPost) && s.failing.Load() > 0 {
 			if s.failing.Add(-1) >= 0 {
-				s.Failed.Add(1)
+				status, code := http.StatusServiceUnavailable, "SlowDown"
+				if s.Failed.Add(1)%2 == 0 {
+					status, code = http.StatusInternalServerError, "InternalError"
+				}
 				w.Header().Set("Content-Type", "application/xml")
-				w.WriteHeader(http.StatusServiceUnavailable)
-				fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>`)
+				w.WriteHeader(status)
+				fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>%s</Code><Message>injected by the test</Message></Error>`, code)
 				return
 			}
 		}
