@@ -1,0 +1,83 @@
+resource "aws_sns_topic" "alarms" {
+  count             = var.alarm_email != "" ? 1 : 0
+  name              = "${local.name}-alarms"
+  kms_master_key_id = aws_kms_key.main.arn
+}
+
+resource "aws_sns_topic_subscription" "alarms" {
+  count     = var.alarm_email != "" ? 1 : 0
+  topic_arn = aws_sns_topic.alarms[0].arn
+  protocol  = "email"
+  endpoint  = var.alarm_email
+}
+
+locals {
+  alarm_actions = aws_sns_topic.alarms[*].arn
+}
+
+resource "aws_cloudwatch_metric_alarm" "iterator_age" {
+  alarm_name          = "${local.name}-iterator-age"
+  alarm_description   = "The function falls behind the stream."
+  namespace           = "AWS/Lambda"
+  metric_name         = "IteratorAge"
+  dimensions          = { FunctionName = aws_lambda_function.eventlake.function_name }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 5
+  threshold           = var.iterator_age_alarm_ms
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "errors" {
+  alarm_name          = "${local.name}-errors"
+  alarm_description   = "Invocations fail (batches are retried)."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Errors"
+  dimensions          = { FunctionName = aws_lambda_function.eventlake.function_name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "throttles" {
+  alarm_name          = "${local.name}-throttles"
+  alarm_description   = "Invocations are throttled."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Throttles"
+  dimensions          = { FunctionName = aws_lambda_function.eventlake.function_name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "queue_depth" {
+  for_each = {
+    dead-letters   = aws_sqs_queue.dead_letters.name
+    failed-batches = aws_sqs_queue.failed_batches.name
+    ingest-dlq     = aws_sqs_queue.ingest_dlq.name
+    new-data-dlq   = aws_sqs_queue.new_data_dlq.name
+  }
+  alarm_name          = "${local.name}-${each.key}-depth"
+  alarm_description   = "Messages wait in ${each.value}."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = each.value }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+}

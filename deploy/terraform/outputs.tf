@@ -1,0 +1,54 @@
+output "stream_name" {
+  description = "Kinesis stream to send events to."
+  value       = aws_kinesis_stream.events.name
+}
+
+output "stream_arn" {
+  description = "ARN of the Kinesis stream."
+  value       = aws_kinesis_stream.events.arn
+}
+
+output "bucket" {
+  description = "The lake bucket."
+  value       = aws_s3_bucket.lake.bucket
+}
+
+output "lake_url" {
+  description = "The lake as eventlake URLs spell it."
+  value       = "s3://${aws_s3_bucket.lake.bucket}/${var.lake_prefix}"
+}
+
+output "ingest_queue_url" {
+  description = "SQS ingestion queue."
+  value       = aws_sqs_queue.ingest.url
+}
+
+output "dead_letter_queue_url" {
+  description = "Bad events, one message each."
+  value       = aws_sqs_queue.dead_letters.url
+}
+
+output "failed_batches_queue_url" {
+  description = "Kinesis batches that kept failing."
+  value       = aws_sqs_queue.failed_batches.url
+}
+
+output "new_data_queue_url" {
+  description = "S3 ObjectCreated notifications of the lake."
+  value       = aws_sqs_queue.new_data.url
+}
+
+output "function_name" {
+  description = "The Lambda function."
+  value       = aws_lambda_function.eventlake.function_name
+}
+
+output "glue_database" {
+  description = "Glue database for Athena."
+  value       = aws_glue_catalog_database.lake.name
+}
+
+output "glue_table" {
+  description = "Glue table over the lake."
+  value       = aws_glue_catalog_table.events.name
+}

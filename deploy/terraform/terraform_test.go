@@ -1,0 +1,316 @@
+// Package terraform holds the deployment's checks that need no AWS
+// provider: canonical formatting and the wiring between the configuration
+// and the code.
+package terraform
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/hashicorp/hcl/v2/hclwrite"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/eventlake/eventlake/internal/function"
+	"github.com/eventlake/eventlake/internal/lake"
+)
+
+func files(t *testing.T) map[string][]byte {
+	t.Helper()
+	names, _ := filepath.Glob("*.tf")
+	names = append(names, "terraform.tfvars.example")
+	out := map[string][]byte{}
+	for _, n := range names {
+		b, err := os.ReadFile(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[n] = b
+	}
+	if len(out) < 5 {
+		t.Fatalf("only %d Terraform files found", len(out))
+	}
+	return out
+}
+
+// TestFormatting: every file is as `terraform fmt` / `tofu fmt` writes it
+// (hclwrite.Format is the same formatter).
+func TestFormatting(t *testing.T) {
+	for name, src := range files(t) {
+		if got := hclwrite.Format(src); string(got) != string(src) {
+			t.Errorf("%s is not canonically formatted (run tofu fmt, or hclwrite.Format)", name)
+		}
+	}
+}
+
+// config is every block of the configuration, parsed.
+type config struct {
+	blocks []*hclsyntax.Block
+	src    map[string][]byte
+}
+
+func parse(t *testing.T) config {
+	t.Helper()
+	c := config{src: map[string][]byte{}}
+	for name, src := range files(t) {
+		if !strings.HasSuffix(name, ".tf") {
+			continue
+		}
+		f, diags := hclsyntax.ParseConfig(src, name, hcl.InitialPos)
+		if diags.HasErrors() {
+			t.Fatalf("%s: %v", name, diags)
+		}
+		c.src[name] = src
+		c.blocks = append(c.blocks, f.Body.(*hclsyntax.Body).Blocks...)
+	}
+	return c
+}
+
+// find returns the block of the given type and labels.
+func (c config) find(t *testing.T, typ string, labels ...string) *hclsyntax.Block {
+	t.Helper()
+	for _, b := range c.blocks {
+		if b.Type == typ && slices.Equal(b.Labels, labels) {
+			return b
+		}
+	}
+	t.Fatalf("no %s %v", typ, labels)
+	return nil
+}
+
+func (c config) all(typ string, label0 string) []*hclsyntax.Block {
+	var out []*hclsyntax.Block
+	for _, b := range c.blocks {
+		if b.Type == typ && len(b.Labels) > 0 && b.Labels[0] == label0 {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// text is the source text of an expression.
+func (c config) text(e hclsyntax.Expression) string {
+	r := e.Range()
+	return string(c.src[r.Filename][r.Start.Byte:r.End.Byte])
+}
+
+func attr(t *testing.T, b *hclsyntax.Block, name string) *hclsyntax.Attribute {
+	t.Helper()
+	a, ok := b.Body.Attributes[name]
+	if !ok {
+		t.Fatalf("%s %v has no %s", b.Type, b.Labels, name)
+	}
+	return a
+}
+
+func sub(t *testing.T, b *hclsyntax.Block, typ string) *hclsyntax.Block {
+	t.Helper()
+	for _, s := range b.Body.Blocks {
+		if s.Type == typ {
+			return s
+		}
+	}
+	t.Fatalf("%s %v has no %s block", b.Type, b.Labels, typ)
+	return nil
+}
+
+// literal evaluates an expression without variables (strings, lists, maps
+// of literals).
+func literal(t *testing.T, e hclsyntax.Expression) cty.Value {
+	t.Helper()
+	v, diags := e.Value(nil)
+	if diags.HasErrors() {
+		t.Fatalf("not a literal: %v", diags)
+	}
+	return v
+}
+
+func TestMappingsAreWired(t *testing.T) {
+	c := parse(t)
+	k := c.find(t, "resource", "aws_lambda_event_source_mapping", "kinesis")
+	if got := c.text(attr(t, k, "function_name").Expr); got != "aws_lambda_function.eventlake.arn" {
+		t.Errorf("kinesis mapping function_name = %s", got)
+	}
+	if got := c.text(attr(t, k, "event_source_arn").Expr); got != "aws_kinesis_stream.events.arn" {
+		t.Errorf("kinesis mapping event_source_arn = %s", got)
+	}
+	dest := sub(t, sub(t, k, "destination_config"), "on_failure")
+	if got := c.text(attr(t, dest, "destination_arn").Expr); !strings.HasPrefix(got, "aws_sqs_queue.") {
+		t.Errorf("on-failure destination = %s, want an SQS queue", got)
+	}
+	for _, a := range []string{"maximum_retry_attempts", "maximum_record_age_in_seconds", "bisect_batch_on_function_error", "parallelization_factor", "maximum_batching_window_in_seconds", "starting_position", "batch_size"} {
+		attr(t, k, a)
+	}
+	s := c.find(t, "resource", "aws_lambda_event_source_mapping", "ingest")
+	if got := c.text(attr(t, s, "event_source_arn").Expr); got != "aws_sqs_queue.ingest.arn" {
+		t.Errorf("ingest mapping event_source_arn = %s", got)
+	}
+	if got := c.text(attr(t, s, "function_name").Expr); got != "aws_lambda_function.eventlake.arn" {
+		t.Errorf("ingest mapping function_name = %s", got)
+	}
+	for _, m := range []*hclsyntax.Block{k, s} {
+		v := literal(t, attr(t, m, "function_response_types").Expr)
+		if v.LengthInt() != 1 || v.Index(cty.NumberIntVal(0)).AsString() != "ReportBatchItemFailures" {
+			t.Errorf("%v: function_response_types = %#v, want ReportBatchItemFailures", m.Labels, v)
+		}
+	}
+}
+
+// TestNoWildcardActions: no Allow statement of any policy document grants a
+// wildcard action.
+func TestNoWildcardActions(t *testing.T) {
+	c := parse(t)
+	docs := c.all("data", "aws_iam_policy_document")
+	if len(docs) < 4 {
+		t.Fatalf("only %d policy documents", len(docs))
+	}
+	for _, d := range docs {
+		for _, st := range d.Body.Blocks {
+			if st.Type != "statement" {
+				continue
+			}
+			if e, ok := st.Body.Attributes["effect"]; ok && literal(t, e.Expr).AsString() == "Deny" {
+				continue
+			}
+			a := attr(t, st, "actions")
+			text := c.text(a.Expr)
+			if strings.Contains(text, "*") {
+				t.Errorf("policy %s: an Allow statement grants a wildcard action: %s", d.Labels[1], text)
+			}
+		}
+	}
+}
+
+// TestFunctionEnvironmentMatchesTheCode: the function gets exactly the
+// variables the code reads.
+func TestFunctionEnvironmentMatchesTheCode(t *testing.T) {
+	c := parse(t)
+	fn := c.find(t, "resource", "aws_lambda_function", "eventlake")
+	vars := attr(t, sub(t, fn, "environment"), "variables").Expr.(*hclsyntax.ObjectConsExpr)
+	var got []string
+	for _, item := range vars.Items {
+		got = append(got, c.text(item.KeyExpr))
+	}
+	want := append([]string(nil), function.EnvVars...)
+	sort.Strings(got)
+	sort.Strings(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("environment sets %v,\n the code reads %v", got, want)
+	}
+	for _, a := range []struct{ name, want string }{{"runtime", "provided.al2023"}, {"handler", "bootstrap"}} {
+		if got := literal(t, attr(t, fn, a.name).Expr).AsString(); got != a.want {
+			t.Errorf("%s = %q, want %q", a.name, got, a.want)
+		}
+	}
+	if got := c.text(attr(t, fn, "architectures").Expr); got != `["arm64"]` {
+		t.Errorf("architectures = %s", got)
+	}
+}
+
+// TestGlueProjectionMatchesTheLayouts: the location templates are the
+// code's layouts, and the variable allows exactly those layouts.
+func TestGlueProjectionMatchesTheLayouts(t *testing.T) {
+	c := parse(t)
+	var templates *hclsyntax.Attribute
+	for _, b := range c.blocks {
+		if b.Type == "locals" {
+			if a, ok := b.Body.Attributes["partition_templates"]; ok {
+				templates = a
+			}
+		}
+	}
+	if templates == nil {
+		t.Fatal("no local partition_templates")
+	}
+	v := literal(t, templates.Expr)
+	for _, name := range []string{"daily", "type", "hourly"} {
+		l, err := lake.ParseLayout(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := v.GetAttr(name).AsString(); got != l.Template() {
+			t.Errorf("template %s = %q, the code writes %q", name, got, l.Template())
+		}
+	}
+	table := c.find(t, "resource", "aws_glue_catalog_table", "events")
+	if got := c.text(attr(t, table, "parameters").Expr); !strings.Contains(got, "local.partition_templates[var.layout]") || !strings.Contains(got, `"projection.enabled"        = "true"`) {
+		t.Errorf("the table does not project the layout's template: %s", got)
+	}
+	if got := c.text(attr(t, sub(t, sub(t, table, "storage_descriptor"), "ser_de_info"), "serialization_library").Expr); !strings.Contains(got, "JsonSerDe") {
+		t.Errorf("SerDe %s, want a JSON SerDe", got)
+	}
+}
+
+// TestVariablesAreDeclaredAndValidated: every var.X used is declared with
+// a description, and the ones with a closed set of values are validated.
+func TestVariablesAreDeclaredAndValidated(t *testing.T) {
+	c := parse(t)
+	declared := map[string]*hclsyntax.Block{}
+	for _, b := range c.blocks {
+		if b.Type == "variable" {
+			declared[b.Labels[0]] = b
+			if _, ok := b.Body.Attributes["description"]; !ok {
+				t.Errorf("variable %s has no description", b.Labels[0])
+			}
+		}
+	}
+	for name, src := range c.src {
+		for _, part := range strings.Split(string(src), "var.")[1:] {
+			end := strings.IndexFunc(part, func(r rune) bool { return !(r == '_' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9') })
+			if v := part[:end]; declared[v] == nil {
+				t.Errorf("%s uses var.%s, which is not declared", name, v)
+			}
+		}
+	}
+	for _, v := range []string{"region", "name_prefix", "environment", "stream_mode", "shard_count", "retention_hours", "batch_size", "batching_window_seconds", "parallelization_factor", "maximum_retry_attempts", "maximum_record_age_seconds", "layout", "compression", "lambda_memory_mb", "lambda_timeout_seconds", "log_retention_days"} {
+		b := declared[v]
+		if b == nil {
+			t.Errorf("variable %s is missing", v)
+			continue
+		}
+		has := false
+		for _, s := range b.Body.Blocks {
+			has = has || s.Type == "validation"
+		}
+		if !has {
+			t.Errorf("variable %s has no validation block", v)
+		}
+	}
+	for _, o := range []string{"stream_name", "stream_arn", "bucket", "ingest_queue_url", "dead_letter_queue_url", "new_data_queue_url", "function_name", "glue_database", "glue_table"} {
+		c.find(t, "output", o)
+	}
+}
+
+// TestEncryptionEverywhere: the stream, the bucket, every queue and the log
+// group use the customer-managed key.
+func TestEncryptionEverywhere(t *testing.T) {
+	c := parse(t)
+	if got := literal(t, attr(t, c.find(t, "resource", "aws_kinesis_stream", "events"), "encryption_type").Expr).AsString(); got != "KMS" {
+		t.Errorf("stream encryption %s", got)
+	}
+	queues := c.all("resource", "aws_sqs_queue")
+	if len(queues) < 5 {
+		t.Fatalf("%d queues", len(queues))
+	}
+	for _, q := range queues {
+		if got := c.text(attr(t, q, "kms_master_key_id").Expr); got != "aws_kms_key.main.arn" {
+			t.Errorf("queue %s encrypted with %s", q.Labels[1], got)
+		}
+	}
+	attr(t, c.find(t, "resource", "aws_cloudwatch_log_group", "function"), "kms_key_id")
+	sse := c.find(t, "resource", "aws_s3_bucket_server_side_encryption_configuration", "lake")
+	if got := c.text(attr(t, sub(t, sub(t, sse, "rule"), "apply_server_side_encryption_by_default"), "sse_algorithm").Expr); got != `"aws:kms"` {
+		t.Errorf("bucket encryption %s", got)
+	}
+	pab := c.find(t, "resource", "aws_s3_bucket_public_access_block", "lake")
+	for _, a := range []string{"block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"} {
+		if !literal(t, attr(t, pab, a).Expr).True() {
+			t.Errorf("public access block %s is not true", a)
+		}
+	}
+}

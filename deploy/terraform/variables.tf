@@ -1,0 +1,305 @@
+variable "region" {
+  description = "AWS region to deploy to."
+  type        = string
+  default     = "us-east-1"
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", var.region))
+    error_message = "The region must look like us-east-1."
+  }
+}
+
+variable "name_prefix" {
+  description = "Prefix of every resource name."
+  type        = string
+  default     = "eventlake"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,30}$", var.name_prefix))
+    error_message = "The name prefix must be 2-31 lower-case letters, digits or dashes, starting with a letter."
+  }
+}
+
+variable "environment" {
+  description = "Environment name, part of resource names (dev, staging, prod)."
+  type        = string
+  default     = "dev"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9]{1,15}$", var.environment))
+    error_message = "The environment must be 2-16 lower-case letters or digits."
+  }
+}
+
+variable "stream_mode" {
+  description = "Kinesis capacity mode: ON_DEMAND (default) or PROVISIONED."
+  type        = string
+  default     = "ON_DEMAND"
+
+  validation {
+    condition     = contains(["ON_DEMAND", "PROVISIONED"], var.stream_mode)
+    error_message = "The stream mode must be ON_DEMAND or PROVISIONED."
+  }
+}
+
+variable "shard_count" {
+  description = "Shards of a PROVISIONED stream (ignored for ON_DEMAND)."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.shard_count >= 1 && var.shard_count <= 500
+    error_message = "The shard count must be between 1 and 500."
+  }
+}
+
+variable "retention_hours" {
+  description = "Kinesis retention in hours (24 to 8760)."
+  type        = number
+  default     = 24
+
+  validation {
+    condition     = var.retention_hours >= 24 && var.retention_hours <= 8760
+    error_message = "Retention must be between 24 and 8760 hours."
+  }
+}
+
+variable "batch_size" {
+  description = "Records per Lambda invocation from Kinesis (1 to 10000)."
+  type        = number
+  default     = 1000
+
+  validation {
+    condition     = var.batch_size >= 1 && var.batch_size <= 10000
+    error_message = "The batch size must be between 1 and 10000."
+  }
+}
+
+variable "batching_window_seconds" {
+  description = "Seconds the event source mappings wait to fill a batch (0 to 300)."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.batching_window_seconds >= 0 && var.batching_window_seconds <= 300
+    error_message = "The batching window must be between 0 and 300 seconds."
+  }
+}
+
+variable "parallelization_factor" {
+  description = "Concurrent batches per shard (1 to 10). Order per partition key is kept at any value."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.parallelization_factor >= 1 && var.parallelization_factor <= 10
+    error_message = "The parallelization factor must be between 1 and 10."
+  }
+}
+
+variable "maximum_retry_attempts" {
+  description = "Retries of a failing Kinesis batch before the on-failure destination (-1 means until the record expires)."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.maximum_retry_attempts >= -1 && var.maximum_retry_attempts <= 10000
+    error_message = "Maximum retry attempts must be between -1 and 10000."
+  }
+}
+
+variable "maximum_record_age_seconds" {
+  description = "Records older than this go to the on-failure destination (-1, or 60 to 604800)."
+  type        = number
+  default     = 86400
+
+  validation {
+    condition     = var.maximum_record_age_seconds == -1 || (var.maximum_record_age_seconds >= 60 && var.maximum_record_age_seconds <= 604800)
+    error_message = "Maximum record age must be -1 or between 60 and 604800 seconds."
+  }
+}
+
+variable "bisect_batch_on_function_error" {
+  description = "Split a batch in two when the function fails (not on partial responses). Off: see docs/serverless.md."
+  type        = bool
+  default     = false
+}
+
+variable "starting_position" {
+  description = "Where the Kinesis mapping starts: TRIM_HORIZON (default) or LATEST."
+  type        = string
+  default     = "TRIM_HORIZON"
+
+  validation {
+    condition     = contains(["TRIM_HORIZON", "LATEST"], var.starting_position)
+    error_message = "The starting position must be TRIM_HORIZON or LATEST."
+  }
+}
+
+variable "sqs_batch_size" {
+  description = "Messages per invocation from the ingestion queue (1 to 10000; above 10 needs a batching window)."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.sqs_batch_size >= 1 && var.sqs_batch_size <= 10000
+    error_message = "The SQS batch size must be between 1 and 10000."
+  }
+}
+
+variable "layout" {
+  description = "Partition layout the function writes: daily, type or hourly."
+  type        = string
+  default     = "daily"
+
+  validation {
+    condition     = contains(["daily", "type", "hourly"], var.layout)
+    error_message = "The layout must be daily, type or hourly."
+  }
+}
+
+variable "compression" {
+  description = "Object compression: gzip, zstd or none."
+  type        = string
+  default     = "gzip"
+
+  validation {
+    condition     = contains(["gzip", "zstd", "none"], var.compression)
+    error_message = "Compression must be gzip, zstd or none."
+  }
+}
+
+variable "max_event_size" {
+  description = "Largest event in bytes; larger ones are dead letters."
+  type        = number
+  default     = 1048576
+
+  validation {
+    condition     = var.max_event_size >= 1024 && var.max_event_size <= 10485760
+    error_message = "The maximum event size must be between 1 KiB and 10 MiB."
+  }
+}
+
+variable "log_level" {
+  description = "Function log level: debug, info, warn or error."
+  type        = string
+  default     = "info"
+
+  validation {
+    condition     = contains(["debug", "info", "warn", "error"], var.log_level)
+    error_message = "The log level must be debug, info, warn or error."
+  }
+}
+
+variable "lambda_zip" {
+  description = "Path of the function package built by `go run ./scripts/buildlambda` (arm64)."
+  type        = string
+  default     = "../../dist/lambda-arm64.zip"
+}
+
+variable "lambda_memory_mb" {
+  description = "Function memory in MB (128 to 10240)."
+  type        = number
+  default     = 512
+
+  validation {
+    condition     = var.lambda_memory_mb >= 128 && var.lambda_memory_mb <= 10240
+    error_message = "Memory must be between 128 and 10240 MB."
+  }
+}
+
+variable "lambda_timeout_seconds" {
+  description = "Function timeout in seconds (10 to 900)."
+  type        = number
+  default     = 120
+
+  validation {
+    condition     = var.lambda_timeout_seconds >= 10 && var.lambda_timeout_seconds <= 900
+    error_message = "The timeout must be between 10 and 900 seconds."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Days to keep the function's logs."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "Log retention must be a value CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ...)."
+  }
+}
+
+variable "lake_prefix" {
+  description = "Key prefix of the lake inside the bucket (no leading or trailing slash)."
+  type        = string
+  default     = "events"
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9_/-]*[a-z0-9]$", var.lake_prefix))
+    error_message = "The lake prefix must be lower-case letters, digits, '_', '-' and '/', without a leading or trailing slash."
+  }
+}
+
+variable "versioning" {
+  description = "Enable S3 versioning on the lake bucket."
+  type        = bool
+  default     = false
+}
+
+variable "abort_incomplete_multipart_days" {
+  description = "Days after which incomplete multipart uploads are aborted."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.abort_incomplete_multipart_days >= 1
+    error_message = "Must be at least 1 day."
+  }
+}
+
+variable "transition_to_ia_days" {
+  description = "Days after which objects move to STANDARD_IA (0 disables)."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.transition_to_ia_days == 0 || var.transition_to_ia_days >= 30
+    error_message = "STANDARD_IA transitions need at least 30 days (or 0 to disable)."
+  }
+}
+
+variable "expiration_days" {
+  description = "Days after which objects expire (0 keeps them forever)."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.expiration_days >= 0
+    error_message = "Expiration days must not be negative."
+  }
+}
+
+variable "event_types" {
+  description = "Event types for Athena partition projection (enum). Empty: injected projection, queries must filter on event_type."
+  type        = list(string)
+  default     = []
+}
+
+variable "alarm_email" {
+  description = "Email address for alarm notifications (creates an SNS topic); empty: alarms without actions."
+  type        = string
+  default     = ""
+}
+
+variable "iterator_age_alarm_ms" {
+  description = "Alarm when the Kinesis iterator age exceeds this many milliseconds."
+  type        = number
+  default     = 300000
+}
+
+variable "tags" {
+  description = "Tags added to every resource."
+  type        = map(string)
+  default     = {}
+}
