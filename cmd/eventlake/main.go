@@ -29,7 +29,8 @@ const usage = `eventlake lands streams of JSON events in a partitioned data lake
 Commands:
   demo   generate 1,000,000 events and land them in ./lake, then show the result
   gen    generate a realistic event stream (NDJSON)
-  run    land events from a file or stdin in a lake (folder or s3://)
+  run    land events from a file, stdin, Kinesis or SQS in a lake (folder or s3://)
+  cost   monthly AWS cost of eventlake beside Amazon Data Firehose
   help   show this text
 
 Run "eventlake <command> -h" for the flags of a command.
@@ -74,6 +75,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return e.gen(ctx, rest)
 	case "run":
 		return e.run(ctx, rest)
+	case "cost":
+		return e.cost(ctx, rest)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

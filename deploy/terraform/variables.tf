@@ -65,9 +65,9 @@ variable "retention_hours" {
 }
 
 variable "batch_size" {
-  description = "Records per Lambda invocation from Kinesis (1 to 10000)."
+  description = "Records per Lambda invocation from Kinesis (1 to 10000; AWS also caps a batch at 6 MB)."
   type        = number
-  default     = 1000
+  default     = 10000
 
   validation {
     condition     = var.batch_size >= 1 && var.batch_size <= 10000
@@ -76,9 +76,9 @@ variable "batch_size" {
 }
 
 variable "batching_window_seconds" {
-  description = "Seconds the event source mappings wait to fill a batch (0 to 300)."
+  description = "Seconds the event source mappings wait to fill a batch (0 to 300). Each batch writes one object per partition: longer windows mean fewer, larger objects and lower S3 and SQS bills (see eventlake cost)."
   type        = number
-  default     = 5
+  default     = 60
 
   validation {
     condition     = var.batching_window_seconds >= 0 && var.batching_window_seconds <= 300

@@ -1,0 +1,52 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+
+	"github.com/eventlake/eventlake/internal/cost"
+)
+
+func (e env) cost(_ context.Context, args []string) error {
+	fs := flag.NewFlagSet("cost", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	var t cost.Traffic
+	fs.Float64Var(&t.EventsPerHour, "events-per-hour", 1_000_000, "events per hour")
+	fs.Float64Var(&t.EventBytes, "event-bytes", 500, "average event size in bytes")
+	fs.IntVar(&t.Types, "types", 100, "event types (partitions per day)")
+	fs.IntVar(&t.BatchSize, "batch-size", 10000, "records per Lambda invocation")
+	fs.Float64Var(&t.WindowSeconds, "window", 60, "batching window in seconds")
+	fs.Float64Var(&t.LambdaMemoryMB, "memory", 512, "Lambda memory in MB")
+	fs.Float64Var(&t.CompressionRatio, "compression-ratio", 8, "input bytes per stored byte (gzip on JSON events)")
+	fs.Float64Var(&t.BadFraction, "bad", 0.001, "fraction of events that are dead letters")
+	fs.Float64Var(&t.FirehoseBufferSec, "firehose-buffer", 60, "Firehose buffer interval in seconds")
+	fs.Usage = func() {
+		fmt.Fprintf(e.stderr, "usage: eventlake cost [--events-per-hour N] [--event-bytes B] [--types T] [flags]\n\nMonthly cost in us-east-1 of eventlake beside Amazon Data Firehose with dynamic partitioning.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if t.EventsPerHour <= 0 || t.EventBytes <= 0 || t.Types <= 0 || t.BatchSize <= 0 || t.WindowSeconds < 0 || t.CompressionRatio <= 0 {
+		return fmt.Errorf("cost: traffic figures must be positive")
+	}
+	t = t.Defaults()
+	p := cost.USEast1
+	ests := []cost.Estimate{cost.Eventlake(p, t, false), cost.Eventlake(p, t, true), cost.Firehose(p, t)}
+	fmt.Fprintf(e.stdout, "Monthly cost, us-east-1, list prices of %s\n", p.Date)
+	fmt.Fprintf(e.stdout, "Traffic: %.4g events/hour (%.4g/month) of %.0f bytes, %d event types; batches of %d, window %.0fs; Lambda arm64 %.0f MB\n\n",
+		t.EventsPerHour, t.EventsPerHour*730, t.EventBytes, t.Types, t.BatchSize, t.WindowSeconds, t.LambdaMemoryMB)
+	for _, est := range ests {
+		fmt.Fprintf(e.stdout, "%s\n", est.Name)
+		for _, l := range est.Lines {
+			fmt.Fprintf(e.stdout, "  %-60s %-42s $%12.2f\n", l.Item, l.Quantity, l.USD)
+		}
+		fmt.Fprintf(e.stdout, "  %-60s %-42s $%12.2f\n\n", "TOTAL", "", est.Total())
+	}
+	fmt.Fprintf(e.stdout, "Assumptions: Lambda runs %.0f ms per batch plus %.1f µs per event; stored size = input / %.0f;\n"+
+		"provisioned streams get 2x the shards the writes need (%d); Firehose flushes each event type every %.0fs;\n"+
+		"free tiers, data transfer and CloudWatch Logs are not counted.\n",
+		t.FixedMsPerBatch, t.MicrosPerEvent, t.CompressionRatio, cost.Shards(t), t.FirehoseBufferSec)
+	return nil
+}

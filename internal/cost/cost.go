@@ -1,0 +1,209 @@
+// Package cost estimates the monthly AWS bill of an eventlake deployment
+// and of Amazon Data Firehose with dynamic partitioning for the same
+// traffic, from one table of list prices. It is arithmetic only: every
+// assumption is a field of Traffic or a line of Prices, printed with the
+// result.
+package cost
+
+import (
+	"fmt"
+	"math"
+)
+
+// Prices are us-east-1 list prices in USD.
+type Prices struct {
+	Date string // when these were read from the public pricing pages
+
+	KinesisOnDemandStreamHour float64 // per stream-hour
+	KinesisOnDemandIngestGB   float64 // per GB, each record rounded up to 1 KiB
+	KinesisOnDemandReadGB     float64 // per GB retrieved (shared-throughput consumers)
+	KinesisShardHour          float64 // provisioned, per shard-hour
+	KinesisPutUnitMillion     float64 // provisioned, per million 25 KiB PUT payload units
+
+	LambdaArmGBSecond     float64 // arm64
+	LambdaRequestsMillion float64
+
+	S3PutThousand      float64 // PUT, COPY, POST, LIST
+	S3StandardGBMonth  float64
+	SQSRequestsMillion float64 // standard queue, per 64 KiB chunk
+	KMSKeyMonth        float64
+	KMSRequests10k     float64
+
+	FirehoseIngestGB         float64 // direct PUT / KDS source, first 500 TB, 5 KiB rounding per record
+	FirehoseDynPartGB        float64 // dynamic partitioning, per GB delivered
+	FirehoseDynPartObjects1k float64 // per 1,000 S3 objects delivered
+	FirehoseJQHour           float64 // JQ parsing of partition keys, per hour
+}
+
+// USEast1 is the price table. Update Date with the numbers.
+var USEast1 = Prices{
+	Date:                      "2025-11 (aws.amazon.com pricing pages, us-east-1)",
+	KinesisOnDemandStreamHour: 0.04,
+	KinesisOnDemandIngestGB:   0.08,
+	KinesisOnDemandReadGB:     0.04,
+	KinesisShardHour:          0.015,
+	KinesisPutUnitMillion:     0.014,
+	LambdaArmGBSecond:         0.0000133334,
+	LambdaRequestsMillion:     0.20,
+	S3PutThousand:             0.005,
+	S3StandardGBMonth:         0.023,
+	SQSRequestsMillion:        0.40,
+	KMSKeyMonth:               1.0,
+	KMSRequests10k:            0.03,
+	FirehoseIngestGB:          0.029,
+	FirehoseDynPartGB:         0.020,
+	FirehoseDynPartObjects1k:  0.005,
+	FirehoseJQHour:            0.07,
+}
+
+// Traffic and deployment assumptions.
+type Traffic struct {
+	EventsPerHour    float64
+	EventBytes       float64 // average event size as sent
+	Types            int     // event types (partitions per day)
+	BatchSize        int     // records per Lambda invocation (Kinesis)
+	WindowSeconds    float64 // batching window
+	LambdaMemoryMB   float64
+	CompressionRatio float64 // stored bytes = input bytes / ratio (gzip on JSON: 6-10)
+	BadFraction      float64 // share of events that become dead letters
+	// Lambda duration per batch: a fixed part (S3 round trips, in
+	// parallel) plus a part per event.
+	FixedMsPerBatch   float64
+	MicrosPerEvent    float64
+	FirehoseBufferSec float64 // Firehose buffer interval (60..900)
+}
+
+// Defaults fills zero fields.
+func (t Traffic) Defaults() Traffic {
+	def := func(v *float64, d float64) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&t.EventBytes, 500)
+	def(&t.LambdaMemoryMB, 512)
+	def(&t.CompressionRatio, 8)
+	def(&t.FixedMsPerBatch, 60)
+	def(&t.MicrosPerEvent, 4) // ~1 µs measured on a full core; 512 MB is a third of a vCPU
+	def(&t.FirehoseBufferSec, 60)
+	if t.Types == 0 {
+		t.Types = 100
+	}
+	if t.BatchSize == 0 {
+		t.BatchSize = 10000
+	}
+	if t.WindowSeconds == 0 {
+		t.WindowSeconds = 60
+	}
+	return t
+}
+
+// Line is one item of an estimate.
+type Line struct {
+	Item     string
+	Quantity string
+	USD      float64
+}
+
+// Estimate is a monthly bill.
+type Estimate struct {
+	Name  string
+	Lines []Line
+}
+
+// Total sums the lines.
+func (e Estimate) Total() float64 {
+	s := 0.0
+	for _, l := range e.Lines {
+		s += l.USD
+	}
+	return s
+}
+
+const hoursPerMonth = 730
+
+func gb(bytes float64) float64 { return bytes / 1e9 }
+
+func roundUp(bytes, unit float64) float64 { return math.Ceil(bytes/unit) * unit }
+
+// Shards is the provisioned shard count for the traffic: 1 MB/s and 1000
+// records/s of writes per shard, doubled for headroom.
+func Shards(t Traffic) int {
+	perSec := t.EventsPerHour / 3600
+	byBytes := perSec * t.EventBytes / 1e6
+	byRecords := perSec / 1000
+	return max(1, int(math.Ceil(2*math.Max(byBytes, byRecords))))
+}
+
+// Batches per hour the Kinesis mapping invokes: full batches, or one per
+// window per shard when traffic is low.
+func batchesPerHour(t Traffic, shards int) float64 {
+	full := t.EventsPerHour / float64(t.BatchSize)
+	windowed := float64(shards) * 3600 / math.Max(t.WindowSeconds, 1)
+	return math.Min(t.EventsPerHour, math.Max(full, windowed))
+}
+
+// Eventlake estimates our deployment; provisioned chooses the stream mode.
+func Eventlake(p Prices, t Traffic, provisioned bool) Estimate {
+	t = t.Defaults()
+	events := t.EventsPerHour * hoursPerMonth
+	bytes := events * t.EventBytes
+	shards := Shards(t)
+	mappingShards := shards
+	if !provisioned {
+		// On-demand starts at 4 shards' capacity and grows with traffic.
+		mappingShards = max(4, shards)
+	}
+	e := Estimate{Name: "eventlake (Kinesis on-demand)"}
+	if provisioned {
+		e.Name = "eventlake (Kinesis provisioned)"
+		units := events * math.Ceil(t.EventBytes/25600)
+		e.Lines = append(e.Lines,
+			Line{"Kinesis shard-hours", fmt.Sprintf("%d shards x %d h", shards, hoursPerMonth), float64(shards) * hoursPerMonth * p.KinesisShardHour},
+			Line{"Kinesis PUT payload units", fmt.Sprintf("%.3g million", units/1e6), units / 1e6 * p.KinesisPutUnitMillion})
+	} else {
+		e.Lines = append(e.Lines,
+			Line{"Kinesis stream-hours", fmt.Sprintf("%d h", hoursPerMonth), hoursPerMonth * p.KinesisOnDemandStreamHour},
+			Line{"Kinesis ingest (1 KiB rounding)", fmt.Sprintf("%.3g GB", gb(events*roundUp(t.EventBytes, 1024))), gb(events*roundUp(t.EventBytes, 1024)) * p.KinesisOnDemandIngestGB},
+			Line{"Kinesis read by Lambda", fmt.Sprintf("%.3g GB", gb(bytes)), gb(bytes) * p.KinesisOnDemandReadGB})
+	}
+	batches := batchesPerHour(t, mappingShards) * hoursPerMonth
+	perBatch := events / batches
+	seconds := batches * (t.FixedMsPerBatch/1000 + perBatch*t.MicrosPerEvent/1e6)
+	gbs := seconds * t.LambdaMemoryMB / 1024
+	objects := batches * math.Min(float64(t.Types), perBatch)
+	stored := bytes / t.CompressionRatio
+	dead := events * t.BadFraction
+	e.Lines = append(e.Lines,
+		Line{"Lambda requests", fmt.Sprintf("%.3g million batches", batches/1e6), batches / 1e6 * p.LambdaRequestsMillion},
+		Line{"Lambda GB-seconds (arm64)", fmt.Sprintf("%.3g GB-s (%.0f events/batch)", gbs, perBatch), gbs * p.LambdaArmGBSecond},
+		Line{"S3 PUT (one object per partition per batch)", fmt.Sprintf("%.3g million objects", objects/1e6), objects / 1000 * p.S3PutThousand},
+		Line{"S3 storage of the month's data", fmt.Sprintf("%.3g GB compressed", gb(stored)), gb(stored) * p.S3StandardGBMonth},
+		Line{"SQS: new-data notices (send+receive+delete), dead letters", fmt.Sprintf("%.3g million requests", (3*objects+dead)/1e6), (3*objects + dead) / 1e6 * p.SQSRequestsMillion},
+		Line{"KMS key and requests (bucket key)", fmt.Sprintf("1 key, %.3g k requests", (objects/100+batches)/1000), p.KMSKeyMonth + (objects/100+batches)/1e4*p.KMSRequests10k},
+	)
+	return e
+}
+
+// Firehose estimates Amazon Data Firehose (direct PUT) with dynamic
+// partitioning by event type, delivering to the same bucket.
+func Firehose(p Prices, t Traffic) Estimate {
+	t = t.Defaults()
+	events := t.EventsPerHour * hoursPerMonth
+	bytes := events * t.EventBytes
+	billed := events * roundUp(t.EventBytes, 5*1024)
+	// Each active partition flushes at the buffer interval (or at 64 MB).
+	perPartitionPerFlush := t.EventsPerHour / float64(t.Types) * t.FirehoseBufferSec / 3600 * t.EventBytes
+	flushesPerHour := 3600 / t.FirehoseBufferSec * math.Max(1, perPartitionPerFlush/64e6)
+	objects := math.Min(events, float64(t.Types)*flushesPerHour*hoursPerMonth)
+	stored := bytes / t.CompressionRatio
+	return Estimate{Name: "Amazon Data Firehose + dynamic partitioning", Lines: []Line{
+		{"Firehose ingest (5 KiB rounding)", fmt.Sprintf("%.3g GB billed for %.3g GB sent", gb(billed), gb(bytes)), gb(billed) * p.FirehoseIngestGB},
+		{"Dynamic partitioning, per GB", fmt.Sprintf("%.3g GB", gb(bytes)), gb(bytes) * p.FirehoseDynPartGB},
+		{"Dynamic partitioning, per object", fmt.Sprintf("%.3g million objects", objects/1e6), objects / 1000 * p.FirehoseDynPartObjects1k},
+		{"JQ parsing of event_type", fmt.Sprintf("%d h", hoursPerMonth), hoursPerMonth * p.FirehoseJQHour},
+		{"S3 PUT", fmt.Sprintf("%.3g million objects", objects/1e6), objects / 1000 * p.S3PutThousand},
+		{"S3 storage of the month's data", fmt.Sprintf("%.3g GB compressed", gb(stored)), gb(stored) * p.S3StandardGBMonth},
+		{"Enrichment (created_datetime, event_type, event_subtype)", "needs a transform Lambda, not counted", 0},
+	}}
+}

@@ -1,0 +1,87 @@
+package cost
+
+import (
+	"math"
+	"testing"
+)
+
+func line(t *testing.T, e Estimate, item string) Line {
+	t.Helper()
+	for _, l := range e.Lines {
+		if l.Item == item {
+			return l
+		}
+	}
+	t.Fatalf("%s has no line %q", e.Name, item)
+	return Line{}
+}
+
+func near(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b)) }
+
+// TestFirehoseRoundsRecordsTo5KiB: a 500-byte event is billed as 5 KiB.
+func TestFirehoseRoundsRecordsTo5KiB(t *testing.T) {
+	tr := Traffic{EventsPerHour: 1e6, EventBytes: 500}
+	got := line(t, Firehose(USEast1, tr), "Firehose ingest (5 KiB rounding)").USD
+	want := 1e6 * 730 * 5120 / 1e9 * USEast1.FirehoseIngestGB
+	if !near(got, want) {
+		t.Fatalf("ingest = %v, want %v", got, want)
+	}
+	// An event of exactly 5 KiB costs the same, one byte more costs double.
+	a := line(t, Firehose(USEast1, Traffic{EventsPerHour: 1e6, EventBytes: 5120}), "Firehose ingest (5 KiB rounding)").USD
+	b := line(t, Firehose(USEast1, Traffic{EventsPerHour: 1e6, EventBytes: 5121}), "Firehose ingest (5 KiB rounding)").USD
+	if !near(a, want) || !near(b, 2*want) {
+		t.Fatalf("5120 B -> %v, 5121 B -> %v; want %v and %v", a, b, want, 2*want)
+	}
+}
+
+func TestKinesisOnDemandRoundsTo1KiB(t *testing.T) {
+	got := line(t, Eventlake(USEast1, Traffic{EventsPerHour: 1e6, EventBytes: 500}, false), "Kinesis ingest (1 KiB rounding)").USD
+	want := 1e6 * 730 * 1024 / 1e9 * USEast1.KinesisOnDemandIngestGB
+	if !near(got, want) {
+		t.Fatalf("ingest = %v, want %v", got, want)
+	}
+}
+
+func TestShards(t *testing.T) {
+	for _, tc := range []struct {
+		eph, bytes float64
+		want       int
+	}{
+		{1e3, 500, 1},
+		{1e6, 500, 1},    // 278/s, 0.14 MB/s -> 0.56 with headroom
+		{1e9, 500, 556},  // 278k records/s: records bind (278 x 2)
+		{1e7, 10000, 56}, // 27.8 MB/s: bytes bind (27.8 x 2)
+	} {
+		if got := Shards(Traffic{EventsPerHour: tc.eph, EventBytes: tc.bytes}); got != tc.want {
+			t.Errorf("Shards(%g/h, %g B) = %d, want %d", tc.eph, tc.bytes, got, tc.want)
+		}
+	}
+}
+
+// TestBatchesFollowTraffic: at high traffic batches are full; at low
+// traffic one per window per shard (never more than one per event).
+func TestBatchesFollowTraffic(t *testing.T) {
+	hi := Traffic{EventsPerHour: 1e9, BatchSize: 1000, WindowSeconds: 5}
+	if got := batchesPerHour(hi, 556); !near(got, 1e6) {
+		t.Errorf("high traffic: %v batches/h, want 1e6", got)
+	}
+	lo := Traffic{EventsPerHour: 1000, BatchSize: 1000, WindowSeconds: 5}
+	if got := batchesPerHour(lo, 4); got != 1000 {
+		t.Errorf("low traffic: %v batches/h, want one per event (1000)", got)
+	}
+	mid := Traffic{EventsPerHour: 1e6, BatchSize: 1000, WindowSeconds: 5}
+	if got := batchesPerHour(mid, 4); !near(got, 4*720) {
+		t.Errorf("1M/h: %v batches/h, want 4 shards x 720 windows", got)
+	}
+}
+
+func TestTotalsScaleWithTraffic(t *testing.T) {
+	prev := 0.0
+	for _, eph := range []float64{1e3, 1e6, 1e9} {
+		tot := Eventlake(USEast1, Traffic{EventsPerHour: eph}, false).Total()
+		if tot <= prev {
+			t.Fatalf("%g events/h cost %v, not more than %v", eph, tot, prev)
+		}
+		prev = tot
+	}
+}
