@@ -117,6 +117,13 @@ func showLake(ctx context.Context, w io.Writer, s lake.Reader) error {
 		if err != nil {
 			return err
 		}
+		if strings.HasSuffix(key, lake.ParquetExt) {
+			rows, err := lake.ReadParquet(bytes.NewReader(body), int64(len(body)))
+			if err != nil || len(rows) == 0 {
+				return fmt.Errorf("%s: %v", key, err)
+			}
+			body = []byte(rows[0].Event)
+		}
 		line, _, _ := bytes.Cut(body, []byte("\n"))
 		var pretty bytes.Buffer
 		json.Indent(&pretty, line, "  ", "  ")

@@ -25,6 +25,7 @@ import (
 // and demo.
 type lakeFlags struct {
 	to, deadLetters, layout, compression, s3Endpoint string
+	format                                           string
 	maxEventSize, batchEvents, batchBytes, workers   int
 	batchPeriod                                      time.Duration
 	sourceID                                         string
@@ -35,7 +36,8 @@ func (f *lakeFlags) register(fs *flag.FlagSet, defaultTo string) {
 	fs.StringVar(&f.to, "to", defaultTo, "the lake: a folder, file:///path or s3://bucket/prefix[?region=&endpoint=]")
 	fs.StringVar(&f.deadLetters, "dead-letters", "", "where bad events go (default: <lake>/_dead_letters/)")
 	fs.StringVar(&f.layout, "layout", "daily", "partitions: daily (event_type=/created_date=), type (event_type=) or hourly")
-	fs.StringVar(&f.compression, "compression", "gzip", "object compression: gzip, zstd or none")
+	fs.StringVar(&f.compression, "compression", "gzip", "object compression: gzip, zstd or none (NDJSON objects)")
+	fs.StringVar(&f.format, "format", "jsonl", "object format: jsonl (NDJSON) or parquet (zstd; dead letters stay NDJSON)")
 	fs.StringVar(&f.s3Endpoint, "s3-endpoint", "", "S3-compatible endpoint URL (else AWS_ENDPOINT_URL_S3)")
 	fs.IntVar(&f.maxEventSize, "max-event-size", event.DefaultMaxSize, "largest event in bytes; larger ones are dead letters (too_large)")
 	fs.IntVar(&f.batchEvents, "batch-events", pipeline.DefaultBatchEvents, "cut a batch after this many lines")
@@ -53,6 +55,10 @@ func (f *lakeFlags) open(ctx context.Context) (*lake.Writer, func(), error) {
 		return nil, nil, err
 	}
 	comp, err := lake.ParseCompression(f.compression)
+	if err != nil {
+		return nil, nil, err
+	}
+	format, err := lake.ParseFormat(f.format)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -75,7 +81,7 @@ func (f *lakeFlags) open(ctx context.Context) (*lake.Writer, func(), error) {
 		dead = d
 		closers = append(closers, d.Close)
 	}
-	w, err := lake.NewWriter(store, &lake.WriterOptions{Compression: comp, DeadLetters: dead})
+	w, err := lake.NewWriter(store, &lake.WriterOptions{Compression: comp, DeadLetters: dead, Format: format})
 	if err != nil {
 		return nil, nil, err
 	}

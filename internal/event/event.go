@@ -74,11 +74,13 @@ type Options struct {
 // Info describes an accepted event. Its slices point into the input or into
 // the Enricher's scratch space and stay valid until the next call to Enrich.
 type Info struct {
-	UUID    []byte // event_uuid, decoded
-	Type    []byte // event_type, decoded
-	Subtype []byte // event_subtype, decoded
-	Sec     int64  // created_at as Unix seconds, UTC
-	Nsec    int32  // and nanoseconds within the second
+	UUID      []byte // event_uuid, decoded
+	Name      []byte // event_name, decoded
+	Type      []byte // event_type, decoded
+	Subtype   []byte // event_subtype, decoded
+	CreatedAt []byte // created_at as sent: the JSON number, or the string's content
+	Sec       int64  // created_at as Unix seconds, UTC
+	Nsec      int32  // and nanoseconds within the second
 }
 
 // Names of the members the rules read or write.
@@ -241,6 +243,7 @@ func (e *Enricher) Check(raw []byte) (Info, error) {
 	}
 	var name []byte
 	name, e.nameBuf = e.decodeString(v, e.nameBuf)
+	info.Name = name
 	if info.Type, info.Subtype, err = splitName(name); err != nil {
 		return info, err
 	}
@@ -249,6 +252,7 @@ func (e *Enricher) Check(raw []byte) (Info, error) {
 	if createdV.start < 0 {
 		return info, bad(ReasonMissingCreatedAt, "event has no \"created_at\" member")
 	}
+	info.CreatedAt = bytes.Trim(raw[createdV.start:createdV.end], `"`)
 	ts, err := parseCreatedAt(raw[createdV.start:createdV.end])
 	if err != nil {
 		return info, err

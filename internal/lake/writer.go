@@ -21,6 +21,8 @@ type WriterOptions struct {
 	// DeadLetters is where dead letters go; nil means the lake itself,
 	// under DeadLetterPrefix.
 	DeadLetters Store
+	// Format of partition objects; dead letters are always NDJSON.
+	Format Format
 }
 
 // Writer creates the objects of a batch: one per partition, one per
@@ -29,6 +31,7 @@ type Writer struct {
 	lake, dead Store
 	deadPrefix string
 	enc        *encoder
+	format     Format
 	conc       int
 }
 
@@ -41,7 +44,7 @@ func NewWriter(lake Store, opts *WriterOptions) (*Writer, error) {
 		opts = &WriterOptions{}
 	}
 	enc := newEncoder(opts.Compression)
-	w := &Writer{lake: lake, dead: opts.DeadLetters, enc: enc, conc: opts.Concurrency}
+	w := &Writer{lake: lake, dead: opts.DeadLetters, enc: enc, format: opts.Format, conc: opts.Concurrency}
 	if w.dead == nil {
 		w.dead, w.deadPrefix = lake, DeadLetterPrefix
 	}
@@ -81,9 +84,12 @@ func (w *Writer) Write(ctx context.Context, name Name, objs []Object) error {
 		o := &objs[i]
 		store := w.lake
 		o.Key = o.Dir + base
-		if o.Dead {
+		switch {
+		case o.Dead:
 			store = w.dead
 			o.Key = w.deadPrefix + o.Key
+		case w.format == Parquet:
+			o.Key = o.Dir + name.String() + ParquetExt
 		}
 		g.Go(func() error {
 			o.Err = w.write(ctx, store, o)
@@ -101,16 +107,26 @@ func (w *Writer) Write(ctx context.Context, name Name, objs []Object) error {
 }
 
 func (w *Writer) write(ctx context.Context, store Store, o *Object) error {
-	body, release, err := w.enc.encode(o.Body)
-	if err != nil {
-		return err
+	var body [][]byte
+	if w.format == Parquet && !o.Dead {
+		pq, err := encodeParquet(o.Body)
+		if err != nil {
+			return err
+		}
+		body = [][]byte{pq}
+	} else {
+		b, release, err := w.enc.encode(o.Body)
+		if err != nil {
+			return err
+		}
+		defer release()
+		body = b
 	}
-	defer release()
 	o.Size = 0
 	for _, b := range body {
 		o.Size += len(b)
 	}
-	err = store.Create(ctx, o.Key, body...)
+	err := store.Create(ctx, o.Key, body...)
 	if errors.Is(err, ErrExist) {
 		o.Existed = true
 		return nil
