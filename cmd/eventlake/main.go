@@ -30,6 +30,7 @@ Commands:
   demo   generate 1,000,000 events and land them in ./lake, then show the result
   gen    generate a realistic event stream (NDJSON)
   run    land events from a file, stdin, Kinesis or SQS in a lake (folder or s3://)
+  query  SQL over a local lake with DuckDB (a view "events")
   cost   monthly AWS cost of eventlake beside Amazon Data Firehose
   help   show this text
 
@@ -77,6 +78,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return e.run(ctx, rest)
 	case "cost":
 		return e.cost(ctx, rest)
+	case "query":
+		return e.query(ctx, rest)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

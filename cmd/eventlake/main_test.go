@@ -286,3 +286,26 @@ func TestRunToS3(t *testing.T) {
 		}
 	}
 }
+
+func TestQueryTheDemoLake(t *testing.T) {
+	dir := t.TempDir() + "/lake"
+	o, _, err := cli(t, nil, "demo", "-n", "5000", "--to", dir, "--quiet", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s summary
+	if err := json.NewDecoder(strings.NewReader(o[strings.Index(o, "{"):])).Decode(&s); err != nil || s.Written == 0 {
+		t.Fatalf("demo summary: %v %+v", err, s)
+	}
+	out, _, err := cli(t, nil, "query", "--lake", dir, "--format", "csv", "SELECT count(*) AS n, count(DISTINCT event_uuid) AS u FROM events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("n,u\n%d,%d\n", s.Written, s.Written)
+	if out != want {
+		t.Fatalf("query answered %q, want %q", out, want)
+	}
+	if _, _, err := cli(t, nil, "query", "--lake", dir, "SELEKT"); err == nil {
+		t.Error("bad SQL accepted")
+	}
+}
