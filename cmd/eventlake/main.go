@@ -31,6 +31,7 @@ Commands:
   gen    generate a realistic event stream (NDJSON)
   run    land events from a file, stdin, Kinesis or SQS in a lake (folder or s3://)
   query  SQL over a local lake with DuckDB (a view "events")
+  ddl    the Athena table over the lake, with partition projection
   cost   monthly AWS cost of eventlake beside Amazon Data Firehose
   help   show this text
 
@@ -80,6 +81,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return e.cost(ctx, rest)
 	case "query":
 		return e.query(ctx, rest)
+	case "ddl":
+		return e.ddl(ctx, rest)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
