@@ -49,16 +49,29 @@ func (f *lakeFlags) register(fs *flag.FlagSet, defaultTo string) {
 	fs.BoolVar(&f.jsonSummary, "json", false, "print the summary as JSON")
 }
 
+// parsed is what the lake flags name.
+type parsed struct {
+	layout lake.Layout
+	comp   lake.Compression
+	format lake.Format
+}
+
+func (f *lakeFlags) parse() (parsed, error) {
+	var p parsed
+	var err error
+	if p.layout, err = lake.ParseLayout(f.layout); err != nil {
+		return p, err
+	}
+	if p.comp, err = lake.ParseCompression(f.compression); err != nil {
+		return p, err
+	}
+	p.format, err = lake.ParseFormat(f.format)
+	return p, err
+}
+
 // open builds the lake writer the flags describe.
 func (f *lakeFlags) open(ctx context.Context) (*lake.Writer, func(), error) {
-	if _, err := lake.ParseLayout(f.layout); err != nil {
-		return nil, nil, err
-	}
-	comp, err := lake.ParseCompression(f.compression)
-	if err != nil {
-		return nil, nil, err
-	}
-	format, err := lake.ParseFormat(f.format)
+	p, err := f.parse()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -81,7 +94,7 @@ func (f *lakeFlags) open(ctx context.Context) (*lake.Writer, func(), error) {
 		dead = d
 		closers = append(closers, d.Close)
 	}
-	w, err := lake.NewWriter(store, &lake.WriterOptions{Compression: comp, DeadLetters: dead, Format: format})
+	w, err := lake.NewWriter(store, &lake.WriterOptions{Compression: p.comp, DeadLetters: dead, Format: p.format})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -70,11 +70,7 @@ func (e env) newProcessor(ctx context.Context, lf *lakeFlags, sf *streamFlags, l
 	if lf.to == "" {
 		return nil, nil, errors.New("--to is required (or --invoke a function that knows its lake)")
 	}
-	comp, err := lake.ParseCompression(lf.compression)
-	if err != nil {
-		return nil, nil, err
-	}
-	layout, err := lake.ParseLayout(lf.layout)
+	p, err := lf.parse()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -91,7 +87,7 @@ func (e env) newProcessor(ctx context.Context, lf *lakeFlags, sf *streamFlags, l
 		}
 		deps.DeadLetters = q
 	}
-	cfg := function.Config{Layout: layout, Compression: comp, MaxEventSize: lf.maxEventSize, DeadLetterMaxBytes: sqs.MaxBatchBytes, MetricsNamespace: "eventlake"}
+	cfg := function.Config{Layout: p.layout, Compression: p.comp, MaxEventSize: lf.maxEventSize, DeadLetterMaxBytes: sqs.MaxBatchBytes, MetricsNamespace: "eventlake"}
 	h, err := function.New(cfg, deps)
 	if err != nil {
 		store.Close()

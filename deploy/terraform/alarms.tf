@@ -31,26 +31,15 @@ resource "aws_cloudwatch_metric_alarm" "iterator_age" {
   ok_actions          = local.alarm_actions
 }
 
-resource "aws_cloudwatch_metric_alarm" "errors" {
-  alarm_name          = "${local.name}-errors"
-  alarm_description   = "Invocations fail (batches are retried)."
+resource "aws_cloudwatch_metric_alarm" "function" {
+  for_each = {
+    Errors    = "Invocations fail (batches are retried)."
+    Throttles = "Invocations are throttled."
+  }
+  alarm_name          = "${local.name}-${lower(each.key)}"
+  alarm_description   = each.value
   namespace           = "AWS/Lambda"
-  metric_name         = "Errors"
-  dimensions          = { FunctionName = aws_lambda_function.eventlake.function_name }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-}
-
-resource "aws_cloudwatch_metric_alarm" "throttles" {
-  alarm_name          = "${local.name}-throttles"
-  alarm_description   = "Invocations are throttled."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Throttles"
+  metric_name         = each.key
   dimensions          = { FunctionName = aws_lambda_function.eventlake.function_name }
   statistic           = "Sum"
   period              = 300
