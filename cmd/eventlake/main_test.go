@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,8 +16,9 @@ import (
 	"time"
 
 	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	"github.com/klauspost/compress/gzip"
+
+	"github.com/eventlake/eventlake/internal/testservers"
 )
 
 func cli(t *testing.T, stdin io.Reader, args ...string) (string, string, error) {
@@ -237,15 +237,9 @@ func TestSignalFlushes(t *testing.T) {
 // TestRunToS3 lands events in gofakes3, a real S3 API server, through the
 // endpoint override, and re-running adds nothing (conditional creates).
 func TestRunToS3(t *testing.T) {
-	backend := s3mem.New()
-	ts := httptest.NewServer(gofakes3.New(backend).Server())
-	defer ts.Close()
-	if err := backend.CreateBucket("lake"); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("AWS_ACCESS_KEY_ID", "test")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
-	t.Setenv("AWS_REGION", "us-east-1")
+	testservers.Credentials(t)
+	s3 := testservers.NewS3(t, "lake")
+	backend := s3.Backend
 	dir := t.TempDir()
 	events := filepath.Join(dir, "events.jsonl")
 	if _, _, err := cli(t, nil, "gen", "-n", "4000", "--bad", "0.01", "--dup", "0.01", "--to", events); err != nil {
@@ -253,7 +247,7 @@ func TestRunToS3(t *testing.T) {
 	}
 	var runs []summary
 	for range 2 {
-		out, stderr, err := cli(t, nil, "run", "--from", events, "--to", "s3://lake/prod/events", "--s3-endpoint", ts.URL, "--json")
+		out, stderr, err := cli(t, nil, "run", "--from", events, "--to", "s3://lake/prod/events", "--s3-endpoint", s3.URL, "--json")
 		if err != nil {
 			t.Fatalf("run: %v\n%s", err, stderr)
 		}

@@ -374,7 +374,10 @@ func (e env) runSQS(ctx context.Context, from string, lf *lakeFlags, sf *streamF
 		deleted += int64(len(done))
 		if len(again) > 0 {
 			retried += int64(len(again))
-			time.Sleep(sqs.Backoff(int(retried % 8)))
+			select { // back off before the messages come back
+			case <-time.After(sqs.Backoff(int(retried % 8))):
+			case <-ctx.Done():
+			}
 			if err := q.Release(ctx, again); err != nil {
 				return err
 			}

@@ -108,7 +108,7 @@ func Each(opts Options, fn func(line []byte, k Kind) error) error {
 	var buf []byte
 	for b := 0; b*blockSize < opts.Events; b++ {
 		var err error
-		buf, _ = block(opts, b, buf[:0], func(line []byte, k Kind) {
+		buf = block(opts, b, buf[:0], func(line []byte, k Kind) {
 			if err == nil {
 				err = fn(line, k)
 			}
@@ -158,7 +158,7 @@ func Write(ctx context.Context, w io.Writer, opts Options, progress func(lines i
 			go func(b int, buf []byte) {
 				defer func() { <-sem }()
 				var st Stats
-				buf, _ = block(opts, b, buf[:0], func(line []byte, k Kind) { st.add(k, len(line)) })
+				buf = block(opts, b, buf[:0], func(line []byte, k Kind) { st.add(k, len(line)) })
 				ch <- result{buf, st}
 			}(b, buf)
 		}
@@ -228,7 +228,7 @@ func WritePaced(ctx context.Context, w io.Writer, opts Options, rate float64, pr
 
 // block appends the lines of block b, each ending in '\n', to buf and calls
 // emit with each (without the newline).
-func block(o Options, b int, buf []byte, emit func([]byte, Kind)) ([]byte, Stats) {
+func block(o Options, b int, buf []byte, emit func([]byte, Kind)) []byte {
 	rng := rand.New(rand.NewPCG(o.Seed, uint64(b)))
 	g := generator{rng: rng, opts: o}
 	first := b * blockSize
@@ -237,7 +237,6 @@ func block(o Options, b int, buf []byte, emit func([]byte, Kind)) ([]byte, Stats
 	var recent [64]int
 	var recentLen [64]int
 	nrecent := 0
-	var st Stats
 	for i := 0; i < n; i++ {
 		start := len(buf)
 		var k Kind
@@ -258,16 +257,14 @@ func block(o Options, b int, buf []byte, emit func([]byte, Kind)) ([]byte, Stats
 		}
 		line := buf[start:]
 		emit(line, k)
-		st.add(k, len(line))
 		buf = append(buf, '\n')
 	}
-	return buf, st
+	return buf
 }
 
 type generator struct {
 	rng  *rand.Rand
 	opts Options
-	tmp  []byte
 }
 
 func (g *generator) pick(list []string) string { return list[g.rng.IntN(len(list))] }

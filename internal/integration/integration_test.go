@@ -55,17 +55,16 @@ func eventlake(t *testing.T) string {
 
 // world is one set of servers.
 type world struct {
-	t        *testing.T
-	kinesis  string
-	sqs      string
-	s3       *testservers.S3
-	dlqURL   string
-	invoke   string
-	dir      string
-	kapi     *awskinesis.Client
-	dlq      *sqs.Client
-	lakeURL  string
-	lakeOpen func() lake.Reader
+	t       *testing.T
+	kinesis string
+	sqs     string
+	s3      *testservers.S3
+	dlqURL  string
+	invoke  string
+	dir     string
+	kapi    *awskinesis.Client
+	dlq     *sqs.Client
+	lakeURL string
 }
 
 func newWorld(t *testing.T) *world {

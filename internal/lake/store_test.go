@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http/httptest"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -12,24 +11,14 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3mem"
+	"github.com/eventlake/eventlake/internal/testservers"
 )
 
 // s3Server starts gofakes3, a real S3 API server, with one bucket.
 func s3Server(t *testing.T, bucket string) string {
 	t.Helper()
-	backend := s3mem.New()
-	ts := httptest.NewServer(gofakes3.New(backend).Server())
-	t.Cleanup(ts.Close)
-	if err := backend.CreateBucket(bucket); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("AWS_ACCESS_KEY_ID", "test")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
-	t.Setenv("AWS_REGION", "us-east-1")
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	return ts.URL
+	testservers.Credentials(t)
+	return testservers.NewS3(t, bucket).URL
 }
 
 // TestStores runs the same conformance checks on every store.

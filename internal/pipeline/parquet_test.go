@@ -32,9 +32,7 @@ func TestParquetRoundTrip(t *testing.T) {
 	for key := range jsonl.List(ctx, "event_type=") {
 		body, _ := jsonl.Read(ctx, key)
 		dir := key[:strings.LastIndexByte(key, '/')+1]
-		for _, l := range strings.Split(strings.TrimSuffix(string(body), "\n"), "\n") {
-			want[dir] = append(want[dir], l)
-		}
+		want[dir] = append(want[dir], strings.Split(strings.TrimSuffix(string(body), "\n"), "\n")...)
 	}
 	got := map[string][]string{}
 	files := 0

@@ -457,7 +457,6 @@ type batch struct {
 	parts       map[string]*part
 	dead        map[event.Reason]int64
 	dups        int64
-	events      int64
 }
 
 func newBatch() *batch {

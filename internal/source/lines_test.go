@@ -82,9 +82,7 @@ func TestLongLinesAreCutWithTheirSize(t *testing.T) {
 			cuts = append(cuts, c.Cut)
 			continue
 		}
-		for _, l := range strings.Split(strings.TrimSuffix(string(c.Data), "\n"), "\n") {
-			lines = append(lines, l)
-		}
+		lines = append(lines, strings.Split(strings.TrimSuffix(string(c.Data), "\n"), "\n")...)
 	}
 	want := []string{"short", "CUT@2", "after", "CUT@4"}
 	if fmt.Sprint(lines) != fmt.Sprint(want) {
