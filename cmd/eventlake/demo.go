@@ -80,7 +80,8 @@ func showLake(ctx context.Context, w io.Writer, s lake.Reader) error {
 	perType := map[string]int{}
 	var first, firstDead string
 	objects := 0
-	for key, err := range s.List(ctx, "") {
+	for ent, err := range s.List(ctx, "") {
+		key := ent.Key
 		if err != nil {
 			return err
 		}

@@ -73,7 +73,8 @@ func newHandler(t *testing.T, dlq DeadLetterSender) (*Handler, *flakyStore, *byt
 
 func keys(t *testing.T, s lake.Reader) []string {
 	var out []string
-	for k, err := range s.List(context.Background(), "") {
+	for ent, err := range s.List(context.Background(), "") {
+		k := ent.Key
 		if err != nil {
 			t.Fatal(err)
 		}

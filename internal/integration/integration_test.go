@@ -195,7 +195,8 @@ func (w *world) lakeEvents() (map[string][]string, int) {
 	defer store.Close()
 	events := map[string][]string{}
 	objects := 0
-	for key, err := range store.List(ctx, "") {
+	for ent, err := range store.List(ctx, "") {
+		key := ent.Key
 		if err != nil {
 			w.t.Fatal(err)
 		}

@@ -141,8 +141,19 @@ func (s *blobStore) Read(ctx context.Context, key string) ([]byte, error) {
 	return b, err
 }
 
-func (s *blobStore) List(ctx context.Context, prefix string) iter.Seq2[string, error] {
-	return func(yield func(string, error) bool) {
+func (s *blobStore) Delete(ctx context.Context, key string) error {
+	if err := CheckKey(key); err != nil {
+		return err
+	}
+	err := s.b.Delete(ctx, key)
+	if err == nil || gcerrors.Code(err) == gcerrors.NotFound {
+		return nil
+	}
+	return fmt.Errorf("delete %s in %s: %w", key, s.name, err)
+}
+
+func (s *blobStore) List(ctx context.Context, prefix string) iter.Seq2[Entry, error] {
+	return func(yield func(Entry, error) bool) {
 		it := s.b.List(&blob.ListOptions{Prefix: prefix})
 		for {
 			obj, err := it.Next(ctx)
@@ -150,10 +161,10 @@ func (s *blobStore) List(ctx context.Context, prefix string) iter.Seq2[string, e
 				return
 			}
 			if err != nil {
-				yield("", err)
+				yield(Entry{}, err)
 				return
 			}
-			if !yield(obj.Key, nil) {
+			if !yield(Entry{Key: obj.Key, Size: obj.Size, ModTime: obj.ModTime}, nil) {
 				return
 			}
 		}

@@ -153,9 +153,20 @@ func (s *dirStore) Read(ctx context.Context, key string) ([]byte, error) {
 	return b, err
 }
 
-func (s *dirStore) List(ctx context.Context, prefix string) iter.Seq2[string, error] {
-	return func(yield func(string, error) bool) {
-		var keys []string
+func (s *dirStore) Delete(ctx context.Context, key string) error {
+	path, err := s.path(key)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("delete %s: %w", key, err)
+	}
+	return nil
+}
+
+func (s *dirStore) List(ctx context.Context, prefix string) iter.Seq2[Entry, error] {
+	return func(yield func(Entry, error) bool) {
+		var entries []Entry
 		err := filepath.WalkDir(s.root, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err
@@ -170,18 +181,27 @@ func (s *dirStore) List(ctx context.Context, prefix string) iter.Seq2[string, er
 			if err != nil {
 				return err
 			}
-			if key := filepath.ToSlash(rel); strings.HasPrefix(key, prefix) {
-				keys = append(keys, key)
+			key := filepath.ToSlash(rel)
+			if !strings.HasPrefix(key, prefix) {
+				return nil
 			}
+			info, err := d.Info()
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // deleted while listing
+			}
+			if err != nil {
+				return err
+			}
+			entries = append(entries, Entry{Key: key, Size: info.Size(), ModTime: info.ModTime()})
 			return nil
 		})
 		if err != nil {
-			yield("", err)
+			yield(Entry{}, err)
 			return
 		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			if !yield(k, nil) {
+		sort.Slice(entries, func(i, j int) bool { return entries[i].Key < entries[j].Key })
+		for _, e := range entries {
+			if !yield(e, nil) {
 				return
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	"iter"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // ErrExist is returned by Store.Create when an object is already at the key.
@@ -32,15 +33,25 @@ type Store interface {
 	String() string
 }
 
-// Reader is a Store that can also list and read back, for tests, the demo,
-// and compaction.
+// Entry is a listed object.
+type Entry struct {
+	Key     string
+	Size    int64
+	ModTime time.Time // when it was written
+}
+
+// Reader is a Store that can also list, read back and delete, for tests,
+// the demo, queries and compaction.
 type Reader interface {
 	Store
-	// List yields the keys under prefix in lexical order. Temporary files
-	// of writes in progress are not listed.
-	List(ctx context.Context, prefix string) iter.Seq2[string, error]
+	// List yields the objects under prefix in lexical key order. Temporary
+	// files of writes in progress are not listed.
+	List(ctx context.Context, prefix string) iter.Seq2[Entry, error]
 	// Read returns the object at key, or an error matching ErrNotExist.
 	Read(ctx context.Context, key string) ([]byte, error)
+	// Delete removes the object at key. Deleting a missing object is not
+	// an error, so deletes can be repeated after a crash.
+	Delete(ctx context.Context, key string) error
 }
 
 // OpenOptions holds what a URL cannot say. The zero value is fine.

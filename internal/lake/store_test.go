@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/eventlake/eventlake/internal/testservers"
 )
@@ -98,15 +99,42 @@ func storeConformance(t *testing.T, s Reader) {
 			t.Fatal(err)
 		}
 	}
-	var keys []string
-	for k, err := range s.List(ctx, "a/") {
-		if err != nil {
-			t.Fatal(err)
+	list := func(prefix string) []string {
+		var keys []string
+		for ent, err := range s.List(ctx, prefix) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := int64(len(ent.Key)); ent.Key != "a/b/one.jsonl" && ent.Size != want {
+				t.Errorf("List: %s has size %d, want %d", ent.Key, ent.Size, want)
+			}
+			if ent.ModTime.IsZero() || time.Since(ent.ModTime) > time.Hour {
+				t.Errorf("List: %s has modification time %v", ent.Key, ent.ModTime)
+			}
+			keys = append(keys, ent.Key)
 		}
-		keys = append(keys, k)
+		return keys
 	}
-	if want := []string{"a/b/one.jsonl", "a/b/two.jsonl", "a/c.jsonl"}; !slices.Equal(keys, want) {
+	if keys, want := list("a/"), []string{"a/b/one.jsonl", "a/b/two.jsonl", "a/c.jsonl"}; !slices.Equal(keys, want) {
 		t.Errorf("List(a/) = %q, want %q", keys, want)
+	}
+
+	// Delete removes; deleting again, or a key never written, is fine.
+	for range 2 {
+		for _, k := range []string{"a/c.jsonl", "a/never"} {
+			if err := s.Delete(ctx, k); err != nil {
+				t.Fatalf("Delete(%s): %v", k, err)
+			}
+		}
+	}
+	if keys, want := list("a/"), []string{"a/b/one.jsonl", "a/b/two.jsonl"}; !slices.Equal(keys, want) {
+		t.Errorf("after Delete, List(a/) = %q, want %q", keys, want)
+	}
+	if _, err := s.Read(ctx, "a/c.jsonl"); !errors.Is(err, ErrNotExist) {
+		t.Errorf("Read after Delete: %v, want ErrNotExist", err)
+	}
+	if err := s.Delete(ctx, "../x"); err == nil {
+		t.Error("Delete(../x) was not refused")
 	}
 
 	// Many writers race for one key: exactly one wins, the body is whole.

@@ -44,7 +44,8 @@ func TestLandBatch(t *testing.T) {
 		t.Fatalf("retry: %+v %v", again.Stats, err)
 	}
 	var keys []string
-	for k := range store.List(ctx, "") {
+	for ent := range store.List(ctx, "") {
+		k := ent.Key
 		keys = append(keys, k)
 	}
 	if len(keys) != 2 || !strings.HasPrefix(keys[0], "event_type=auth/created_date=2024-03-17/shard-1-100-104-") {

@@ -29,14 +29,16 @@ func TestParquetRoundTrip(t *testing.T) {
 	jsonl, pq := land(lake.JSONL), land(lake.Parquet)
 
 	want := map[string][]string{} // partition -> sorted events
-	for key := range jsonl.List(ctx, "event_type=") {
+	for ent := range jsonl.List(ctx, "event_type=") {
+		key := ent.Key
 		body, _ := jsonl.Read(ctx, key)
 		dir := key[:strings.LastIndexByte(key, '/')+1]
 		want[dir] = append(want[dir], strings.Split(strings.TrimSuffix(string(body), "\n"), "\n")...)
 	}
 	got := map[string][]string{}
 	files := 0
-	for key := range pq.List(ctx, "event_type=") {
+	for ent := range pq.List(ctx, "event_type=") {
+		key := ent.Key
 		if !strings.HasSuffix(key, lake.ParquetExt) {
 			t.Fatalf("%s is not a Parquet object", key)
 		}
@@ -84,7 +86,8 @@ func TestParquetRoundTrip(t *testing.T) {
 	}
 	// Dead letters stay NDJSON.
 	n := 0
-	for key := range pq.List(ctx, lake.DeadLetterPrefix) {
+	for ent := range pq.List(ctx, lake.DeadLetterPrefix) {
+		key := ent.Key
 		if !strings.HasSuffix(key, ".jsonl") {
 			t.Errorf("dead letters %s are not NDJSON", key)
 		}

@@ -84,7 +84,8 @@ func readLake(t *testing.T, s lake.Reader) (events map[string][]string, lines ma
 	t.Helper()
 	ctx := context.Background()
 	events, lines = map[string][]string{}, map[string][]byte{}
-	for key, err := range s.List(ctx, "") {
+	for ent, err := range s.List(ctx, "") {
+		key := ent.Key
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -249,7 +250,8 @@ func TestSameBatchesWhateverTheChunking(t *testing.T) {
 		store, _ := lake.Open(context.Background(), "mem://", nil)
 		run(t, store, Config{Source: "e.jsonl", Batch: BatchPolicy{Events: 1234}, ChunkSize: chunk, Workers: workers}, x.input, nil)
 		var out []string
-		for k := range store.List(context.Background(), "") {
+		for ent := range store.List(context.Background(), "") {
+			k := ent.Key
 			out = append(out, k)
 		}
 		return out
@@ -277,7 +279,8 @@ func TestHostileValuesStayInside(t *testing.T) {
 		t.Fatalf("written %d, dead %d; want 10, 0 (%+v)", st.Written, st.DeadLetters, st)
 	}
 	seen := map[string]bool{}
-	for key := range store.List(context.Background(), "") {
+	for ent := range store.List(context.Background(), "") {
+		key := ent.Key
 		parts := strings.Split(key, "/")
 		if len(parts) != 2 || !strings.HasPrefix(parts[0], "event_type=") {
 			t.Errorf("object %q is not one partition deep", key)
