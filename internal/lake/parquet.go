@@ -51,15 +51,23 @@ type Row struct {
 
 // encodeParquet turns NDJSON enriched events into a Parquet file.
 func encodeParquet(body [][]byte) ([]byte, error) {
-	enr := event.NewEnricher(&event.Options{MaxSize: 1 << 30})
-	var rows []Row
+	var lines [][]byte
 	data := bytes.Join(body, nil)
 	for len(data) > 0 {
 		line, rest, _ := bytes.Cut(data, []byte{'\n'})
 		data = rest
-		if len(line) == 0 {
-			continue
+		if len(line) > 0 {
+			lines = append(lines, line)
 		}
+	}
+	return parquetOf(lines)
+}
+
+// parquetOf encodes enriched events, one per line (without newlines).
+func parquetOf(lines [][]byte) ([]byte, error) {
+	enr := event.NewEnricher(&event.Options{MaxSize: 1 << 30})
+	rows := make([]Row, 0, len(lines))
+	for _, line := range lines {
 		info, err := enr.Check(line)
 		if err != nil {
 			return nil, fmt.Errorf("parquet: an enriched event does not pass the rules: %w", err)

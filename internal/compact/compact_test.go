@@ -1,0 +1,417 @@
+package compact
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/eventlake/eventlake/internal/event"
+	"github.com/eventlake/eventlake/internal/gen"
+	"github.com/eventlake/eventlake/internal/lake"
+	"github.com/eventlake/eventlake/internal/pipeline"
+	"github.com/eventlake/eventlake/internal/testservers"
+)
+
+// stores opens each kind of store a lake can live in.
+func stores(t *testing.T) map[string]func(t *testing.T) lake.Reader {
+	open := func(t *testing.T, url string) lake.Reader {
+		s, err := lake.Open(context.Background(), url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	return map[string]func(t *testing.T) lake.Reader{
+		"dir": func(t *testing.T) lake.Reader { return open(t, t.TempDir()) },
+		"mem": func(t *testing.T) lake.Reader { return open(t, "mem://") },
+		"s3": func(t *testing.T) lake.Reader {
+			testservers.Credentials(t)
+			return open(t, "s3://lake/prefix?endpoint="+testservers.NewS3(t, "lake").URL)
+		},
+	}
+}
+
+// landLines runs lines through the pipeline into r as source src, in
+// batches of batch lines.
+func landLines(t *testing.T, r lake.Reader, f lake.Format, src string, batch int, lines []byte) {
+	t.Helper()
+	w, err := lake.NewWriter(r, &lake.WriterOptions{Format: f, Compression: lake.Gzip})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := pipeline.New(w, pipeline.Config{Source: src, Batch: pipeline.BatchPolicy{Events: batch}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Run(context.Background(), bytes.NewReader(lines)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func eventLine(uuid, name string, createdAt int64, payload string) string {
+	return fmt.Sprintf(`{"event_uuid":%q,"event_name":%q,"created_at":%d,"p":%q}`+"\n", uuid, name, createdAt, payload)
+}
+
+// smallLake lands a few partitions of tiny objects with duplicates across
+// objects: a replayed source, and one event_uuid sent twice with different
+// created_at (the earlier one, landed later, must win).
+func smallLake(t *testing.T, r lake.Reader, f lake.Format) {
+	t.Helper()
+	const day = 1732665600 // 2024-11-27
+	var a, replay bytes.Buffer
+	for i := range 60 {
+		name := []string{"payment:order:completed", "auth:login:ok", "cart:item:added"}[i%3]
+		line := eventLine(fmt.Sprintf("00000000-0000-4000-8000-%012d", i), name, day+int64(i*60), fmt.Sprint("n", i))
+		a.WriteString(line)
+		if i < 25 {
+			replay.WriteString(line)
+		}
+	}
+	a.WriteString(eventLine("11111111-0000-4000-8000-000000000000", "auth:login:ok", day+7200, "late copy"))
+	landLines(t, r, f, "a", 10, a.Bytes())
+	landLines(t, r, f, "replay", 7, replay.Bytes())
+	landLines(t, r, f, "z", 10, []byte(eventLine("11111111-0000-4000-8000-000000000000", "auth:login:ok", day+3600, "early copy")))
+}
+
+// view reads what a reader sees: every visible event by event_uuid. An
+// object deleted between the snapshot and the read means a new snapshot.
+func view(t *testing.T, r lake.Reader) (map[string][]string, int) {
+	t.Helper()
+	ctx := context.Background()
+	enr := event.NewEnricher(nil)
+next:
+	for try := 0; try < 50; try++ {
+		snap, err := lake.Snapshot(ctx, r, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string][]string{}
+		for _, e := range snap {
+			body, err := r.Read(ctx, e.Key)
+			if errors.Is(err, lake.ErrNotExist) {
+				continue next
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines, err := lake.Lines(e.Key, body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, l := range lines {
+				info, err := enr.Check(l)
+				if err != nil {
+					t.Fatalf("%s: %v", e.Key, err)
+				}
+				out[string(info.UUID)] = append(out[string(info.UUID)], string(l))
+			}
+		}
+		return out, len(snap)
+	}
+	t.Fatal("no stable snapshot in 50 tries")
+	return nil, 0
+}
+
+// keys lists every key in the store.
+func keys(t *testing.T, r lake.Reader) []string {
+	var out []string
+	for e, err := range r.List(context.Background(), "") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, e.Key)
+	}
+	return out
+}
+
+// checkOnce checks the compacted view against the view before: every
+// event_uuid once, as one of its copies before, the copy with the earliest
+// created_at.
+func checkOnce(t *testing.T, before, after map[string][]string) {
+	t.Helper()
+	if !slices.Equal(slices.Sorted(maps.Keys(before)), slices.Sorted(maps.Keys(after))) {
+		t.Fatalf("event_uuids differ: %d before, %d after", len(before), len(after))
+	}
+	for u, copies := range after {
+		if len(copies) != 1 {
+			t.Fatalf("event %s seen %d times after compaction", u, len(copies))
+		}
+		if !slices.Contains(before[u], copies[0]) {
+			t.Fatalf("event %s changed: %s", u, copies[0])
+		}
+	}
+}
+
+func TestCompactMergesAndRemovesDuplicates(t *testing.T) {
+	for name, open := range stores(t) {
+		for _, f := range []lake.Format{lake.JSONL, lake.Parquet} {
+			t.Run(name+"/"+f.String(), func(t *testing.T) {
+				r := open(t)
+				smallLake(t, r, f)
+				before, objsBefore := view(t, r)
+				dups := 0
+				for _, c := range before {
+					dups += len(c) - 1
+				}
+				if dups != 26 {
+					t.Fatalf("the lake holds %d duplicate copies, want 25 replayed + 1", dups)
+				}
+				st, err := Run(context.Background(), r, &Options{Grace: 10 * time.Minute})
+				if err != nil {
+					t.Fatal(err)
+				}
+				after, objsAfter := view(t, r)
+				checkOnce(t, before, after)
+				if got := after["11111111-0000-4000-8000-000000000000"][0]; !strings.Contains(got, "early copy") {
+					t.Errorf("kept %s, want the copy with the earlier created_at", got)
+				}
+				if st.Duplicates != int64(dups) || st.Events != int64(len(before)) || st.Partitions != 3 || objsAfter != 3 {
+					t.Errorf("stats %+v, %d objects after (%d before); want %d duplicates, %d events, 3 partitions, 3 objects",
+						st, objsAfter, objsBefore, dups, len(before))
+				}
+				for _, k := range keys(t, r) {
+					if got, _, _ := lake.FormatOf(k); strings.HasPrefix(k, "event_type=") && got != f {
+						t.Errorf("%s: format %s, want %s as the inputs", k, got, f)
+					}
+				}
+				// The default grace keeps the old objects (hidden) for a while.
+				if st.Pending != objsBefore || st.Deleted != 0 {
+					t.Errorf("pending %d deleted %d, want %d and 0", st.Pending, st.Deleted, objsBefore)
+				}
+				// Once the grace period is over they go; nothing else changes.
+				later := func() time.Time { return time.Now().Add(11 * time.Minute) }
+				st, err = Run(context.Background(), r, &Options{Grace: 10 * time.Minute, Now: later})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if st.Deleted != objsBefore || st.Rounds != 0 {
+					t.Errorf("second run: %+v, want %d deleted and no round", st, objsBefore)
+				}
+				again, _ := view(t, r)
+				if !maps.EqualFunc(after, again, slices.Equal) {
+					t.Error("the view changed when superseded objects were deleted")
+				}
+				n := 0
+				for _, k := range keys(t, r) {
+					if strings.HasPrefix(k, "event_type=") {
+						n++
+					}
+				}
+				if n != 3 {
+					t.Errorf("%d partition objects left, want 3", n)
+				}
+			})
+		}
+	}
+}
+
+// TestCompactCrashAtEveryStep stops a compaction before each step that
+// changes the store, checks what readers see, then runs it again and
+// checks it ends exactly as an uninterrupted one.
+func TestCompactCrashAtEveryStep(t *testing.T) {
+	ctx := context.Background()
+	opts := func(step func(string) error) *Options {
+		// Small objects and rounds so that a partition takes several
+		// rounds and objects: more steps to crash at.
+		return &Options{TargetSize: 300, MaxRoundBytes: 2000, Concurrency: 1, step: step}
+	}
+	clean, _ := lake.Open(ctx, "mem://", nil)
+	smallLake(t, clean, lake.JSONL)
+	before, _ := view(t, clean)
+	perPart := func(v map[string][]string) map[string]string {
+		// What a reader sees of each partition, as one comparable string.
+		out := map[string]string{}
+		for _, copies := range v {
+			for _, l := range copies {
+				info, _ := event.NewEnricher(nil).Check([]byte(l))
+				p := string(lake.LayoutDaily.AppendPath(nil, info))
+				out[p] += l + "\n"
+			}
+		}
+		for p, s := range out {
+			ls := strings.Split(strings.TrimSuffix(s, "\n"), "\n")
+			slices.Sort(ls)
+			out[p] = strings.Join(ls, "\n")
+		}
+		return out
+	}
+	var steps []string
+	if _, err := Run(ctx, clean, opts(func(s string) error { steps = append(steps, s); return nil })); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := view(t, clean)
+	checkOnce(t, before, after)
+	wantKeys := keys(t, clean)
+	if len(steps) < 20 {
+		t.Fatalf("only %d steps: %q", len(steps), steps)
+	}
+	pb, pa := perPart(before), perPart(after)
+	crash := errors.New("crash")
+	for i, s := range steps {
+		r, _ := lake.Open(ctx, "mem://", nil)
+		smallLake(t, r, lake.JSONL)
+		n := 0
+		_, err := Run(ctx, r, opts(func(string) error {
+			if n++; n > i {
+				return crash
+			}
+			return nil
+		}))
+		if !errors.Is(err, crash) {
+			t.Fatalf("crash before step %d (%s): err = %v", i, s, err)
+		}
+		mid, _ := view(t, r)
+		for p, got := range perPart(mid) {
+			// Each partition is in one state or another of its rounds:
+			// every event there, none twice beyond its copies before.
+			if got != pb[p] && got != pa[p] {
+				for u, c := range mid {
+					if len(c) > len(before[u]) {
+						t.Fatalf("crash before %s: %s seen %d times, %d before", s, u, len(c), len(before[u]))
+					}
+				}
+			}
+		}
+		if !slices.Equal(slices.Sorted(maps.Keys(mid)), slices.Sorted(maps.Keys(before))) {
+			t.Fatalf("crash before %s: a reader misses events (%d of %d event_uuids)", s, len(mid), len(before))
+		}
+		for u, c := range mid {
+			if len(c) > len(before[u]) {
+				t.Fatalf("crash before %s: %s seen %d times, %d before", s, u, len(c), len(before[u]))
+			}
+		}
+		if _, err := Run(ctx, r, opts(nil)); err != nil {
+			t.Fatalf("run after a crash before %s: %v", s, err)
+		}
+		final, _ := view(t, r)
+		if !maps.EqualFunc(final, after, slices.Equal) {
+			t.Fatalf("crash before %s: after a second run, the view differs from an uninterrupted run", s)
+		}
+		if got := keys(t, r); !slices.Equal(got, wantKeys) {
+			t.Fatalf("crash before %s: after a second run, the objects differ from an uninterrupted run:\n got %q\nwant %q", s, got, wantKeys)
+		}
+	}
+	t.Logf("crashed before each of %d steps", len(steps))
+}
+
+// TestCompactConcurrentRuns runs compactions at once on one lake while a
+// reader keeps reading: the reader never misses an event or sees one more
+// often than it was landed, and the end is every event once.
+func TestCompactConcurrentRuns(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			r := open(t)
+			smallLake(t, r, lake.JSONL)
+			var in bytes.Buffer
+			if _, err := gen.Write(context.Background(), &in, gen.Options{Events: 3000, Seed: 7, Span: 3 * time.Hour, Dup: 0.02}, nil); err != nil {
+				t.Fatal(err)
+			}
+			landLines(t, r, lake.JSONL, "gen", 300, in.Bytes())
+			landLines(t, r, lake.JSONL, "genreplay", 250, in.Bytes()[:in.Len()/2])
+			before, _ := view(t, r)
+
+			ctx, stop := context.WithCancel(context.Background())
+			var reads int
+			readerDone := make(chan error)
+			go func() {
+				defer close(readerDone)
+				for ctx.Err() == nil {
+					v, _ := view(t, r)
+					reads++
+					if len(v) != len(before) {
+						readerDone <- fmt.Errorf("a reader saw %d event_uuids, want %d", len(v), len(before))
+						return
+					}
+					for u, c := range v {
+						if len(c) > len(before[u]) {
+							readerDone <- fmt.Errorf("a reader saw %s %d times, landed %d", u, len(c), len(before[u]))
+							return
+						}
+					}
+				}
+			}()
+			var wg sync.WaitGroup
+			errs := make([]error, 4)
+			stats := make([]Stats, 4)
+			for i := range 4 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					stats[i], errs[i] = Run(context.Background(), r, &Options{TargetSize: 4 << 10, MaxRoundBytes: 32 << 10, Concurrency: 2})
+				}()
+			}
+			wg.Wait()
+			stop()
+			if err := <-readerDone; err != nil {
+				t.Fatal(err)
+			}
+			for i, err := range errs {
+				if err != nil {
+					t.Fatalf("run %d: %v", i, err)
+				}
+			}
+			after, _ := view(t, r)
+			checkOnce(t, before, after)
+			conflicts, rounds := 0, 0
+			for _, s := range stats {
+				conflicts += s.Conflicts
+				rounds += s.Rounds
+			}
+			t.Logf("%d reads during 4 concurrent runs: %d rounds committed, %d commits lost and planned again", reads, rounds, conflicts)
+			// A last run finds nothing to do and deletes what is left over.
+			st, err := Run(context.Background(), r, &Options{TargetSize: 4 << 10, MaxRoundBytes: 32 << 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Rounds != 0 {
+				t.Errorf("a run after the others committed %d rounds", st.Rounds)
+			}
+			for _, k := range keys(t, r) {
+				if lake.IsCompacted(k) {
+					m, err := lake.LatestManifest(context.Background(), r, lake.PartitionOf(k))
+					if err != nil || !m.Visible(k) {
+						t.Errorf("abandoned output %s left behind", k)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestCompactRefusesBadInput(t *testing.T) {
+	ctx := context.Background()
+	r, _ := lake.Open(ctx, "mem://", nil)
+	if _, err := Run(ctx, r, &Options{Prefix: "../x/"}); err == nil || !strings.Contains(err.Error(), "partition") {
+		t.Errorf("bad prefix: %v", err)
+	}
+	// An object that is not eventlake's enriched events stops its
+	// partition, with the object and line named, and nothing changes.
+	smallLake(t, r, lake.JSONL)
+	bad := "event_type=auth/created_date=2024-11-27/other-1-2-3.jsonl"
+	if err := r.Create(ctx, bad, []byte(`{"not":"an event"}`+"\n")); err != nil {
+		t.Fatal(err)
+	}
+	before := keys(t, r)
+	st, err := Run(ctx, r, nil)
+	if err == nil || !strings.Contains(err.Error(), bad+" line 1") {
+		t.Fatalf("err = %v, want one naming %s line 1", err, bad)
+	}
+	if st.Partitions != 3 || st.Rounds != 2 {
+		t.Errorf("stats %+v: want the other 2 partitions compacted", st)
+	}
+	for _, k := range before {
+		if strings.HasPrefix(k, "event_type=auth/") {
+			if _, err := r.Read(ctx, k); err != nil {
+				t.Errorf("%s: %v", k, err)
+			}
+		}
+	}
+}
