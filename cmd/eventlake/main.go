@@ -27,13 +27,14 @@ var errInterrupted = errors.New("interrupted")
 const usage = `eventlake lands streams of JSON events in a partitioned data lake.
 
 Commands:
-  demo   generate 1,000,000 events and land them in ./lake, then show the result
-  gen    generate a realistic event stream (NDJSON)
-  run    land events from a file, stdin, Kinesis or SQS in a lake (folder or s3://)
-  query  SQL over a local lake with DuckDB (a view "events")
-  ddl    the Athena table over the lake, with partition projection
-  cost   monthly AWS cost of eventlake beside Amazon Data Firehose
-  help   show this text
+  demo     generate 1,000,000 events and land them in ./lake, then show the result
+  gen      generate a realistic event stream (NDJSON)
+  run      land events from a file, stdin, Kinesis or SQS in a lake (folder or s3://)
+  compact  merge small objects into large ones, removing duplicates (local or s3://)
+  query    SQL over a local lake with DuckDB (a view "events")
+  ddl      the Athena table over the lake, with partition projection
+  cost     monthly AWS cost of eventlake beside Amazon Data Firehose
+  help     show this text
 
 Run "eventlake <command> -h" for the flags of a command.
 `
@@ -79,6 +80,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return e.run(ctx, rest)
 	case "cost":
 		return e.cost(ctx, rest)
+	case "compact":
+		return e.compact(ctx, rest)
 	case "query":
 		return e.query(ctx, rest)
 	case "ddl":

@@ -24,3 +24,22 @@ func TestDDLProjectsTheLayout(t *testing.T) {
 		t.Errorf("parquet/enum DDL:\n%s", ddl)
 	}
 }
+
+func TestDDLDefinesTheView(t *testing.T) {
+	ddl := DDL("ev", "s3://bucket/pre", LayoutHourly, Parquet, nil)
+	for _, want := range []string{
+		"CREATE EXTERNAL TABLE IF NOT EXISTS ev_objects (",
+		"CREATE EXTERNAL TABLE IF NOT EXISTS ev_compaction (",
+		"LOCATION 's3://bucket/pre/_eventlake/compaction/'",
+		"CREATE OR REPLACE VIEW ev AS\n" + ViewSQL("o.event_uuid, o.event_name, o.event_type, o.event_subtype, o.created_at, o.created_datetime, o.event, o.created_date, o.created_hour",
+			"ev_objects", "ev_compaction", `substr(o."$path", 18)`) + ";\n",
+	} {
+		if !strings.Contains(ddl, want) {
+			t.Errorf("DDL lacks %q:\n%s", want, ddl)
+		}
+	}
+	// "$path" is s3://bucket/pre/<key>: the offset starts the key.
+	if p := "s3://bucket/pre/event_type=a/x.jsonl"; p[18-1:] != "event_type=a/x.jsonl" {
+		t.Errorf("offset 18 gives %q", p[17:])
+	}
+}

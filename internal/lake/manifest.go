@@ -38,11 +38,15 @@ const (
 
 // Manifest is the state of one partition after a compaction.
 type Manifest struct {
-	Partition  string       `json:"partition"` // the partition folder, ending in '/'
-	Seq        int64        `json:"seq"`       // 1, 2, ...: the position in the partition's log
+	Partition  string       `json:"folder"` // the partition folder, ending in '/'
+	Seq        int64        `json:"seq"`    // 1, 2, ...: the position in the partition's log
 	Created    time.Time    `json:"created"`
 	Live       []Output     `json:"live"`       // the compacted objects readers use
 	Superseded []Superseded `json:"superseded"` // objects readers skip; deleted after a grace period
+
+	// The keys alone, for SQL engines (see ViewSQL); set by Encode.
+	LiveKeys       []string `json:"live_keys"`
+	SupersededKeys []string `json:"superseded_keys"`
 
 	live, superseded map[string]bool // indexes, built by ReadManifest
 }
@@ -121,6 +125,14 @@ func (m *Manifest) Visible(key string) bool {
 
 // Encode is the manifest as one line of JSON, as Athena's JSON SerDe reads it.
 func (m *Manifest) Encode() []byte {
+	m.LiveKeys = make([]string, len(m.Live))
+	for i, o := range m.Live {
+		m.LiveKeys[i] = o.Key
+	}
+	m.SupersededKeys = make([]string, len(m.Superseded))
+	for i, s := range m.Superseded {
+		m.SupersededKeys[i] = s.Key
+	}
 	b, err := json.Marshal(m)
 	if err != nil {
 		panic(err) // only strings, numbers and times

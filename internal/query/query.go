@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	_ "github.com/duckdb/duckdb-go/v2" // registers the "duckdb" driver
+
+	"github.com/eventlake/eventlake/internal/lake"
 )
 
 // Result is a query's columns and rows.
@@ -20,7 +22,10 @@ type Result struct {
 	Rows    [][]any
 }
 
-// View is the SQL that defines "events" over the lake folder dir.
+// View is the SQL that defines "events" over the lake folder dir: the
+// view events_objects over every stored object, events_compaction over
+// the compaction manifests, and events, the rows readers should see
+// (lake.ViewSQL, the same text as the Athena view).
 func View(dir string) (string, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -35,18 +40,28 @@ func View(dir string) (string, error) {
 	if m, _ := filepath.Glob(filepath.Join(abs, "event_type=*")); len(m) > 0 {
 		if hasFiles(abs, ".jsonl") {
 			parts = append(parts, fmt.Sprintf(`SELECT * FROM read_json(%s,
-  format = 'newline_delimited', hive_partitioning = true, hive_types_autocast = false,
+  format = 'newline_delimited', hive_partitioning = true, hive_types_autocast = false, filename = true,
   columns = {event_uuid: 'VARCHAR', event_name: 'VARCHAR', event_subtype: 'VARCHAR', created_at: 'VARCHAR', created_datetime: 'TIMESTAMP'})`, quote(jsonGlob)))
 		}
 		if hasFiles(abs, ".parquet") {
-			parts = append(parts, fmt.Sprintf(`SELECT * EXCLUDE (event) FROM read_parquet(%s, hive_partitioning = true, hive_types_autocast = false)`,
+			parts = append(parts, fmt.Sprintf(`SELECT * EXCLUDE (event) FROM read_parquet(%s, hive_partitioning = true, hive_types_autocast = false, filename = true)`,
 				quote(filepath.Join(abs, "event_type=*", "**", "*.parquet"))))
 		}
 	}
 	if len(parts) == 0 {
 		return "", fmt.Errorf("lake folder %s holds no event_type= partitions", dir)
 	}
-	return "CREATE VIEW events AS " + strings.Join(parts, "\nUNION ALL BY NAME\n"), nil
+	manifests := `SELECT NULL::VARCHAR AS folder, NULL::BIGINT AS seq, []::VARCHAR[] AS live_keys, []::VARCHAR[] AS superseded_keys WHERE false`
+	mdir := filepath.Join(abs, filepath.FromSlash(lake.ManifestPrefix))
+	if m, _ := filepath.Glob(filepath.Join(mdir, "event_type=*")); len(m) > 0 {
+		manifests = fmt.Sprintf(`SELECT folder, seq, live_keys, superseded_keys FROM read_json(%s,
+  format = 'newline_delimited', columns = {folder: 'VARCHAR', seq: 'BIGINT', live_keys: 'VARCHAR[]', superseded_keys: 'VARCHAR[]'})`,
+			quote(filepath.Join(mdir, "**", "*.json")))
+	}
+	key := fmt.Sprintf("substr(replace(o.filename, '\\', '/'), %d)", len(filepath.ToSlash(abs))+2)
+	return "CREATE VIEW events_objects AS " + strings.Join(parts, "\nUNION ALL BY NAME\n") + ";\n" +
+		"CREATE VIEW events_compaction AS " + manifests + ";\n" +
+		"CREATE VIEW events AS " + lake.ViewSQL("o.* EXCLUDE (filename)", "events_objects", "events_compaction", key) + ";\n", nil
 }
 
 func hasFiles(root, ext string) bool {

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/eventlake/eventlake/internal/compact"
 	"github.com/eventlake/eventlake/internal/gen"
 	"github.com/eventlake/eventlake/internal/lake"
 	"github.com/eventlake/eventlake/internal/pipeline"
@@ -59,6 +62,79 @@ func TestCountsMatchTheGenerator(t *testing.T) {
 		typ, n := row[0].(string), row[1].(int64)
 		if want[typ] != n {
 			t.Errorf("%s: %d events, want %d", typ, n, want[typ])
+		}
+	}
+}
+
+// TestViewFollowsCompaction lands every event twice (a replayed source),
+// compacts with a grace period (so the superseded objects are still
+// there), and checks that the SQL view applies the same rule as the Go
+// readers: before, each event twice; after, each once; the objects table
+// still holds both.
+func TestViewFollowsCompaction(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	opts := gen.Options{Events: 4000, Seed: 3}
+	land(t, dir, lake.JSONL, opts)
+	land(t, dir, lake.JSONL, gen.Options{Events: 4000, Seed: 3}) // same events, same objects: nothing added
+	var in bytes.Buffer
+	gen.Write(ctx, &in, opts, nil)
+	store, _ := lake.Open(ctx, dir, nil)
+	w, _ := lake.NewWriter(store, &lake.WriterOptions{Compression: lake.Zstd})
+	r, _ := pipeline.New(w, pipeline.Config{Source: "replay", Batch: pipeline.BatchPolicy{Events: 500}})
+	if _, err := r.Run(ctx, &in); err != nil {
+		t.Fatal(err)
+	}
+	count := func(q string) (total, distinct int64) {
+		t.Helper()
+		res, err := Run(ctx, dir, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Rows[0][0].(int64), res.Rows[0][1].(int64)
+	}
+	const q = "SELECT count(*), count(DISTINCT event_uuid) FROM events"
+	total, distinct := count(q)
+	if total != 2*distinct || distinct == 0 {
+		t.Fatalf("before compaction: %d rows, %d distinct; want each event twice", total, distinct)
+	}
+	st, err := compact.Run(ctx, store, &compact.Options{Grace: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Duplicates != distinct || st.Pending == 0 {
+		t.Fatalf("compaction %+v: want %d duplicates dropped and superseded objects kept", st, distinct)
+	}
+	if total2, distinct2 := count(q); total2 != distinct || distinct2 != distinct {
+		t.Errorf("after compaction: %d rows, %d distinct; want %d each", total2, distinct2, distinct)
+	}
+	if total3, _ := count("SELECT count(*), 0::BIGINT FROM events_objects"); total3 != 3*distinct {
+		t.Errorf("events_objects: %d rows, want %d (both copies and the compacted one)", total3, 3*distinct)
+	}
+	// The Go readers' rule gives the same events per type as the SQL view.
+	snap, err := lake.Snapshot(ctx, store, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	perType := map[string]int64{}
+	for _, e := range snap {
+		body, _ := store.Read(ctx, e.Key)
+		lines, err := lake.Lines(e.Key, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		perType[strings.TrimPrefix(strings.SplitN(e.Key, "/", 2)[0], "event_type=")] += int64(len(lines))
+	}
+	res, err := Run(ctx, dir, "SELECT event_type, count(*) FROM events GROUP BY 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Rows) != len(perType) {
+		t.Fatalf("%d types in SQL, %d in the snapshot", len(res.Rows), len(perType))
+	}
+	for _, row := range res.Rows {
+		if typ, n := row[0].(string), row[1].(int64); perType[typ] != n {
+			t.Errorf("%s: SQL %d, snapshot %d", typ, n, perType[typ])
 		}
 	}
 }

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/eventlake/eventlake/internal/compact"
+	"github.com/eventlake/eventlake/internal/lake"
+)
+
+// byteSize is a flag holding a size: 134217728, 128MiB, 64KB, 1GiB.
+type byteSize int64
+
+func (b *byteSize) String() string { return strconv.FormatInt(int64(*b), 10) }
+
+func (b *byteSize) Set(s string) error {
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"GB", 1e9}, {"MB", 1e6}, {"KB", 1e3}, {"B", 1}}
+	mult := int64(1)
+	num := s
+	for _, u := range units {
+		if n, ok := strings.CutSuffix(s, u.suffix); ok {
+			num, mult = n, u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(num), 10, 64)
+	if err != nil || n <= 0 || n > (1<<50)/mult {
+		return fmt.Errorf("%q: want a positive size such as 128MiB, 64KiB or 1000000", s)
+	}
+	*b = byteSize(n * mult)
+	return nil
+}
+
+func (e env) compact(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("compact", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	lakeURL := fs.String("lake", "./lake", "the lake: a folder, file:///path or s3://bucket/prefix[?region=&endpoint=]")
+	partition := fs.String("partition", "", "only the partitions under this folder, e.g. event_type=payment/ or event_type=payment/created_date=2026-11-27/")
+	olderThan := fs.Duration("older-than", time.Hour, "leave alone objects written less than this long ago (0 for all)")
+	target := byteSize(128 << 20)
+	fs.Var(&target, "target-size", "size of the objects written (default 128MiB)")
+	maxRound := byteSize(512 << 20)
+	fs.Var(&maxRound, "max-round-bytes", "uncompressed bytes of events held in memory at once (default 512MiB); bigger partitions take several rounds")
+	format := fs.String("format", "auto", "format written: auto (that of the inputs), jsonl or parquet")
+	compression := fs.String("compression", "auto", "compression of NDJSON written: auto (that of the inputs), gzip, zstd or none")
+	grace := fs.Duration("grace", 10*time.Minute, "keep superseded objects this long for readers that listed them; a later run deletes them (0: delete now)")
+	concurrency := fs.Int("concurrency", 4, "partitions compacted at once")
+	s3Endpoint := fs.String("s3-endpoint", "", "S3-compatible endpoint URL (else AWS_ENDPOINT_URL_S3)")
+	jsonOut := fs.Bool("json", false, "print the summary as JSON")
+	fs.Usage = func() {
+		fmt.Fprintf(e.stderr, `usage: eventlake compact [--lake URL] [--partition event_type=X/...] [--older-than 1h] [--target-size 128MiB] [--grace 10m]
+
+Merges the small objects of each partition into few large ones and keeps one
+copy of each event_uuid (the earliest created_at, then the earliest source
+position). Readers switch to the new objects at once, when a manifest is
+created; old objects are deleted after --grace. Safe to interrupt, to run
+again, and to run twice at once (see docs/compaction.md).
+
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if fs.NArg() != 0 {
+		fmt.Fprintf(e.stderr, "eventlake compact: unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
+		return errUsage
+	}
+	if *olderThan < 0 || *grace < 0 || *concurrency <= 0 {
+		return errors.New("--older-than and --grace must not be negative, --concurrency must be positive")
+	}
+	opts := &compact.Options{
+		Prefix: *partition, OlderThan: *olderThan, TargetSize: int64(target), MaxRoundBytes: int64(maxRound),
+		Grace: *grace, Concurrency: *concurrency,
+	}
+	if opts.Prefix != "" && !strings.HasSuffix(opts.Prefix, "/") {
+		opts.Prefix += "/"
+	}
+	if *format != "auto" {
+		f, err := lake.ParseFormat(*format)
+		if err != nil {
+			return fmt.Errorf("--format: %w", err)
+		}
+		opts.Format = &f
+	}
+	if *compression != "auto" {
+		c, err := lake.ParseCompression(*compression)
+		if err != nil {
+			return fmt.Errorf("--compression: %w", err)
+		}
+		opts.Compression = &c
+	}
+	store, err := lake.Open(ctx, *lakeURL, &lake.OpenOptions{S3Endpoint: *s3Endpoint})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	start := time.Now()
+	done := 0
+	if e.tty && !*jsonOut {
+		opts.Progress = func(p compact.Partition) {
+			done++
+			fmt.Fprintf(e.stderr, "\r\033[Kcompacting: %d partitions done, last %s", done, p.Partition)
+		}
+	}
+	st, runErr := compact.Run(ctx, store, opts)
+	if e.tty && !*jsonOut {
+		fmt.Fprint(e.stderr, "\r\033[K")
+	}
+	elapsed := time.Since(start)
+	if *jsonOut {
+		out := struct {
+			compact.Stats
+			Seconds float64
+			Error   string `json:",omitempty"`
+		}{Stats: st, Seconds: elapsed.Seconds()}
+		if runErr != nil {
+			out.Error = runErr.Error()
+		}
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(out); err != nil {
+			return err
+		}
+	} else {
+		w := e.stdout
+		fmt.Fprintf(w, "Compacted %s in %s: %d partitions, %d rounds.\n", store, elapsed.Round(time.Millisecond), st.Partitions, st.Rounds)
+		fmt.Fprintf(w, "  merged   %d objects (%s) into %d (%s)\n", st.InputObjects, bytesize(st.InputBytes), st.OutputObjects, bytesize(st.OutputBytes))
+		fmt.Fprintf(w, "  events   %d kept, %d duplicate event_uuids dropped\n", st.Events, st.Duplicates)
+		fmt.Fprintf(w, "  deleted  %d superseded objects, old manifests and abandoned outputs\n", st.Deleted)
+		if st.Pending > 0 {
+			fmt.Fprintf(w, "  kept     %d superseded objects (hidden from readers) for the %s grace period; a later run deletes them\n", st.Pending, *grace)
+		}
+		if st.Young > 0 {
+			fmt.Fprintf(w, "  skipped  %d objects younger than --older-than %s (use --older-than 0 to include them)\n", st.Young, *olderThan)
+		}
+		if st.Conflicts > 0 {
+			fmt.Fprintf(w, "  retried  %d commits lost to another compaction running at the same time\n", st.Conflicts)
+		}
+	}
+	if runErr != nil && ctx.Err() != nil {
+		return fmt.Errorf("interrupted; readers see a consistent lake, run again to finish: %w", ctx.Err())
+	}
+	return runErr
+}
