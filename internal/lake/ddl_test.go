@@ -32,14 +32,14 @@ func TestDDLDefinesTheView(t *testing.T) {
 		"CREATE EXTERNAL TABLE IF NOT EXISTS ev_compaction (",
 		"LOCATION 's3://bucket/pre/_eventlake/compaction/'",
 		"CREATE OR REPLACE VIEW ev AS\n" + ViewSQL("o.event_uuid, o.event_name, o.event_type, o.event_subtype, o.created_at, o.created_datetime, o.event, o.created_date, o.created_hour",
-			"ev_objects", "ev_compaction", `substr(o."$path", 18)`) + ";\n",
+			"ev_objects", "ev_compaction", `substr(o."$path", 17)`) + ";\n",
 	} {
 		if !strings.Contains(ddl, want) {
 			t.Errorf("DDL lacks %q:\n%s", want, ddl)
 		}
 	}
 	// "$path" is s3://bucket/pre/<key>: the offset starts the key.
-	if p := "s3://bucket/pre/event_type=a/x.jsonl"; p[18-1:] != "event_type=a/x.jsonl" {
-		t.Errorf("offset 18 gives %q", p[17:])
+	if p := "s3://bucket/pre/event_type=a/x.jsonl"; p[17-1:] != "event_type=a/x.jsonl" {
+		t.Errorf("offset 17 gives %q", p[16:])
 	}
 }
