@@ -1,7 +1,9 @@
 // Command lambda is the eventlake Lambda function (built as "bootstrap" for
-// the provided.al2023 runtime; see scripts/build-lambda). It lands Kinesis
-// and SQS batches in the S3 lake. Configuration comes from the environment:
-// see internal/function/config.go for every variable.
+// the provided.al2023 runtime; see scripts/buildlambda). The function's
+// handler setting (the _HANDLER variable of custom runtimes) picks the job:
+// "land" (or empty) lands Kinesis and SQS batches in the S3 lake;
+// "compact" compacts the lake, run on a schedule. Configuration comes from
+// the environment: see internal/function/config.go and compact.go.
 package main
 
 import (
@@ -25,6 +27,35 @@ func main() {
 }
 
 func run(ctx context.Context) error {
+	switch h := os.Getenv("_HANDLER"); h {
+	case "", "land", "bootstrap":
+		return land(ctx)
+	case "compact":
+		return compact(ctx)
+	default:
+		return fmt.Errorf("unknown handler %q: want land or compact", h)
+	}
+}
+
+func compact(ctx context.Context) error {
+	cfg, err := function.CompactConfigFromEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	store, err := lake.Open(ctx, cfg.LakeURL, nil)
+	if err != nil {
+		return fmt.Errorf("%s: %w", function.EnvLakeURL, err)
+	}
+	c, err := function.NewCompactor(cfg, store, log, os.Stdout, os.Getenv("AWS_LAMBDA_FUNCTION_NAME"))
+	if err != nil {
+		return err
+	}
+	lambda.Start(c.Invoke)
+	return nil
+}
+
+func land(ctx context.Context) error {
 	cfg, err := function.ConfigFromEnv(os.Getenv)
 	if err != nil {
 		return err

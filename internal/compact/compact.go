@@ -63,7 +63,7 @@ type Options struct {
 
 // Partition is what happened to one partition.
 type Partition struct {
-	Partition     string
+	Partition     string `json:",omitempty"`
 	Rounds        int   // manifests committed
 	InputObjects  int   // objects merged
 	InputBytes    int64 // their stored bytes

@@ -25,6 +25,7 @@ const (
 	EnvDeadLetterQueueURL = "EVENTLAKE_DEAD_LETTER_QUEUE_URL"         // SQS queue URL; empty: dead letters go to the lake's _dead_letters/
 	EnvLayout             = "EVENTLAKE_LAYOUT"                        // daily (default), type or hourly
 	EnvCompression        = "EVENTLAKE_COMPRESSION"                   // gzip (default), zstd or none
+	EnvFormat             = "EVENTLAKE_FORMAT"                        // jsonl (default) or parquet
 	EnvMaxEventSize       = "EVENTLAKE_MAX_EVENT_SIZE"                // bytes; default 1048576
 	EnvDeadLetterMaxBytes = "EVENTLAKE_DEAD_LETTER_MAX_MESSAGE_BYTES" // larger dead letters go to the lake, a pointer to the queue; default 262144
 	EnvDeadlineMargin     = "EVENTLAKE_DEADLINE_MARGIN"               // stop this long before the deadline; default 5s
@@ -33,7 +34,7 @@ const (
 )
 
 // EnvVars lists every variable above.
-var EnvVars = []string{EnvLakeURL, EnvDeadLetterQueueURL, EnvLayout, EnvCompression, EnvMaxEventSize, EnvDeadLetterMaxBytes, EnvDeadlineMargin, EnvLogLevel, EnvMetricsNamespace}
+var EnvVars = []string{EnvLakeURL, EnvDeadLetterQueueURL, EnvLayout, EnvCompression, EnvFormat, EnvMaxEventSize, EnvDeadLetterMaxBytes, EnvDeadlineMargin, EnvLogLevel, EnvMetricsNamespace}
 
 // Config is the function's configuration.
 type Config struct {
@@ -41,6 +42,7 @@ type Config struct {
 	DeadLetterQueueURL string
 	Layout             lake.Layout
 	Compression        lake.Compression
+	Format             lake.Format
 	MaxEventSize       int
 	DeadLetterMaxBytes int
 	DeadlineMargin     time.Duration
@@ -76,6 +78,13 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			errs = append(errs, EnvCompression+": "+err.Error())
 		}
 		c.Compression = comp
+	}
+	if v := getenv(EnvFormat); v != "" {
+		f, err := lake.ParseFormat(v)
+		if err != nil {
+			errs = append(errs, EnvFormat+": "+err.Error())
+		}
+		c.Format = f
 	}
 	positive := func(name string, dst *int) {
 		if v := getenv(name); v != "" {

@@ -55,7 +55,7 @@ func New(cfg Config, d Deps) (*Handler, error) {
 	if d.Lake == nil {
 		return nil, errors.New("function: no lake store")
 	}
-	w, err := lake.NewWriter(d.Lake, &lake.WriterOptions{Compression: cfg.Compression})
+	w, err := lake.NewWriter(d.Lake, &lake.WriterOptions{Compression: cfg.Compression, Format: cfg.Format})
 	if err != nil {
 		return nil, err
 	}

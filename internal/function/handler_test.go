@@ -261,9 +261,9 @@ func TestSQSReportsOnlyFailedMessages(t *testing.T) {
 
 func TestConfigErrorsNameTheVariable(t *testing.T) {
 	_, err := ConfigFromEnv(func(k string) string {
-		return map[string]string{EnvLayout: "weekly", EnvMaxEventSize: "-1", EnvDeadlineMargin: "soon", EnvLogLevel: "loud"}[k]
+		return map[string]string{EnvLayout: "weekly", EnvFormat: "avro", EnvMaxEventSize: "-1", EnvDeadlineMargin: "soon", EnvLogLevel: "loud"}[k]
 	})
-	for _, v := range []string{EnvLakeURL, EnvLayout, EnvMaxEventSize, EnvDeadlineMargin, EnvLogLevel} {
+	for _, v := range []string{EnvLakeURL, EnvLayout, EnvFormat, EnvMaxEventSize, EnvDeadlineMargin, EnvLogLevel} {
 		if err == nil || !strings.Contains(err.Error(), v) {
 			t.Errorf("error %v does not name %s", err, v)
 		}
@@ -308,5 +308,47 @@ func TestDuplicateInTheNextBatchIsWrittenOnce(t *testing.T) {
 	h.Kinesis(context.Background(), second)
 	if len(keys(t, store)) != objects || count() != 4 {
 		t.Fatalf("replay changed the lake: %d objects, %d events", len(keys(t, store)), count())
+	}
+}
+
+func TestInvokeWritesParquet(t *testing.T) {
+	store, _ := lake.Open(context.Background(), "mem://", nil)
+	cfg, err := ConfigFromEnv(func(k string) string {
+		return map[string]string{EnvLakeURL: "mem://", EnvFormat: "parquet"}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := New(cfg, Deps{Lake: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, err := os.ReadFile("testdata/kinesis-event.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Invoke(context.Background(), payload); err != nil {
+		t.Fatal(err)
+	}
+	var parquets int
+	for _, k := range keys(t, store) {
+		body, _ := store.Read(context.Background(), k)
+		switch {
+		case strings.HasPrefix(k, lake.DeadLetterPrefix):
+			if !strings.HasSuffix(k, ".jsonl.gz") {
+				t.Errorf("dead letters %s are not NDJSON", k)
+			}
+		case strings.HasSuffix(k, lake.ParquetExt):
+			rows, err := lake.ReadParquet(bytes.NewReader(body), int64(len(body)))
+			if err != nil || len(rows) == 0 || rows[0].EventType != "payment" {
+				t.Errorf("%s: rows %+v, %v", k, rows, err)
+			}
+			parquets++
+		default:
+			t.Errorf("%s is neither Parquet nor a dead letter", k)
+		}
+	}
+	if parquets != 1 {
+		t.Errorf("%d Parquet objects, want 1", parquets)
 	}
 }
