@@ -9,7 +9,7 @@ resource "aws_lambda_function" "eventlake" {
   description      = "Lands Kinesis and SQS events in the S3 lake"
   role             = aws_iam_role.function.arn
   runtime          = "provided.al2023"
-  handler          = "bootstrap"
+  handler          = "land" # the bootstrap's job; see cmd/lambda
   architectures    = ["arm64"]
   filename         = var.lambda_zip
   source_code_hash = filebase64sha256(var.lambda_zip)
@@ -23,6 +23,7 @@ resource "aws_lambda_function" "eventlake" {
       EVENTLAKE_DEAD_LETTER_QUEUE_URL         = aws_sqs_queue.dead_letters.url
       EVENTLAKE_LAYOUT                        = var.layout
       EVENTLAKE_COMPRESSION                   = var.compression
+      EVENTLAKE_FORMAT                        = var.format
       EVENTLAKE_MAX_EVENT_SIZE                = tostring(var.max_event_size)
       EVENTLAKE_DEAD_LETTER_MAX_MESSAGE_BYTES = "262144"
       EVENTLAKE_DEADLINE_MARGIN               = "5s"

@@ -52,3 +52,13 @@ output "glue_table" {
   description = "Glue table over the lake."
   value       = aws_glue_catalog_table.events.name
 }
+
+output "create_events_view" {
+  description = "Run once in Athena: the view events, each event once whatever compaction is doing."
+  value       = local.create_events_view
+}
+
+output "compaction_function_name" {
+  description = "The scheduled compaction function (empty when compaction is off)."
+  value       = one(aws_lambda_function.compaction[*].function_name)
+}

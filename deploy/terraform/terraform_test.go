@@ -186,29 +186,94 @@ func TestNoWildcardActions(t *testing.T) {
 	}
 }
 
-// TestFunctionEnvironmentMatchesTheCode: the function gets exactly the
-// variables the code reads.
+// TestFunctionEnvironmentMatchesTheCode: each function gets exactly the
+// variables its code reads, and the handler that picks its job.
 func TestFunctionEnvironmentMatchesTheCode(t *testing.T) {
 	c := parse(t)
-	fn := c.find(t, "resource", "aws_lambda_function", "eventlake")
-	vars := attr(t, sub(t, fn, "environment"), "variables").Expr.(*hclsyntax.ObjectConsExpr)
-	var got []string
-	for _, item := range vars.Items {
-		got = append(got, c.text(item.KeyExpr))
-	}
-	want := append([]string(nil), function.EnvVars...)
-	sort.Strings(got)
-	sort.Strings(want)
-	if !slices.Equal(got, want) {
-		t.Errorf("environment sets %v,\n the code reads %v", got, want)
-	}
-	for _, a := range []struct{ name, want string }{{"runtime", "provided.al2023"}, {"handler", "bootstrap"}} {
-		if got := literal(t, attr(t, fn, a.name).Expr).AsString(); got != a.want {
-			t.Errorf("%s = %q, want %q", a.name, got, a.want)
+	for _, f := range []struct {
+		name, handler string
+		vars          []string
+	}{
+		{"eventlake", "land", function.EnvVars},
+		{"compaction", "compact", function.CompactEnvVars},
+	} {
+		fn := c.find(t, "resource", "aws_lambda_function", f.name)
+		vars := attr(t, sub(t, fn, "environment"), "variables").Expr.(*hclsyntax.ObjectConsExpr)
+		var got []string
+		for _, item := range vars.Items {
+			got = append(got, c.text(item.KeyExpr))
+		}
+		want := append([]string(nil), f.vars...)
+		sort.Strings(got)
+		sort.Strings(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: environment sets %v,\n the code reads %v", f.name, got, want)
+		}
+		for _, a := range []struct{ name, want string }{{"runtime", "provided.al2023"}, {"handler", f.handler}} {
+			if got := literal(t, attr(t, fn, a.name).Expr).AsString(); got != a.want {
+				t.Errorf("%s: %s = %q, want %q", f.name, a.name, got, a.want)
+			}
+		}
+		if got := c.text(attr(t, fn, "architectures").Expr); got != `["arm64"]` {
+			t.Errorf("%s: architectures = %s", f.name, got)
 		}
 	}
-	if got := c.text(attr(t, fn, "architectures").Expr); got != `["arm64"]` {
-		t.Errorf("architectures = %s", got)
+}
+
+// TestCompactionIsScheduled: the schedule invokes the compaction function,
+// which may be invoked by that rule only.
+func TestCompactionIsScheduled(t *testing.T) {
+	c := parse(t)
+	target := c.find(t, "resource", "aws_cloudwatch_event_target", "compaction")
+	if got := c.text(attr(t, target, "arn").Expr); got != "aws_lambda_function.compaction[0].arn" {
+		t.Errorf("schedule target = %s", got)
+	}
+	if got := c.text(attr(t, target, "rule").Expr); got != "aws_cloudwatch_event_rule.compaction[0].name" {
+		t.Errorf("schedule target rule = %s", got)
+	}
+	if got := c.text(attr(t, c.find(t, "resource", "aws_cloudwatch_event_rule", "compaction"), "schedule_expression").Expr); got != "var.compaction_schedule" {
+		t.Errorf("schedule_expression = %s", got)
+	}
+	perm := c.find(t, "resource", "aws_lambda_permission", "compaction")
+	if got := c.text(attr(t, perm, "source_arn").Expr); got != "aws_cloudwatch_event_rule.compaction[0].arn" {
+		t.Errorf("permission source_arn = %s", got)
+	}
+	if got := c.text(attr(t, perm, "function_name").Expr); got != "aws_lambda_function.compaction[0].function_name" {
+		t.Errorf("permission function_name = %s", got)
+	}
+	// Compaction deletes; the landing function must not be able to.
+	if got := c.text(attr(t, sub(t, c.find(t, "data", "aws_iam_policy_document", "compaction"), "statement"), "actions").Expr); !strings.Contains(got, "s3:DeleteObject") {
+		t.Errorf("compaction cannot delete: %s", got)
+	}
+	if got := string(c.src["iam.tf"]); strings.Contains(got, "s3:DeleteObject") {
+		t.Error("the landing function may delete objects")
+	}
+}
+
+// TestAthenaViewIsTheCodes: the view Terraform creates is lake.ViewSQL, the
+// rule "eventlake query" runs on DuckDB and "eventlake ddl" prints.
+func TestAthenaViewIsTheCodes(t *testing.T) {
+	tpl, err := os.ReadFile("events_view.sql.tftpl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := lake.ViewSQL("${select_list}", "${objects}", "${compaction}", "${key}") + ";\n"
+	if string(tpl) != want {
+		t.Errorf("events_view.sql.tftpl differs from lake.ViewSQL:\n%s\nwant:\n%s", tpl, want)
+	}
+	c := parse(t)
+	glue := string(c.src["glue.tf"])
+	for _, s := range []string{
+		`key         = "substr(o.\"$path\", ${length(local.lake_location) + 1})"`,
+		`lake_location = "s3://${aws_s3_bucket.lake.bucket}/${var.lake_prefix}/"`,
+		`location      = "s3://${aws_s3_bucket.lake.bucket}/${var.lake_prefix}/_eventlake/compaction/"`,
+	} {
+		if !strings.Contains(glue, s) {
+			t.Errorf("glue.tf lacks %s", s)
+		}
+	}
+	if !strings.HasSuffix(lake.ManifestPrefix, "compaction/") || !strings.HasPrefix(lake.ManifestPrefix, "_eventlake/") {
+		t.Errorf("the code keeps manifests under %s", lake.ManifestPrefix)
 	}
 }
 
@@ -241,8 +306,20 @@ func TestGlueProjectionMatchesTheLayouts(t *testing.T) {
 	if got := c.text(attr(t, table, "parameters").Expr); !strings.Contains(got, "local.partition_templates[var.layout]") || !strings.Contains(got, `"projection.enabled"        = "true"`) {
 		t.Errorf("the table does not project the layout's template: %s", got)
 	}
-	if got := c.text(attr(t, sub(t, sub(t, table, "storage_descriptor"), "ser_de_info"), "serialization_library").Expr); !strings.Contains(got, "JsonSerDe") {
-		t.Errorf("SerDe %s, want a JSON SerDe", got)
+	if got := c.text(attr(t, sub(t, sub(t, table, "storage_descriptor"), "ser_de_info"), "serialization_library").Expr); got != "local.storage[var.format].serde" {
+		t.Errorf("SerDe %s, want the format's", got)
+	}
+	glue := string(c.src["glue.tf"])
+	for _, s := range []string{`serde         = "org.openx.data.jsonserde.JsonSerDe"`, `serde            = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"`} {
+		if !strings.Contains(glue, s) {
+			t.Errorf("glue.tf lacks %s", s)
+		}
+	}
+	// The variable allows exactly the code's formats.
+	for _, f := range []lake.Format{lake.JSONL, lake.Parquet} {
+		if !strings.Contains(glue, "    "+f.String()+" = {") {
+			t.Errorf("glue.tf has no storage for format %s", f)
+		}
 	}
 }
 
@@ -267,7 +344,7 @@ func TestVariablesAreDeclaredAndValidated(t *testing.T) {
 			}
 		}
 	}
-	for _, v := range []string{"region", "name_prefix", "environment", "stream_mode", "shard_count", "retention_hours", "batch_size", "batching_window_seconds", "parallelization_factor", "maximum_retry_attempts", "maximum_record_age_seconds", "layout", "compression", "lambda_memory_mb", "lambda_timeout_seconds", "log_retention_days"} {
+	for _, v := range []string{"region", "name_prefix", "environment", "stream_mode", "shard_count", "retention_hours", "batch_size", "batching_window_seconds", "parallelization_factor", "maximum_retry_attempts", "maximum_record_age_seconds", "layout", "compression", "format", "compaction_schedule", "compaction_older_than", "compaction_grace", "compaction_target_size", "compaction_memory_mb", "lambda_memory_mb", "lambda_timeout_seconds", "log_retention_days"} {
 		b := declared[v]
 		if b == nil {
 			t.Errorf("variable %s is missing", v)
@@ -281,7 +358,7 @@ func TestVariablesAreDeclaredAndValidated(t *testing.T) {
 			t.Errorf("variable %s has no validation block", v)
 		}
 	}
-	for _, o := range []string{"stream_name", "stream_arn", "bucket", "ingest_queue_url", "dead_letter_queue_url", "new_data_queue_url", "function_name", "glue_database", "glue_table"} {
+	for _, o := range []string{"stream_name", "stream_arn", "bucket", "ingest_queue_url", "dead_letter_queue_url", "new_data_queue_url", "function_name", "glue_database", "glue_table", "create_events_view", "compaction_function_name"} {
 		c.find(t, "output", o)
 	}
 }
@@ -303,6 +380,7 @@ func TestEncryptionEverywhere(t *testing.T) {
 		}
 	}
 	attr(t, c.find(t, "resource", "aws_cloudwatch_log_group", "function"), "kms_key_id")
+	attr(t, c.find(t, "resource", "aws_cloudwatch_log_group", "compaction"), "kms_key_id")
 	sse := c.find(t, "resource", "aws_s3_bucket_server_side_encryption_configuration", "lake")
 	if got := c.text(attr(t, sub(t, sub(t, sse, "rule"), "apply_server_side_encryption_by_default"), "sse_algorithm").Expr); got != `"aws:kms"` {
 		t.Errorf("bucket encryption %s", got)

@@ -303,3 +303,69 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "format" {
+  description = "Object format: jsonl (NDJSON, compressed as var.compression) or parquet (zstd columns plus the whole event)."
+  type        = string
+  default     = "jsonl"
+
+  validation {
+    condition     = contains(["jsonl", "parquet"], var.format)
+    error_message = "Format must be jsonl or parquet."
+  }
+}
+
+variable "compaction_schedule" {
+  description = "When the compaction function runs (an EventBridge schedule expression); an empty string turns compaction off."
+  type        = string
+  default     = "rate(1 hour)"
+
+  validation {
+    condition     = var.compaction_schedule == "" || can(regex("^(rate|cron)\\(.+\\)$", var.compaction_schedule))
+    error_message = "compaction_schedule must be rate(...), cron(...) or empty."
+  }
+}
+
+variable "compaction_older_than" {
+  description = "Compaction leaves objects younger than this (a Go duration)."
+  type        = string
+  default     = "1h"
+
+  validation {
+    condition     = can(regex("^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$", var.compaction_older_than))
+    error_message = "compaction_older_than must be a Go duration such as 1h or 30m."
+  }
+}
+
+variable "compaction_grace" {
+  description = "Superseded objects are kept this long after a compaction, for queries that listed them (a Go duration)."
+  type        = string
+  default     = "15m"
+
+  validation {
+    condition     = can(regex("^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$", var.compaction_grace))
+    error_message = "compaction_grace must be a Go duration such as 15m."
+  }
+}
+
+variable "compaction_target_size" {
+  description = "Bytes per compacted object."
+  type        = number
+  default     = 134217728
+
+  validation {
+    condition     = var.compaction_target_size >= 1048576
+    error_message = "compaction_target_size must be at least 1 MiB."
+  }
+}
+
+variable "compaction_memory_mb" {
+  description = "Memory of the compaction function; it holds up to a quarter of it in events at once."
+  type        = number
+  default     = 2048
+
+  validation {
+    condition     = var.compaction_memory_mb >= 512 && var.compaction_memory_mb <= 10240
+    error_message = "compaction_memory_mb must be within 512..10240."
+  }
+}

@@ -1,0 +1,153 @@
+# The compaction function: the same zip, run with the handler "compact" on
+# a schedule. It merges each partition's small objects, keeps one copy of
+# each event_uuid, and switches readers with a manifest per partition
+# (docs/compaction.md). Runs overlapping each other are safe.
+resource "aws_cloudwatch_log_group" "compaction" {
+  count             = var.compaction_schedule != "" ? 1 : 0
+  name              = "/aws/lambda/${local.name}-compact"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = aws_kms_key.main.arn
+}
+
+resource "aws_lambda_function" "compaction" {
+  count            = var.compaction_schedule != "" ? 1 : 0
+  function_name    = "${local.name}-compact"
+  description      = "Compacts the S3 lake: few large objects, no duplicate events"
+  role             = aws_iam_role.compaction[0].arn
+  runtime          = "provided.al2023"
+  handler          = "compact"
+  architectures    = ["arm64"]
+  filename         = var.lambda_zip
+  source_code_hash = filebase64sha256(var.lambda_zip)
+  memory_size      = var.compaction_memory_mb
+  timeout          = 900
+  # One at a time is enough; two at once would be safe, only wasteful.
+  reserved_concurrent_executions = 1
+
+  # Exactly the variables internal/function/compact.go reads (a test checks).
+  environment {
+    variables = {
+      EVENTLAKE_LAKE_URL                = "s3://${aws_s3_bucket.lake.bucket}/${var.lake_prefix}"
+      EVENTLAKE_FORMAT                  = var.format
+      EVENTLAKE_COMPRESSION             = var.compression
+      EVENTLAKE_LOG_LEVEL               = var.log_level
+      EVENTLAKE_METRICS_NAMESPACE       = "eventlake"
+      EVENTLAKE_DEADLINE_MARGIN         = "60s"
+      EVENTLAKE_COMPACT_OLDER_THAN      = var.compaction_older_than
+      EVENTLAKE_COMPACT_TARGET_SIZE     = tostring(var.compaction_target_size)
+      EVENTLAKE_COMPACT_GRACE           = var.compaction_grace
+      EVENTLAKE_COMPACT_MAX_ROUND_BYTES = tostring(floor(var.compaction_memory_mb * 1048576 / 4))
+      EVENTLAKE_COMPACT_CONCURRENCY     = "4"
+    }
+  }
+
+  logging_config {
+    log_format = "Text"
+    log_group  = aws_cloudwatch_log_group.compaction[0].name
+  }
+
+  tracing_config {
+    mode = "Active"
+  }
+
+  depends_on = [aws_iam_role_policy.compaction, aws_cloudwatch_log_group.compaction]
+}
+
+resource "aws_cloudwatch_event_rule" "compaction" {
+  count               = var.compaction_schedule != "" ? 1 : 0
+  name                = "${local.name}-compact"
+  description         = "Runs the lake compaction."
+  schedule_expression = var.compaction_schedule
+}
+
+resource "aws_cloudwatch_event_target" "compaction" {
+  count = var.compaction_schedule != "" ? 1 : 0
+  rule  = aws_cloudwatch_event_rule.compaction[0].name
+  arn   = aws_lambda_function.compaction[0].arn
+  retry_policy {
+    maximum_retry_attempts       = 2
+    maximum_event_age_in_seconds = 3600
+  }
+}
+
+resource "aws_lambda_permission" "compaction" {
+  count         = var.compaction_schedule != "" ? 1 : 0
+  statement_id  = "AllowTheSchedule"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.compaction[0].function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.compaction[0].arn
+}
+
+resource "aws_iam_role" "compaction" {
+  count              = var.compaction_schedule != "" ? 1 : 0
+  name               = "${local.name}-compact"
+  assume_role_policy = data.aws_iam_policy_document.assume_lambda.json
+}
+
+resource "aws_iam_role_policy" "compaction" {
+  count  = var.compaction_schedule != "" ? 1 : 0
+  name   = "${local.name}-compact"
+  role   = aws_iam_role.compaction[0].id
+  policy = data.aws_iam_policy_document.compaction[0].json
+}
+
+data "aws_iam_policy_document" "compaction" {
+  count = var.compaction_schedule != "" ? 1 : 0
+
+  statement {
+    sid     = "RewriteTheLake"
+    actions = ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"]
+    # Compaction reads, writes and deletes any object of the lake.
+    #tfsec:ignore:aws-iam-no-policy-wildcards
+    resources = ["${aws_s3_bucket.lake.arn}/${var.lake_prefix}/*"]
+  }
+
+  statement {
+    sid       = "ListTheLake"
+    actions   = ["s3:ListBucket"]
+    resources = [aws_s3_bucket.lake.arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["${var.lake_prefix}/*"]
+    }
+  }
+
+  statement {
+    sid       = "UseTheKey"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [aws_kms_key.main.arn]
+  }
+
+  statement {
+    sid     = "WriteLogs"
+    actions = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    # Log streams are created by the runtime under this one group.
+    #tfsec:ignore:aws-iam-no-policy-wildcards
+    resources = ["${aws_cloudwatch_log_group.compaction[0].arn}:*"]
+  }
+
+  statement {
+    sid       = "Trace"
+    actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+    resources = ["*"] # X-Ray has no resource-level permissions
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "compaction_errors" {
+  count               = var.compaction_schedule != "" ? 1 : 0
+  alarm_name          = "${local.name}-compact-errors"
+  alarm_description   = "Compaction fails (the lake stays consistent, but small objects and duplicates pile up)."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Errors"
+  dimensions          = { FunctionName = aws_lambda_function.compaction[0].function_name }
+  statistic           = "Sum"
+  period              = 3600
+  evaluation_periods  = 3
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
