@@ -166,6 +166,11 @@ func TestClearErrors(t *testing.T) {
 		{[]string{"run", "--from", in, "--to", dir, "--batch-events", "0"}, false, "must be positive"},
 		{[]string{"gen", "--bad", "2"}, false, "fractions"},
 		{[]string{"gen", "--start", "yesterday"}, false, "--start"},
+		{[]string{"compact", "--lake", dir, "--target-size", "big"}, true, "want a positive size"},
+		{[]string{"compact", "--lake", dir, "--partition", "../etc"}, false, "want a partition folder"},
+		{[]string{"compact", "--lake", dir, "--format", "csv"}, false, `unknown format "csv"`},
+		{[]string{"compact", "--lake", dir, "--grace", "-1s"}, false, "must not be negative"},
+		{[]string{"compact", "--lake", dir, "now"}, true, "unexpected argument"},
 	}
 	for _, tc := range tests {
 		_, stderr, err := cli(t, nil, tc.args...)
@@ -301,5 +306,77 @@ func TestQueryTheDemoLake(t *testing.T) {
 	}
 	if _, _, err := cli(t, nil, "query", "--lake", dir, "SELEKT"); err == nil {
 		t.Error("bad SQL accepted")
+	}
+}
+
+// TestCompactTheLake lands the same events twice from two files (so twice
+// in the lake, in other objects), compacts to S3 and to a folder, and
+// checks the summary, the objects left and the query's answer.
+func TestCompactTheLake(t *testing.T) {
+	testservers.Credentials(t)
+	s3 := testservers.NewS3(t, "lake")
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.jsonl"), filepath.Join(dir, "b.jsonl")
+	if _, _, err := cli(t, nil, "gen", "-n", "6000", "--seed", "5", "--to", a); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(a)
+	os.WriteFile(b, data, 0o644)
+	local := filepath.Join(dir, "lake")
+	for _, to := range []string{local, "s3://lake/events"} {
+		var written int64
+		for _, in := range []string{a, b} {
+			out, stderr, err := cli(t, nil, "run", "--from", in, "--to", to, "--s3-endpoint", s3.URL, "--batch-events", "500", "--json")
+			if err != nil {
+				t.Fatalf("run: %v\n%s", err, stderr)
+			}
+			var s summary
+			json.Unmarshal([]byte(out), &s)
+			written = s.Written
+		}
+		out, stderr, err := cli(t, nil, "compact", "--lake", to, "--s3-endpoint", s3.URL, "--json")
+		if err != nil {
+			t.Fatalf("compact: %v\n%s", err, stderr)
+		}
+		var st struct {
+			Partitions, Rounds, InputObjects, OutputObjects, Young int
+			Events, Duplicates                                   int64
+		}
+		json.Unmarshal([]byte(out), &st)
+		if st.Rounds != 0 || st.Young == 0 {
+			t.Fatalf("%s: objects just written were compacted despite --older-than 1h: %s", to, out)
+		}
+		out, stderr, err = cli(t, nil, "compact", "--lake", to, "--s3-endpoint", s3.URL, "--older-than", "0", "--grace", "0", "--json")
+		if err != nil {
+			t.Fatalf("compact: %v\n%s", err, stderr)
+		}
+		json.Unmarshal([]byte(out), &st)
+		if st.Events != written || st.Duplicates != written || st.OutputObjects != st.Partitions || st.InputObjects < 4*st.Partitions {
+			t.Fatalf("%s: compaction %s; want %d events kept, as many dropped, one object per partition", to, out, written)
+		}
+		text, _, err := cli(t, nil, "compact", "--lake", to, "--s3-endpoint", s3.URL, "--older-than", "0")
+		if err != nil || !strings.Contains(text, "0 rounds") {
+			t.Errorf("a second compaction: %v\n%s", err, text)
+		}
+	}
+	out, _, err := cli(t, nil, "query", "--lake", local, "--format", "csv", "SELECT count(*) AS n, count(DISTINCT event_uuid) AS u FROM events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Split(strings.TrimSpace(out), "\n")[1]; strings.Split(n, ",")[0] != strings.Split(n, ",")[1] {
+		t.Errorf("query after compaction: %q", out)
+	}
+	objects := 0
+	filepath.WalkDir(local, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasPrefix(p, filepath.Join(local, "event_type=")) {
+			objects++
+		}
+		return nil
+	})
+	var st struct{ Partitions int }
+	o, _, _ := cli(t, nil, "compact", "--lake", local, "--json")
+	json.Unmarshal([]byte(o), &st)
+	if objects != st.Partitions {
+		t.Errorf("%d objects left in %d partitions", objects, st.Partitions)
 	}
 }
