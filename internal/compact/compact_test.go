@@ -41,7 +41,7 @@ func stores(t *testing.T) map[string]func(t *testing.T) lake.Reader {
 
 // landLines runs lines through the pipeline into r as source src, in
 // batches of batch lines.
-func landLines(t *testing.T, r lake.Reader, f lake.Format, src string, batch int, lines []byte) {
+func landLines(t testing.TB, r lake.Reader, f lake.Format, src string, batch int, lines []byte) {
 	t.Helper()
 	w, err := lake.NewWriter(r, &lake.WriterOptions{Format: f, Compression: lake.Gzip})
 	if err != nil {
