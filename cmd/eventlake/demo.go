@@ -92,6 +92,9 @@ func showLake(ctx context.Context, w io.Writer, s lake.Reader) error {
 			}
 			continue
 		}
+		if strings.HasPrefix(key, "_") {
+			continue // compaction manifests
+		}
 		if first == "" {
 			first = key
 		}

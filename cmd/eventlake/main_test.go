@@ -340,7 +340,7 @@ func TestCompactTheLake(t *testing.T) {
 		}
 		var st struct {
 			Partitions, Rounds, InputObjects, OutputObjects, Young int
-			Events, Duplicates                                   int64
+			Events, Duplicates                                     int64
 		}
 		json.Unmarshal([]byte(out), &st)
 		if st.Rounds != 0 || st.Young == 0 {

@@ -64,17 +64,17 @@ type Options struct {
 // Partition is what happened to one partition.
 type Partition struct {
 	Partition     string `json:",omitempty"`
-	Rounds        int   // manifests committed
-	InputObjects  int   // objects merged
-	InputBytes    int64 // their stored bytes
-	OutputObjects int   // objects written
-	OutputBytes   int64 // their stored bytes
-	Events        int64 // events written
-	Duplicates    int64 // events dropped: their event_uuid was already kept
-	Deleted       int   // superseded objects, old manifests and abandoned outputs deleted
-	Pending       int   // superseded objects kept until the grace period ends
-	Young         int   // objects left alone as younger than OlderThan
-	Conflicts     int   // commits lost to another compaction (then planned again)
+	Rounds        int    // manifests committed
+	InputObjects  int    // objects merged
+	InputBytes    int64  // their stored bytes
+	OutputObjects int    // objects written
+	OutputBytes   int64  // their stored bytes
+	Events        int64  // events written
+	Duplicates    int64  // events dropped: their event_uuid was already kept
+	Deleted       int    // superseded objects, old manifests and abandoned outputs deleted
+	Pending       int    // superseded objects kept until the grace period ends
+	Young         int    // objects left alone as younger than OlderThan
+	Conflicts     int    // commits lost to another compaction (then planned again)
 }
 
 // Stats sums the partitions.
