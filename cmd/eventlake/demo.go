@@ -79,27 +79,28 @@ func (e env) demo(ctx context.Context, args []string) error {
 func showLake(ctx context.Context, w io.Writer, s lake.Reader) error {
 	perType := map[string]int{}
 	var first, firstDead string
-	objects := 0
-	for ent, err := range s.List(ctx, "") {
-		key := ent.Key
+	dead := 0
+	for ent, err := range s.List(ctx, lake.DeadLetterPrefix) {
 		if err != nil {
 			return err
 		}
-		objects++
-		if strings.HasPrefix(key, lake.DeadLetterPrefix) {
-			if firstDead == "" {
-				firstDead = key
-			}
-			continue
+		if firstDead == "" {
+			firstDead = ent.Key
 		}
-		if strings.HasPrefix(key, "_") {
-			continue // compaction manifests
-		}
-		if first == "" {
-			first = key
-		}
-		perType[strings.SplitN(key, "/", 2)[0]]++
+		dead++
 	}
+	// What readers see: after a compaction, the compacted objects.
+	snap, err := lake.Snapshot(ctx, s, "")
+	if err != nil {
+		return err
+	}
+	for _, ent := range snap {
+		if first == "" {
+			first = ent.Key
+		}
+		perType[strings.SplitN(ent.Key, "/", 2)[0]]++
+	}
+	objects := len(snap) + dead
 	types := make([]string, 0, len(perType))
 	for t := range perType {
 		types = append(types, t)
