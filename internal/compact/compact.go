@@ -15,6 +15,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"path"
 	"slices"
 	"strings"
@@ -245,6 +246,9 @@ type ev struct {
 	line      []byte
 }
 
+// ns is created_at in nanoseconds since the epoch.
+func (a *ev) ns() int64 { return a.sec*1e9 + int64(a.nsec) }
+
 // before orders events: by created_at, then source position.
 func (a *ev) before(b *ev) bool {
 	if a.sec != b.sec {
@@ -330,15 +334,11 @@ func (c *compactor) round(ctx context.Context, part string) (done bool, err erro
 			return false, err
 		}
 	}
-	known, err := c.knownUUIDs(ctx, full)
-	if err != nil {
-		return false, err
-	}
-
-	// Keep the first event of each event_uuid.
+	// Parse, then keep the first event of each event_uuid.
 	enr := event.NewEnricher(&event.Options{MaxSize: 1 << 30})
-	best := map[string]*ev{}
+	var parsed []*ev
 	var storedBytes int64
+	lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
 	for _, in := range inputs {
 		storedBytes += in.Size
 		for pos, line := range in.lines {
@@ -347,19 +347,40 @@ func (c *compactor) round(ctx context.Context, part string) (done bool, err erro
 				return false, fmt.Errorf("%s line %d: a stored event does not pass the rules (was the object written by eventlake?): %w", in.Key, pos+1, err)
 			}
 			e := &ev{uuid: string(info.UUID), sec: info.Sec, nsec: int32(info.Nsec), rank: in.rank, pos: pos, line: line}
-			if _, dup := known[e.uuid]; dup {
-				c.res.Duplicates++
-				continue
-			}
-			if old, dup := best[e.uuid]; dup {
-				c.res.Duplicates++
-				if !e.before(old) {
-					continue
-				}
-			}
-			best[e.uuid] = e
+			lo, hi = min(lo, e.ns()), max(hi, e.ns())
+			parsed = append(parsed, e)
 		}
 	}
+	// A copy of an event has its created_at, so only compacted objects
+	// whose created_at range meets this round's can hold one.
+	var overlapping []string
+	for _, key := range full {
+		if o := live[key]; o.LastCreated == 0 && o.FirstCreated == 0 || o.FirstCreated <= hi && o.LastCreated >= lo {
+			overlapping = append(overlapping, key)
+		}
+	}
+	known, err := c.knownUUIDs(ctx, overlapping)
+	if err != nil {
+		return false, err
+	}
+	best := make(map[string]*ev, len(parsed))
+next:
+	for _, e := range parsed {
+		for _, set := range known {
+			if _, dup := set[e.uuid]; dup {
+				c.res.Duplicates++
+				continue next
+			}
+		}
+		if old, dup := best[e.uuid]; dup {
+			c.res.Duplicates++
+			if !e.before(old) {
+				continue
+			}
+		}
+		best[e.uuid] = e
+	}
+	parsed = nil
 	events := make([]*ev, 0, len(best))
 	for _, e := range best {
 		events = append(events, e)
@@ -536,8 +557,9 @@ func (c *compactor) encode(seq int64, inputs []*input, events []*ev, f lake.Form
 		sum := sha256.Sum256(body)
 		key := fmt.Sprintf("%s%s%d.%s.%04d%s", part, lake.CompactedPrefix, seq, plan, len(outs), lake.Ext(f, comp))
 		outs = append(outs, output{
-			Output: lake.Output{Key: key, Bytes: int64(len(body)), Events: int64(end - start), SHA256: hex.EncodeToString(sum[:])},
-			body:   body,
+			Output: lake.Output{Key: key, Bytes: int64(len(body)), Events: int64(end - start), SHA256: hex.EncodeToString(sum[:]),
+				FirstCreated: events[start].ns(), LastCreated: events[end-1].ns()},
+			body: body,
 		})
 		start = end
 	}
@@ -612,14 +634,14 @@ func (c *compactor) abandon(ctx context.Context, part string, outs []output) err
 	return errConflict
 }
 
-// knownUUIDs reads the event_uuids of the live compacted objects that this
+// knownUUIDs reads the event_uuids of live compacted objects that this
 // round does not merge: an event already compacted is kept over a later
-// copy of it.
-func (c *compactor) knownUUIDs(ctx context.Context, keys []string) (map[string]struct{}, error) {
+// copy of it. Sets are read once per partition.
+func (c *compactor) knownUUIDs(ctx context.Context, keys []string) ([]map[string]struct{}, error) {
 	if c.known == nil {
 		c.known = map[string]map[string]struct{}{}
 	}
-	all := map[string]struct{}{}
+	var sets []map[string]struct{}
 	enr := event.NewEnricher(&event.Options{MaxSize: 1 << 30})
 	for _, key := range keys {
 		set, ok := c.known[key]
@@ -645,11 +667,9 @@ func (c *compactor) knownUUIDs(ctx context.Context, keys []string) (map[string]s
 			}
 			c.known[key] = set
 		}
-		for u := range set {
-			all[u] = struct{}{}
-		}
+		sets = append(sets, set)
 	}
-	return all, nil
+	return sets, nil
 }
 
 // cleanup deletes, once the grace period has passed, the objects the

@@ -57,6 +57,10 @@ type Output struct {
 	Bytes  int64  `json:"bytes"`
 	Events int64  `json:"events"`
 	SHA256 string `json:"sha256"` // of the stored bytes
+	// The created_at of its first and last events, in nanoseconds since
+	// the epoch: events are stored in created_at order.
+	FirstCreated int64 `json:"first_created_ns"`
+	LastCreated  int64 `json:"last_created_ns"`
 }
 
 // Superseded is an object whose events are in a live compacted object.
