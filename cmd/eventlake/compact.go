@@ -6,6 +6,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -49,7 +51,7 @@ func (e env) compact(ctx context.Context, args []string) error {
 	target := byteSize(128 << 20)
 	fs.Var(&target, "target-size", "size of the objects written (default 128MiB)")
 	maxRound := byteSize(512 << 20)
-	fs.Var(&maxRound, "max-round-bytes", "uncompressed bytes of events held in memory at once (default 512MiB); bigger partitions take several rounds")
+	fs.Var(&maxRound, "max-round-bytes", "uncompressed bytes of events held in memory at once, all partitions together (default 512MiB); bigger partitions take several rounds")
 	format := fs.String("format", "auto", "format written: auto (that of the inputs), jsonl or parquet")
 	compression := fs.String("compression", "auto", "compression of NDJSON written: auto (that of the inputs), gzip, zstd or none")
 	grace := fs.Duration("grace", 10*time.Minute, "keep superseded objects this long for readers that listed them; a later run deletes them (0: delete now)")
@@ -99,6 +101,10 @@ again, and to run twice at once (see docs/compaction.md).
 			return fmt.Errorf("--compression: %w", err)
 		}
 		opts.Compression = &c
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// The events in memory, their encoded copies, and room for the rest.
+		debug.SetMemoryLimit(2*int64(maxRound) + 128<<20)
 	}
 	store, err := lake.Open(ctx, *lakeURL, &lake.OpenOptions{S3Endpoint: *s3Endpoint})
 	if err != nil {

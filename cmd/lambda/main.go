@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/debug"
+	"strconv"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
@@ -41,6 +43,9 @@ func compact(ctx context.Context) error {
 	cfg, err := function.CompactConfigFromEnv(os.Getenv)
 	if err != nil {
 		return err
+	}
+	if mb, err := strconv.ParseInt(os.Getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"), 10, 64); err == nil && os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(mb << 20 * 8 / 10) // collect harder before the function's memory runs out
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	store, err := lake.Open(ctx, cfg.LakeURL, nil)

@@ -36,7 +36,7 @@ resource "aws_lambda_function" "compaction" {
       EVENTLAKE_COMPACT_OLDER_THAN      = var.compaction_older_than
       EVENTLAKE_COMPACT_TARGET_SIZE     = tostring(var.compaction_target_size)
       EVENTLAKE_COMPACT_GRACE           = var.compaction_grace
-      EVENTLAKE_COMPACT_MAX_ROUND_BYTES = tostring(floor(var.compaction_memory_mb * 1048576 / 4))
+      EVENTLAKE_COMPACT_MAX_ROUND_BYTES = tostring(floor(var.compaction_memory_mb * 1048576 / 3))
       EVENTLAKE_COMPACT_CONCURRENCY     = "4"
     }
   }

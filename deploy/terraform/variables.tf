@@ -360,7 +360,7 @@ variable "compaction_target_size" {
 }
 
 variable "compaction_memory_mb" {
-  description = "Memory of the compaction function; it holds up to a quarter of it in events at once."
+  description = "Memory of the compaction function; it holds up to a third of it in events at once, with a Go memory limit at 80%."
   type        = number
   default     = 2048
 

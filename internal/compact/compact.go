@@ -43,8 +43,10 @@ type Options struct {
 	// Athena table needs).
 	Format      *lake.Format
 	Compression *lake.Compression
-	// MaxRoundBytes bounds the uncompressed bytes read into memory at once;
-	// a partition with more is compacted in several rounds. 0 means 512 MiB.
+	// MaxRoundBytes bounds the uncompressed bytes of events held in memory
+	// at once, across the partitions compacted at once (each gets its
+	// share); a partition with more is compacted in several rounds. The
+	// heap peaks at about twice this. 0 means 512 MiB.
 	MaxRoundBytes int64
 	// Grace is how long superseded objects, older manifests and abandoned
 	// outputs are kept before they are deleted, so that a reader that
@@ -457,12 +459,17 @@ next:
 	return false, nil
 }
 
-// read reads candidates in order until MaxRoundBytes of events are in.
+// roundBytes is this partition's share of MaxRoundBytes.
+func (c *compactor) roundBytes() int64 {
+	return max(c.o.MaxRoundBytes/int64(c.o.Concurrency), 1<<20)
+}
+
+// read reads candidates in order until roundBytes of events are in.
 func (c *compactor) read(ctx context.Context, candidates []lake.Entry) ([]*input, int64, error) {
 	var inputs []*input
 	var rawBytes int64
 	for i, e := range candidates {
-		if rawBytes >= c.o.MaxRoundBytes && len(inputs) > 0 {
+		if rawBytes >= c.roundBytes() && len(inputs) > 0 {
 			break
 		}
 		body, err := c.r.Read(ctx, e.Key)
