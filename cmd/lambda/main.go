@@ -52,7 +52,15 @@ func compact(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", function.EnvLakeURL, err)
 	}
-	c, err := function.NewCompactor(cfg, store, log, os.Stdout, os.Getenv("AWS_LAMBDA_FUNCTION_NAME"))
+	deps := function.CompactDeps{Lake: store, Log: log, Metrics: os.Stdout, FunctionName: os.Getenv("AWS_LAMBDA_FUNCTION_NAME")}
+	if cfg.QueueURL != "" {
+		q, err := sqs.Open(ctx, cfg.QueueURL, sqs.Options{})
+		if err != nil {
+			return fmt.Errorf("%s: %w", function.EnvCompactQueueURL, err)
+		}
+		deps.Queue = q
+	}
+	c, err := function.NewCompactor(cfg, deps)
 	if err != nil {
 		return err
 	}

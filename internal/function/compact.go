@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
+
 	"github.com/eventlake/eventlake/internal/compact"
 	"github.com/eventlake/eventlake/internal/lake"
 )
@@ -24,15 +26,17 @@ const (
 	EnvCompactGrace         = "EVENTLAKE_COMPACT_GRACE"           // superseded objects kept this long; default 15m
 	EnvCompactMaxRoundBytes = "EVENTLAKE_COMPACT_MAX_ROUND_BYTES" // uncompressed bytes in memory at once; default 268435456
 	EnvCompactConcurrency   = "EVENTLAKE_COMPACT_CONCURRENCY"     // partitions at once; default 4
+	EnvCompactQueueURL      = "EVENTLAKE_COMPACT_QUEUE_URL"       // SQS queue: a scheduled run queues one message per event type there; empty: it compacts everything itself
 )
 
 // CompactEnvVars lists every variable the compaction function reads.
 var CompactEnvVars = []string{EnvLakeURL, EnvFormat, EnvCompression, EnvLogLevel, EnvMetricsNamespace, EnvDeadlineMargin,
-	EnvCompactOlderThan, EnvCompactTargetSize, EnvCompactGrace, EnvCompactMaxRoundBytes, EnvCompactConcurrency}
+	EnvCompactOlderThan, EnvCompactTargetSize, EnvCompactGrace, EnvCompactMaxRoundBytes, EnvCompactConcurrency, EnvCompactQueueURL}
 
 // CompactConfig is the compaction function's configuration.
 type CompactConfig struct {
 	LakeURL          string
+	QueueURL         string
 	Options          compact.Options // Format and Compression set only when the variables are
 	LogLevel         slog.Level
 	MetricsNamespace string
@@ -43,7 +47,8 @@ type CompactConfig struct {
 // refusing bad values with a message naming the variable.
 func CompactConfigFromEnv(getenv func(string) string) (CompactConfig, error) {
 	c := CompactConfig{
-		LakeURL: getenv(EnvLakeURL),
+		LakeURL:  getenv(EnvLakeURL),
+		QueueURL: getenv(EnvCompactQueueURL),
 		Options: compact.Options{
 			OlderThan: time.Hour, TargetSize: 128 << 20, Grace: 15 * time.Minute,
 			MaxRoundBytes: 256 << 20, Concurrency: 4,
@@ -111,53 +116,140 @@ func CompactConfigFromEnv(getenv func(string) string) (CompactConfig, error) {
 	return c, nil
 }
 
-// Compactor is the scheduled compaction function.
+// PartitionQueue takes the partitions to compact, one message each.
+type PartitionQueue interface {
+	SendAll(ctx context.Context, bodies [][]byte) error
+}
+
+// Compactor is the compaction function.
 type Compactor struct {
 	cfg     CompactConfig
 	lake    lake.Reader
+	queue   PartitionQueue
 	log     *slog.Logger
 	metrics io.Writer
 	name    string
 }
 
-// NewCompactor returns the compaction handler over store.
-func NewCompactor(cfg CompactConfig, store lake.Reader, log *slog.Logger, metrics io.Writer, functionName string) (*Compactor, error) {
-	if store == nil {
-		return nil, errors.New("function: no lake store")
-	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	if metrics == nil {
-		metrics = io.Discard
-	}
-	return &Compactor{cfg: cfg, lake: store, log: log, metrics: metrics, name: functionName}, nil
+// CompactDeps are the compaction function's connections.
+type CompactDeps struct {
+	Lake         lake.Reader    // required
+	Queue        PartitionQueue // nil: a scheduled run compacts everything itself
+	Log          *slog.Logger   // nil: discard
+	Metrics      io.Writer      // EMF documents, one per line; nil: discard
+	FunctionName string
 }
 
-// CompactResult is the function's answer.
+// NewCompactor returns the compaction handler.
+func NewCompactor(cfg CompactConfig, d CompactDeps) (*Compactor, error) {
+	if d.Lake == nil {
+		return nil, errors.New("function: no lake store")
+	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	if d.Metrics == nil {
+		d.Metrics = io.Discard
+	}
+	return &Compactor{cfg: cfg, lake: d.Lake, queue: d.Queue, log: d.Log, metrics: d.Metrics, name: d.FunctionName}, nil
+}
+
+// CompactResult is the function's answer to a scheduled or manual run.
 type CompactResult struct {
 	compact.Stats
 	// Stopped says the run stopped at the deadline; the lake is consistent
-	// and the next scheduled run goes on.
+	// and the next run goes on.
 	Stopped bool `json:",omitempty"`
+	// Queued is how many event types were queued for compaction, when a
+	// queue is configured.
+	Queued int `json:",omitempty"`
 }
 
-// Invoke runs one compaction. The payload is the EventBridge Scheduler's
-// (ignored), or {"partition": "event_type=x/"} to compact only that
-// folder, for a manual run. It stops DeadlineMargin before the
-// invocation's deadline: a stop is as safe as a crash, and the next run
-// takes up where it stopped.
-func (c *Compactor) Invoke(ctx context.Context, payload json.RawMessage) (CompactResult, error) {
-	opts := c.cfg.Options
-	var req struct {
-		Partition string `json:"partition"`
+// Request is a manual run's payload: compact only under Partition.
+type Request struct {
+	Partition string `json:"partition"`
+}
+
+// Invoke takes three payloads:
+//
+//   - an SQS event from the compaction queue: each message is a Request;
+//     each is compacted, and a failed or stopped one is reported as a
+//     batch item failure, so SQS delivers it again and the next attempt
+//     goes on where this one stopped;
+//   - {"partition": "event_type=x/"}: compacts that folder now;
+//   - anything else (the EventBridge schedule's event): with a queue,
+//     queues one Request per event type, so that as many functions as the
+//     mapping allows compact them at once; without, compacts everything.
+//
+// A run stops DeadlineMargin before the invocation's deadline: a stop is as
+// safe as a crash.
+func (c *Compactor) Invoke(ctx context.Context, payload json.RawMessage) (any, error) {
+	var probe struct {
+		Records []json.RawMessage `json:"Records"`
+		Request
 	}
 	if len(payload) > 0 {
-		if err := json.Unmarshal(payload, &req); err != nil {
-			return CompactResult{}, fmt.Errorf("compaction payload: %w", err)
+		if err := json.Unmarshal(payload, &probe); err != nil {
+			return nil, fmt.Errorf("compaction payload is not JSON: %w", err)
 		}
 	}
-	opts.Prefix = req.Partition
+	if len(probe.Records) > 0 {
+		var ev events.SQSEvent
+		if err := json.Unmarshal(payload, &ev); err != nil {
+			return nil, fmt.Errorf("bad SQS event: %w", err)
+		}
+		return c.fromQueue(ctx, ev), nil
+	}
+	if probe.Partition == "" && c.queue != nil {
+		return c.fanOut(ctx)
+	}
+	return c.run(ctx, probe.Partition)
+}
+
+// fanOut queues one Request per event type.
+func (c *Compactor) fanOut(ctx context.Context) (CompactResult, error) {
+	dirs, err := lake.Dirs(ctx, c.lake, "")
+	if err != nil {
+		return CompactResult{}, err
+	}
+	var bodies [][]byte
+	for _, d := range dirs {
+		if strings.HasPrefix(d, "event_type=") {
+			b, _ := json.Marshal(Request{Partition: d})
+			bodies = append(bodies, b)
+		}
+	}
+	if err := c.queue.SendAll(ctx, bodies); err != nil {
+		c.log.Error("queueing event types for compaction failed", "error", err.Error())
+		return CompactResult{}, err
+	}
+	c.log.Info("queued event types for compaction", "event_types", len(bodies))
+	return CompactResult{Queued: len(bodies)}, nil
+}
+
+// fromQueue compacts the partitions the messages name.
+func (c *Compactor) fromQueue(ctx context.Context, ev events.SQSEvent) events.SQSEventResponse {
+	resp := events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
+	for _, m := range ev.Records {
+		var req Request
+		if err := json.Unmarshal([]byte(m.Body), &req); err != nil || req.Partition == "" {
+			// Not ours to retry: a bad message would come back forever.
+			c.log.Error("compaction message is not a request; dropped to the queue's DLQ by retries", "message_id", m.MessageId, "body", m.Body)
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
+			continue
+		}
+		res, err := c.run(ctx, req.Partition)
+		if err != nil || res.Stopped {
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
+		}
+	}
+	return resp
+}
+
+// run compacts under partition ("" for the whole lake).
+func (c *Compactor) run(ctx context.Context, partition string) (CompactResult, error) {
+	opts := c.cfg.Options
+	opts.Prefix = partition
 	runCtx := ctx
 	if dl, ok := ctx.Deadline(); ok {
 		var cancel context.CancelFunc
@@ -172,7 +264,7 @@ func (c *Compactor) Invoke(ctx context.Context, payload json.RawMessage) (Compac
 	}
 	took := time.Since(start)
 	c.emit(res, took, err != nil)
-	attrs := []any{"partitions", st.Partitions, "rounds", st.Rounds, "input_objects", st.InputObjects, "output_objects", st.OutputObjects,
+	attrs := []any{"partition", partition, "partitions", st.Partitions, "rounds", st.Rounds, "input_objects", st.InputObjects, "output_objects", st.OutputObjects,
 		"events", st.Events, "duplicates", st.Duplicates, "deleted", st.Deleted, "conflicts", st.Conflicts, "stopped", res.Stopped, "ms", took.Milliseconds()}
 	if err != nil {
 		c.log.Error("compaction failed", append(attrs, "error", err.Error())...)

@@ -27,7 +27,10 @@ type blobStore struct {
 	name string
 }
 
-var _ Reader = (*blobStore)(nil)
+var (
+	_ Reader    = (*blobStore)(nil)
+	_ DirLister = (*blobStore)(nil)
+)
 
 func openMem() *blobStore {
 	return &blobStore{b: memblob.OpenBucket(nil), name: "mem://"}
@@ -167,6 +170,23 @@ func (s *blobStore) List(ctx context.Context, prefix string) iter.Seq2[Entry, er
 			if !yield(Entry{Key: obj.Key, Size: obj.Size, ModTime: obj.ModTime}, nil) {
 				return
 			}
+		}
+	}
+}
+
+func (s *blobStore) Dirs(ctx context.Context, prefix string) ([]string, error) {
+	var out []string
+	it := s.b.List(&blob.ListOptions{Prefix: prefix, Delimiter: "/"})
+	for {
+		obj, err := it.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if obj.IsDir {
+			out = append(out, obj.Key)
 		}
 	}
 }

@@ -30,7 +30,10 @@ type dirStore struct {
 	dirs  sync.Map // folders known to exist
 }
 
-var _ Reader = (*dirStore)(nil)
+var (
+	_ Reader    = (*dirStore)(nil)
+	_ DirLister = (*dirStore)(nil)
+)
 
 func openDir(path string, fsync bool) (*dirStore, error) {
 	if path == "" {
@@ -206,4 +209,32 @@ func (s *dirStore) List(ctx context.Context, prefix string) iter.Seq2[Entry, err
 			}
 		}
 	}
+}
+
+func (s *dirStore) Dirs(ctx context.Context, prefix string) ([]string, error) {
+	if prefix != "" && !strings.HasSuffix(prefix, "/") {
+		return nil, fmt.Errorf("dirs %q: want a folder ending in /", prefix)
+	}
+	dir := s.root
+	if prefix != "" {
+		p, err := s.path(strings.TrimSuffix(prefix, "/"))
+		if err != nil {
+			return nil, err
+		}
+		dir = p
+	}
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range entries {
+		if e.IsDir() {
+			out = append(out, prefix+e.Name()+"/")
+		}
+	}
+	return out, nil
 }

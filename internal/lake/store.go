@@ -54,6 +54,35 @@ type Reader interface {
 	Delete(ctx context.Context, key string) error
 }
 
+// DirLister is a Reader that can list the folders right below a prefix
+// without listing every object under them (S3's delimiter listing).
+type DirLister interface {
+	// Dirs returns the names of the folders right below prefix (which
+	// ends in '/' or is empty), each ending in '/', in lexical order.
+	Dirs(ctx context.Context, prefix string) ([]string, error)
+}
+
+// Dirs lists the folders right below prefix, with the store's DirLister
+// when it has one, else by listing every object.
+func Dirs(ctx context.Context, r Reader, prefix string) ([]string, error) {
+	if d, ok := r.(DirLister); ok {
+		return d.Dirs(ctx, prefix)
+	}
+	seen := map[string]bool{}
+	var out []string
+	for e, err := range r.List(ctx, prefix) {
+		if err != nil {
+			return nil, err
+		}
+		rest := e.Key[len(prefix):]
+		if i := strings.IndexByte(rest, '/'); i >= 0 && !seen[rest[:i+1]] {
+			seen[rest[:i+1]] = true
+			out = append(out, prefix+rest[:i+1])
+		}
+	}
+	return out, nil
+}
+
 // OpenOptions holds what a URL cannot say. The zero value is fine.
 type OpenOptions struct {
 	// S3Endpoint overrides the S3 endpoint (also settable with the URL's

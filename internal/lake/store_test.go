@@ -119,6 +119,20 @@ func storeConformance(t *testing.T, s Reader) {
 		t.Errorf("List(a/) = %q, want %q", keys, want)
 	}
 
+	// Folders right below a prefix, with the store's own lister and by
+	// listing everything: the same.
+	for _, prefix := range []string{"", "a/"} {
+		want := map[string][]string{"": {"a/", "b/", "event_type=%2E%2E/"}, "a/": {"a/b/"}}[prefix]
+		got, err := Dirs(ctx, s, prefix)
+		if err != nil || !slices.Equal(got, want) {
+			t.Errorf("Dirs(%q) = %q, %v; want %q", prefix, got, err, want)
+		}
+		got, err = Dirs(ctx, struct{ Reader }{s}, prefix)
+		if err != nil || !slices.Equal(got, want) {
+			t.Errorf("Dirs(%q) by listing = %q, %v; want %q", prefix, got, err, want)
+		}
+	}
+
 	// Delete removes; deleting again, or a key never written, is fine.
 	for range 2 {
 		for _, k := range []string{"a/c.jsonl", "a/never"} {
