@@ -51,12 +51,12 @@ resource "aws_cloudwatch_metric_alarm" "function" {
 }
 
 resource "aws_cloudwatch_metric_alarm" "queue_depth" {
-  for_each = {
+  for_each = merge({
     dead-letters   = aws_sqs_queue.dead_letters.name
     failed-batches = aws_sqs_queue.failed_batches.name
     ingest-dlq     = aws_sqs_queue.ingest_dlq.name
     new-data-dlq   = aws_sqs_queue.new_data_dlq.name
-  }
+  }, { for q in aws_sqs_queue.compaction_dlq : "compact-dlq" => q.name })
   alarm_name          = "${local.name}-${each.key}-depth"
   alarm_description   = "Messages wait in ${each.value}."
   namespace           = "AWS/SQS"

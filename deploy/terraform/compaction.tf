@@ -1,7 +1,10 @@
-# The compaction function: the same zip, run with the handler "compact" on
-# a schedule. It merges each partition's small objects, keeps one copy of
+# The compaction function: the same zip, run with the handler "compact".
+# The schedule invokes it; it queues one message per event type; the
+# queue's mapping invokes it again per type, up to compaction_concurrency
+# at once. Each merges its partitions' small objects, keeps one copy of
 # each event_uuid, and switches readers with a manifest per partition
-# (docs/compaction.md). Runs overlapping each other are safe.
+# (docs/compaction.md). Runs overlapping each other are safe; a run that
+# stops at its deadline fails its message, which comes back and goes on.
 resource "aws_cloudwatch_log_group" "compaction" {
   count             = var.compaction_schedule != "" ? 1 : 0
   name              = "/aws/lambda/${local.name}-compact"
@@ -21,8 +24,9 @@ resource "aws_lambda_function" "compaction" {
   source_code_hash = filebase64sha256(var.lambda_zip)
   memory_size      = var.compaction_memory_mb
   timeout          = 900
-  # One at a time is enough; two at once would be safe, only wasteful.
-  reserved_concurrent_executions = 1
+  # The queue's mapping runs up to compaction_concurrency; one more for
+  # the scheduled fan-out.
+  reserved_concurrent_executions = var.compaction_concurrency + 1
 
   # Exactly the variables internal/function/compact.go reads (a test checks).
   environment {
@@ -38,6 +42,7 @@ resource "aws_lambda_function" "compaction" {
       EVENTLAKE_COMPACT_GRACE           = var.compaction_grace
       EVENTLAKE_COMPACT_MAX_ROUND_BYTES = tostring(floor(var.compaction_memory_mb * 1048576 / 3))
       EVENTLAKE_COMPACT_CONCURRENCY     = "4"
+      EVENTLAKE_COMPACT_QUEUE_URL       = aws_sqs_queue.compaction[0].url
     }
   }
 
@@ -51,6 +56,37 @@ resource "aws_lambda_function" "compaction" {
   }
 
   depends_on = [aws_iam_role_policy.compaction, aws_cloudwatch_log_group.compaction]
+}
+
+# One message per event type to compact.
+resource "aws_sqs_queue" "compaction" {
+  count                      = var.compaction_schedule != "" ? 1 : 0
+  name                       = "${local.name}-compact"
+  kms_master_key_id          = aws_kms_key.main.arn
+  visibility_timeout_seconds = 900 * 6
+  message_retention_seconds  = 86400
+  redrive_policy = jsonencode({
+    deadLetterTargetArn = aws_sqs_queue.compaction_dlq[0].arn
+    maxReceiveCount     = 10 # a big event type may take a few stopped runs
+  })
+}
+
+resource "aws_sqs_queue" "compaction_dlq" {
+  count                     = var.compaction_schedule != "" ? 1 : 0
+  name                      = "${local.name}-compact-dlq"
+  kms_master_key_id         = aws_kms_key.main.arn
+  message_retention_seconds = 1209600
+}
+
+resource "aws_lambda_event_source_mapping" "compaction" {
+  count                   = var.compaction_schedule != "" ? 1 : 0
+  function_name           = aws_lambda_function.compaction[0].arn
+  event_source_arn        = aws_sqs_queue.compaction[0].arn
+  batch_size              = 1
+  function_response_types = ["ReportBatchItemFailures"]
+  scaling_config {
+    maximum_concurrency = var.compaction_concurrency
+  }
 }
 
 resource "aws_cloudwatch_event_rule" "compaction" {
@@ -112,6 +148,12 @@ data "aws_iam_policy_document" "compaction" {
       variable = "s3:prefix"
       values   = ["${var.lake_prefix}/*"]
     }
+  }
+
+  statement {
+    sid       = "FanOutByEventType"
+    actions   = ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]
+    resources = [aws_sqs_queue.compaction[0].arn]
   }
 
   statement {

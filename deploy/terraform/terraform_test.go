@@ -241,6 +241,22 @@ func TestCompactionIsScheduled(t *testing.T) {
 	if got := c.text(attr(t, perm, "function_name").Expr); got != "aws_lambda_function.compaction[0].function_name" {
 		t.Errorf("permission function_name = %s", got)
 	}
+	// The fan-out: the function sends to its queue, the queue's mapping
+	// invokes it with partial batch responses.
+	m := c.find(t, "resource", "aws_lambda_event_source_mapping", "compaction")
+	if got := c.text(attr(t, m, "event_source_arn").Expr); got != "aws_sqs_queue.compaction[0].arn" {
+		t.Errorf("compaction mapping source = %s", got)
+	}
+	if got := c.text(attr(t, m, "function_name").Expr); got != "aws_lambda_function.compaction[0].arn" {
+		t.Errorf("compaction mapping function = %s", got)
+	}
+	if v := literal(t, attr(t, m, "function_response_types").Expr); v.LengthInt() != 1 || v.Index(cty.NumberIntVal(0)).AsString() != "ReportBatchItemFailures" {
+		t.Errorf("compaction mapping function_response_types = %#v", v)
+	}
+	env := c.text(attr(t, sub(t, c.find(t, "resource", "aws_lambda_function", "compaction"), "environment"), "variables").Expr)
+	if !strings.Contains(env, "EVENTLAKE_COMPACT_QUEUE_URL       = aws_sqs_queue.compaction[0].url") {
+		t.Errorf("the function is not given its queue: %s", env)
+	}
 	// Compaction deletes; the landing function must not be able to.
 	if got := c.text(attr(t, sub(t, c.find(t, "data", "aws_iam_policy_document", "compaction"), "statement"), "actions").Expr); !strings.Contains(got, "s3:DeleteObject") {
 		t.Errorf("compaction cannot delete: %s", got)
@@ -344,7 +360,7 @@ func TestVariablesAreDeclaredAndValidated(t *testing.T) {
 			}
 		}
 	}
-	for _, v := range []string{"region", "name_prefix", "environment", "stream_mode", "shard_count", "retention_hours", "batch_size", "batching_window_seconds", "parallelization_factor", "maximum_retry_attempts", "maximum_record_age_seconds", "layout", "compression", "format", "compaction_schedule", "compaction_older_than", "compaction_grace", "compaction_target_size", "compaction_memory_mb", "lambda_memory_mb", "lambda_timeout_seconds", "log_retention_days"} {
+	for _, v := range []string{"region", "name_prefix", "environment", "stream_mode", "shard_count", "retention_hours", "batch_size", "batching_window_seconds", "parallelization_factor", "maximum_retry_attempts", "maximum_record_age_seconds", "layout", "compression", "format", "compaction_schedule", "compaction_older_than", "compaction_grace", "compaction_target_size", "compaction_memory_mb", "compaction_concurrency", "lambda_memory_mb", "lambda_timeout_seconds", "log_retention_days"} {
 		b := declared[v]
 		if b == nil {
 			t.Errorf("variable %s is missing", v)

@@ -369,3 +369,14 @@ variable "compaction_memory_mb" {
     error_message = "compaction_memory_mb must be within 512..10240."
   }
 }
+
+variable "compaction_concurrency" {
+  description = "Event types compacted at once, each by its own invocation of the compaction function (2..1000)."
+  type        = number
+  default     = 4
+
+  validation {
+    condition     = var.compaction_concurrency >= 2 && var.compaction_concurrency <= 1000
+    error_message = "compaction_concurrency must be within 2..1000 (the SQS mapping's maximum_concurrency range)."
+  }
+}
