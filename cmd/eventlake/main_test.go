@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -379,4 +380,64 @@ func TestCompactTheLake(t *testing.T) {
 	if objects != st.Partitions {
 		t.Errorf("%d objects left in %d partitions", objects, st.Partitions)
 	}
+}
+
+// TestQueryAnS3Lake: query mirrors what readers of an S3 lake see into a
+// cache folder, fetches only what is new the next time, and follows a
+// compaction (superseded copies go, compacted objects come).
+func TestQueryAnS3Lake(t *testing.T) {
+	testservers.Credentials(t)
+	s3 := testservers.NewS3(t, "lake")
+	dir := t.TempDir()
+	a := filepath.Join(dir, "a.jsonl")
+	if _, _, err := cli(t, nil, "gen", "-n", "3000", "--seed", "8", "--to", a); err != nil {
+		t.Fatal(err)
+	}
+	lakeURL := "s3://lake/events"
+	for _, src := range []string{"a", "b"} { // every event twice, in other objects
+		if _, stderr, err := cli(t, nil, "run", "--from", a, "--to", lakeURL, "--s3-endpoint", s3.URL, "--source-id", src, "--batch-events", "500"); err != nil {
+			t.Fatalf("run: %v\n%s", err, stderr)
+		}
+	}
+	cache := filepath.Join(dir, "cache")
+	q := func(extra ...string) (string, string) {
+		t.Helper()
+		args := append([]string{"query", "--lake", lakeURL, "--s3-endpoint", s3.URL, "--cache", cache, "--format", "csv"}, extra...)
+		out, stderr, err := cli(t, nil, append(args, "SELECT count(*) AS n, count(DISTINCT event_uuid) AS u FROM events")...)
+		if err != nil {
+			t.Fatalf("query: %v\n%s", err, stderr)
+		}
+		return out, stderr
+	}
+	out, stderr := q()
+	n, u, _ := strings.Cut(strings.Split(strings.TrimSpace(out), "\n")[1], ",")
+	if n != fmt.Sprint(2*atoi(t, u)) || !strings.Contains(stderr, "fetched") {
+		t.Fatalf("before compaction: %q (%s); want each event twice", out, stderr)
+	}
+	if _, stderr := q(); !strings.Contains(stderr, " 0 fetched") {
+		t.Errorf("a second query fetched again: %s", stderr)
+	}
+	if _, stderr, err := cli(t, nil, "compact", "--lake", lakeURL, "--s3-endpoint", s3.URL, "--older-than", "0", "--grace", "1h"); err != nil {
+		t.Fatalf("compact: %v\n%s", err, stderr)
+	}
+	out, stderr = q()
+	if want := fmt.Sprintf("n,u\n%s,%s\n", u, u); out != want || strings.Contains(stderr, " 0 removed") {
+		t.Errorf("after compaction: %q, want %q; %s", out, want, stderr)
+	}
+	out, _ = q("--partition", "event_type=payment")
+	if pn, pu, _ := strings.Cut(strings.Split(strings.TrimSpace(out), "\n")[1], ","); pn != pu || atoi(t, pn) == 0 || atoi(t, pn) >= atoi(t, u) {
+		t.Errorf("one type: %q, want some of the %s events, each once", out, u)
+	}
+	if _, _, err := cli(t, nil, "query", "--lake", lakeURL, "--s3-endpoint", s3.URL, "--cache", cache, "--partition", "../x", "SELECT 1"); err == nil {
+		t.Error("a hostile --partition was accepted")
+	}
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatalf("%q is not a number", s)
+	}
+	return n
 }

@@ -2,24 +2,68 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/csv"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/eventlake/eventlake/internal/lake"
 	"github.com/eventlake/eventlake/internal/query"
 )
+
+// mirror brings what readers of the lake at url see into a local folder.
+func (e env) mirror(ctx context.Context, url, cache, partition, s3Endpoint string) (string, error) {
+	if partition != "" && !strings.HasSuffix(partition, "/") {
+		partition += "/"
+	}
+	if partition != "" {
+		if err := lake.CheckKey(strings.TrimSuffix(partition, "/")); err != nil || !strings.HasPrefix(partition, "event_type=") {
+			return "", fmt.Errorf("--partition %q: want a folder such as event_type=payment/", partition)
+		}
+	}
+	if cache == "" {
+		base, err := os.UserCacheDir()
+		if err != nil {
+			return "", fmt.Errorf("no user cache folder (%v): give --cache", err)
+		}
+		sum := sha256.Sum256([]byte(url + "\x00" + partition))
+		cache = filepath.Join(base, "eventlake", "mirror", hex.EncodeToString(sum[:8]))
+	}
+	store, err := lake.Open(ctx, url, &lake.OpenOptions{S3Endpoint: s3Endpoint})
+	if err != nil {
+		return "", err
+	}
+	defer store.Close()
+	start := time.Now()
+	st, err := query.Mirror(ctx, store, cache, partition)
+	if err != nil {
+		return "", err
+	}
+	fmt.Fprintf(e.stderr, "mirrored %s%s into %s in %s: %d objects, %d fetched (%s), %d removed\n",
+		store, partition, cache, time.Since(start).Round(time.Millisecond), st.Objects, st.Downloaded, bytesize(st.Bytes), st.Removed)
+	if st.Objects == 0 {
+		return "", fmt.Errorf("%s%s holds no events", store, partition)
+	}
+	return cache, nil
+}
 
 func (e env) query(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("query", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
-	dir := fs.String("lake", "./lake", "the lake folder")
+	dir := fs.String("lake", "./lake", "the lake: a folder, or s3://bucket/prefix (mirrored into --cache first)")
 	format := fs.String("format", "table", "output: table, csv or json")
+	cache := fs.String("cache", "", "where an s3:// lake is mirrored (default: the user cache folder)")
+	partition := fs.String("partition", "", "mirror only this folder of an s3:// lake, e.g. event_type=payment/")
+	s3Endpoint := fs.String("s3-endpoint", "", "S3-compatible endpoint URL (else AWS_ENDPOINT_URL_S3)")
 	fs.Usage = func() {
-		fmt.Fprintf(e.stderr, "usage: eventlake query [--lake DIR] [--format table|csv|json] \"SELECT ... FROM events ...\"\n\nRuns SQL with DuckDB over a view \"events\" of the lake (NDJSON and Parquet):\nevent_uuid, event_name, event_type, event_subtype, created_at, created_datetime.\n\n")
+		fmt.Fprintf(e.stderr, "usage: eventlake query [--lake DIR|s3://bucket/prefix] [--format table|csv|json] \"SELECT ... FROM events ...\"\n\nRuns SQL with DuckDB over a view \"events\" of the lake (NDJSON and Parquet):\nevent_uuid, event_name, event_type, event_subtype, created_at, created_datetime,\nand the partition columns; each event once, whatever compaction is doing.\nAn s3:// lake is first mirrored (what readers see; only new objects are fetched).\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -32,6 +76,15 @@ func (e env) query(ctx context.Context, args []string) error {
 	}
 	if *format != "table" && *format != "csv" && *format != "json" {
 		return fmt.Errorf("--format %q: want table, csv or json", *format)
+	}
+	if strings.Contains(*dir, "://") && !strings.HasPrefix(*dir, "file://") {
+		local, err := e.mirror(ctx, *dir, *cache, *partition, *s3Endpoint)
+		if err != nil {
+			return err
+		}
+		*dir = local
+	} else {
+		*dir = strings.TrimPrefix(*dir, "file://")
 	}
 	res, err := query.Run(ctx, *dir, fs.Arg(0))
 	if err != nil {

@@ -216,10 +216,17 @@ func LatestManifest(ctx context.Context, r Reader, partition string) (*Manifest,
 // reads it, when it was superseded at least a grace period earlier; a
 // reader that then gets ErrNotExist takes a new snapshot.
 func Snapshot(ctx context.Context, r Reader, prefix string) ([]Entry, error) {
+	objs, _, err := SnapshotWithManifests(ctx, r, prefix)
+	return objs, err
+}
+
+// SnapshotWithManifests is Snapshot, and the latest manifest of each
+// partition it used.
+func SnapshotWithManifests(ctx context.Context, r Reader, prefix string) ([]Entry, map[string]*Manifest, error) {
 	for try := 0; ; try++ {
 		before, err := Manifests(ctx, r, prefix)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		latest := map[string]*Manifest{}
 		for part, seqs := range before {
@@ -228,14 +235,14 @@ func Snapshot(ctx context.Context, r Reader, prefix string) ([]Entry, error) {
 				continue // deleted by a later compaction's clean-up; the check below lists again
 			}
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			latest[part] = m
 		}
 		var out []Entry
 		for e, err := range r.List(ctx, prefix) {
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			if strings.HasPrefix(e.Key, "_") || strings.HasPrefix(path.Base(e.Key), ".") {
 				continue // dead letters, manifests, hidden files
@@ -246,13 +253,13 @@ func Snapshot(ctx context.Context, r Reader, prefix string) ([]Entry, error) {
 		}
 		after, err := Manifests(ctx, r, prefix)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if sameLatest(before, after) && len(latest) == len(before) {
-			return out, nil
+			return out, latest, nil
 		}
 		if try == 20 {
-			return nil, errors.New("the lake kept changing while it was listed: 20 compactions committed meanwhile")
+			return nil, nil, errors.New("the lake kept changing while it was listed: 20 compactions committed meanwhile")
 		}
 	}
 }
