@@ -19,6 +19,7 @@ import (
 	"github.com/johannesboyne/gofakes3"
 	"github.com/klauspost/compress/gzip"
 
+	"github.com/eventlake/eventlake/internal/lake"
 	"github.com/eventlake/eventlake/internal/testservers"
 )
 
@@ -440,4 +441,104 @@ func atoi(t *testing.T, s string) int {
 		t.Fatalf("%q is not a number", s)
 	}
 	return n
+}
+
+// TestCompactKilled SIGKILLs the real binary again and again while it
+// compacts (small rounds and objects: many steps), and checks after each
+// kill that a reader sees every event, none more often than it was landed;
+// the last run finishes the job: each event once.
+func TestCompactKilled(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "eventlake")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	events := filepath.Join(dir, "events.jsonl")
+	if _, _, err := cli(t, nil, "gen", "-n", "20000", "--seed", "9", "--bad", "0", "--dup", "0", "--to", events); err != nil {
+		t.Fatal(err)
+	}
+	lakeDir := filepath.Join(dir, "lake")
+	for _, src := range []string{"a", "b"} {
+		if _, stderr, err := cli(t, nil, "run", "--from", events, "--to", lakeDir, "--source-id", src, "--batch-events", "1000"); err != nil {
+			t.Fatalf("run: %v\n%s", err, stderr)
+		}
+	}
+	store, err := lake.Open(context.Background(), lakeDir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	view := func() map[string]int {
+		t.Helper()
+		snap, err := lake.Snapshot(context.Background(), store, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]int{}
+		for _, e := range snap {
+			body, err := store.Read(context.Background(), e.Key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines, err := lake.Lines(e.Key, body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, l := range lines {
+				var ev struct {
+					UUID string `json:"event_uuid"`
+				}
+				json.Unmarshal(l, &ev)
+				seen[ev.UUID]++
+			}
+		}
+		return seen
+	}
+	before := view()
+	if len(before) != 20000 {
+		t.Fatalf("%d distinct events landed, want 20000", len(before))
+	}
+	args := []string{"compact", "--lake", lakeDir, "--older-than", "0", "--grace", "0", "--concurrency", "2",
+		"--target-size", "64KiB", "--max-round-bytes", "512KiB", "--json"}
+	kills := 0
+	for delay := 30 * time.Millisecond; ; delay += 40 * time.Millisecond {
+		cmd := exec.Command(bin, args...)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		var err error
+		select {
+		case err = <-done:
+		case <-time.After(delay):
+			cmd.Process.Kill()
+			err = <-done
+			kills++
+		}
+		v := view()
+		if len(v) != len(before) {
+			t.Fatalf("after kill %d: a reader sees %d distinct events, want %d", kills, len(v), len(before))
+		}
+		for u, n := range v {
+			if n > before[u] {
+				t.Fatalf("after kill %d: %s seen %d times, landed %d", kills, u, n, before[u])
+			}
+		}
+		if err == nil {
+			break
+		}
+		if kills > 200 {
+			t.Fatal("compaction never finished")
+		}
+	}
+	for u, n := range view() {
+		if n != 1 {
+			t.Fatalf("%s seen %d times after compaction", u, n)
+		}
+	}
+	out, err := exec.Command(bin, args...).Output()
+	if err != nil || !strings.Contains(string(out), `"Rounds": 0`) {
+		t.Errorf("a run after the end: %v\n%s", err, out)
+	}
+	t.Logf("killed %d times before a run finished", kills)
 }
