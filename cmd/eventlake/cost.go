@@ -48,8 +48,9 @@ func (e env) cost(_ context.Context, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "Assumptions: Lambda runs %.0f ms per batch plus %.1f µs per event; stored size = input / %.0f;\n"+
 		"provisioned streams get 2x the shards the writes need (%d); Firehose flushes each event type every %.0fs;\n"+
+		"compaction runs hourly, one invocation per event type, %.0f µs per event at %.0f MB, and reads each landed object once;\n"+
 		"free tiers, data transfer and CloudWatch Logs are not counted.\n",
-		t.FixedMsPerBatch, t.MicrosPerEvent, t.CompressionRatio, cost.Shards(t), t.FirehoseBufferSec)
+		t.FixedMsPerBatch, t.MicrosPerEvent, t.CompressionRatio, cost.Shards(t), t.FirehoseBufferSec, t.CompactMicrosPerEvent, t.CompactMemoryMB)
 	return nil
 }
 

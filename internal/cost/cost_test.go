@@ -2,6 +2,7 @@ package cost
 
 import (
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -83,5 +84,28 @@ func TestTotalsScaleWithTraffic(t *testing.T) {
 			t.Fatalf("%g events/h cost %v, not more than %v", eph, tot, prev)
 		}
 		prev = tot
+	}
+}
+
+// TestCompactionIsCounted: the compaction lines are there and grow with the
+// events; at 1M events/hour they are small beside landing.
+func TestCompactionIsCounted(t *testing.T) {
+	find := func(eph float64) float64 {
+		t.Helper()
+		for _, l := range Eventlake(USEast1, Traffic{EventsPerHour: eph}, true).Lines {
+			if strings.HasPrefix(l.Item, "Compaction Lambda") {
+				return l.USD
+			}
+		}
+		t.Fatal("no compaction line")
+		return 0
+	}
+	a, b := find(1e6), find(1e9)
+	// 1M/h: 730M events x 12 µs x 2 GB = 17,520 GB-s, plus 73,730 requests.
+	if want := 730e6*12e-6*2*USEast1.LambdaArmGBSecond + 730*101/1e6*USEast1.LambdaRequestsMillion; !near(a, want) {
+		t.Errorf("compaction at 1M/h = $%.4f, want $%.4f", a, want)
+	}
+	if b < 900*a {
+		t.Errorf("compaction at 1B/h = $%.2f, not ~1000x the $%.4f at 1M/h", b, a)
 	}
 }
