@@ -106,7 +106,7 @@ resource "aws_s3_bucket_notification" "lake" {
     queue_arn     = aws_sqs_queue.new_data.arn
     events        = ["s3:ObjectCreated:*"]
     filter_prefix = "${var.lake_prefix}/event_type="
-    filter_suffix = local.object_suffix[var.compression]
+    filter_suffix = var.format == "parquet" ? ".parquet" : local.object_suffix[var.compression]
   }
   depends_on = [aws_sqs_queue_policy.new_data]
 }

@@ -257,6 +257,29 @@ func TestCompactionIsScheduled(t *testing.T) {
 	if !strings.Contains(env, "EVENTLAKE_COMPACT_QUEUE_URL       = aws_sqs_queue.compaction[0].url") {
 		t.Errorf("the function is not given its queue: %s", env)
 	}
+	// The "new data" bus announces objects of the lake's format.
+	q := sub(t, c.find(t, "resource", "aws_s3_bucket_notification", "lake"), "queue")
+	if got := c.text(attr(t, q, "filter_suffix").Expr); got != `var.format == "parquet" ? ".parquet" : local.object_suffix[var.compression]` {
+		t.Errorf("new-data suffix filter = %s, want one per format", got)
+	}
+	var sfxAttr *hclsyntax.Attribute
+	for _, b := range c.blocks {
+		if a, ok := b.Body.Attributes["object_suffix"]; ok && b.Type == "locals" {
+			sfxAttr = a
+		}
+	}
+	if sfxAttr == nil {
+		t.Fatal("no local object_suffix")
+	}
+	sfx := literal(t, sfxAttr.Expr)
+	for _, comp := range []lake.Compression{lake.Gzip, lake.Zstd, lake.None} {
+		if got := sfx.GetAttr(comp.String()).AsString(); got != comp.Ext() {
+			t.Errorf("object_suffix.%s = %q, the code writes %q", comp, got, comp.Ext())
+		}
+	}
+	if lake.ParquetExt != ".parquet" {
+		t.Errorf("the code writes Parquet as %s", lake.ParquetExt)
+	}
 	// Compaction deletes; the landing function must not be able to.
 	if got := c.text(attr(t, sub(t, c.find(t, "data", "aws_iam_policy_document", "compaction"), "statement"), "actions").Expr); !strings.Contains(got, "s3:DeleteObject") {
 		t.Errorf("compaction cannot delete: %s", got)
