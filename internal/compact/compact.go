@@ -56,7 +56,8 @@ type Options struct {
 	Concurrency int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// Progress, when set, is called after each partition.
+	// Progress, when set, is called after each partition, finished or not
+	// (Partition.Err).
 	Progress func(Partition)
 
 	// step, when set, is called before every step that changes the store;
@@ -78,6 +79,7 @@ type Partition struct {
 	Pending       int    // superseded objects kept until the grace period ends
 	Young         int    // objects left alone as younger than OlderThan
 	Conflicts     int    // commits lost to another compaction (then planned again)
+	Err           error  `json:"-"` // why the partition was not finished, if it was not
 }
 
 // Stats sums the partitions.
@@ -129,7 +131,7 @@ func Run(ctx context.Context, r lake.Reader, opts *Options) (Stats, error) {
 			return Stats{}, fmt.Errorf("partition %q: want a partition folder such as event_type=payment/ or event_type=payment/created_date=2026-11-27/", o.Prefix)
 		}
 	}
-	parts, err := partitions(ctx, r, o.Prefix)
+	parts, err := Partitions(ctx, r, o.Prefix)
 	if err != nil {
 		return Stats{}, err
 	}
@@ -150,6 +152,7 @@ func Run(ctx context.Context, r lake.Reader, opts *Options) (Stats, error) {
 			if err != nil {
 				errs = append(errs, fmt.Errorf("partition %s: %w", p, err))
 			}
+			c.res.Err = err
 			if o.Progress != nil {
 				o.Progress(c.res)
 			}
@@ -165,9 +168,9 @@ func Run(ctx context.Context, r lake.Reader, opts *Options) (Stats, error) {
 	return stats, errors.Join(errs...)
 }
 
-// partitions lists the partition folders under prefix that hold objects or
+// Partitions lists the partition folders under prefix that hold objects or
 // a manifest, in order.
-func partitions(ctx context.Context, r lake.Reader, prefix string) ([]string, error) {
+func Partitions(ctx context.Context, r lake.Reader, prefix string) ([]string, error) {
 	seen := map[string]bool{}
 	for e, err := range r.List(ctx, cmp.Or(prefix, "event_type=")) {
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -165,10 +166,19 @@ type CompactResult struct {
 	Queued int `json:",omitempty"`
 }
 
-// Request is a manual run's payload: compact only under Partition.
+// Request is a manual run's payload, and a compaction queue message:
+// compact only under Partition.
 type Request struct {
 	Partition string `json:"partition"`
+	// Attempt counts the invocations that stopped at their deadline before
+	// this one, for a message queued to go on with their work.
+	Attempt int `json:"attempt,omitempty"`
 }
+
+// maxAttempts bounds how often work stopped at the deadline is queued
+// again: progress is made round by round, so only a round too big to
+// finish in one invocation comes back that often.
+const maxAttempts = 20
 
 // Invoke takes three payloads:
 //
@@ -203,7 +213,7 @@ func (c *Compactor) Invoke(ctx context.Context, payload json.RawMessage) (any, e
 	if probe.Partition == "" && c.queue != nil {
 		return c.fanOut(ctx)
 	}
-	return c.run(ctx, probe.Partition)
+	return c.run(ctx, probe.Partition, nil)
 }
 
 // fanOut queues one Request per event type.
@@ -238,7 +248,20 @@ func (c *Compactor) fromQueue(ctx context.Context, ev events.SQSEvent) events.SQ
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
 			continue
 		}
-		res, err := c.run(ctx, req.Partition)
+		var done []string
+		res, err := c.run(ctx, req.Partition, func(p compact.Partition) {
+			if p.Err == nil {
+				done = append(done, p.Partition)
+			}
+		})
+		if err == nil && res.Stopped && c.queue != nil && req.Attempt < maxAttempts {
+			// Go on at once, with what is left, one partition a message:
+			// a big event type's days are then compacted side by side.
+			err = c.requeue(ctx, req, done)
+			if err == nil {
+				continue
+			}
+		}
 		if err != nil || res.Stopped {
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
 		}
@@ -246,10 +269,29 @@ func (c *Compactor) fromQueue(ctx context.Context, ev events.SQSEvent) events.SQ
 	return resp
 }
 
-// run compacts under partition ("" for the whole lake).
-func (c *Compactor) run(ctx context.Context, partition string) (CompactResult, error) {
+// requeue queues the partitions under req.Partition that are not done.
+func (c *Compactor) requeue(ctx context.Context, req Request, done []string) error {
+	parts, err := compact.Partitions(ctx, c.lake, req.Partition)
+	if err != nil {
+		return err
+	}
+	var bodies [][]byte
+	for _, p := range parts {
+		if !slices.Contains(done, p) {
+			b, _ := json.Marshal(Request{Partition: p, Attempt: req.Attempt + 1})
+			bodies = append(bodies, b)
+		}
+	}
+	c.log.Info("compaction stopped at the deadline; queued what is left", "partition", req.Partition, "queued", len(bodies), "attempt", req.Attempt+1)
+	return c.queue.SendAll(ctx, bodies)
+}
+
+// run compacts under partition ("" for the whole lake); progress, when
+// set, hears of each partition.
+func (c *Compactor) run(ctx context.Context, partition string, progress func(compact.Partition)) (CompactResult, error) {
 	opts := c.cfg.Options
 	opts.Prefix = partition
+	opts.Progress = progress
 	runCtx := ctx
 	if dl, ok := ctx.Deadline(); ok {
 		var cancel context.CancelFunc

@@ -122,21 +122,47 @@ func TestScheduledRunFansOut(t *testing.T) {
 	}
 }
 
-// TestCompactionStopsBeforeTheDeadline: a run out of time stops cleanly,
-// says so, and from the queue asks for the message again.
+// TestCompactionStopsBeforeTheDeadline: a run out of time stops cleanly
+// and says so; from the queue, it queues what is left, one partition a
+// message, and acknowledges its own; after maxAttempts, or with no queue
+// to go on with, it asks for its message again instead.
 func TestCompactionStopsBeforeTheDeadline(t *testing.T) {
 	store := compactLake(t)
-	c, _ := compactor(t, store, &queue{})
+	q := &queue{}
+	c, _ := compactor(t, store, q)
 	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(c.cfg.DeadlineMargin/2))
 	defer cancel()
 	out, err := c.Invoke(ctx, []byte(`{"partition":"event_type=auth/"}`))
 	if err != nil || !out.(CompactResult).Stopped {
 		t.Fatalf("a run past its deadline: %+v, %v; want stopped", out, err)
 	}
-	payload, _ := json.Marshal(events.SQSEvent{Records: []events.SQSMessage{{MessageId: "m", Body: `{"partition":"event_type=auth/"}`, EventSource: "aws:sqs"}}})
-	out, _ = c.Invoke(ctx, payload)
+	sqsEvent := func(body string) []byte {
+		b, _ := json.Marshal(events.SQSEvent{Records: []events.SQSMessage{{MessageId: "m", Body: body, EventSource: "aws:sqs"}}})
+		return b
+	}
+	out, _ = c.Invoke(ctx, sqsEvent(`{"partition":"event_type=auth/","attempt":3}`))
+	if resp := out.(events.SQSEventResponse); len(resp.BatchItemFailures) != 0 {
+		t.Errorf("a stopped message that was queued again is reported failed: %+v", resp)
+	}
+	if want := []string{`{"partition":"event_type=auth/created_date=2024-03-17/","attempt":4}`}; strings.Join(q.bodies, " ") != strings.Join(want, " ") {
+		t.Errorf("queued %q, want %q", q.bodies, want)
+	}
+	out, _ = c.Invoke(ctx, sqsEvent(fmt.Sprintf(`{"partition":"event_type=auth/","attempt":%d}`, maxAttempts)))
 	if resp := out.(events.SQSEventResponse); len(resp.BatchItemFailures) != 1 {
-		t.Errorf("a stopped message was not reported for retry: %+v", resp)
+		t.Errorf("after %d attempts the message is not reported failed: %+v", maxAttempts, resp)
+	}
+	// Partitions finished before the stop are not queued again.
+	q.bodies = nil
+	if err := c.requeue(ctx, Request{Attempt: 1}, []string{"event_type=auth/created_date=2024-03-17/"}); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{`{"partition":"event_type=payment/created_date=2024-03-17/","attempt":2}`}; strings.Join(q.bodies, " ") != strings.Join(want, " ") {
+		t.Errorf("queued %q, want %q", q.bodies, want)
+	}
+	noQueue, _ := compactor(t, store, nil)
+	out, _ = noQueue.Invoke(ctx, sqsEvent(`{"partition":"event_type=auth/"}`))
+	if resp := out.(events.SQSEventResponse); len(resp.BatchItemFailures) != 1 {
+		t.Errorf("with no queue a stopped message is not reported failed: %+v", resp)
 	}
 	snap, _ := lake.Snapshot(context.Background(), store, "")
 	if len(snap) != 8 {
