@@ -102,6 +102,14 @@ again, and to run twice at once (see docs/compaction.md).
 		}
 		opts.Compression = &c
 	}
+	if local, ok := strings.CutPrefix(*lakeURL, "file://"); ok || !strings.Contains(*lakeURL, "://") {
+		if !ok {
+			local = *lakeURL
+		}
+		if st, err := os.Stat(local); err != nil || !st.IsDir() {
+			return fmt.Errorf("lake folder %s does not exist", local)
+		}
+	}
 	if os.Getenv("GOMEMLIMIT") == "" {
 		// The events in memory, their encoded copies, and room for the rest.
 		debug.SetMemoryLimit(2*int64(maxRound) + 128<<20)

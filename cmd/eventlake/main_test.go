@@ -173,6 +173,8 @@ func TestClearErrors(t *testing.T) {
 		{[]string{"compact", "--lake", dir, "--format", "csv"}, false, `unknown format "csv"`},
 		{[]string{"compact", "--lake", dir, "--grace", "-1s"}, false, "must not be negative"},
 		{[]string{"compact", "--lake", dir, "now"}, true, "unexpected argument"},
+		{[]string{"compact", "--lake", dir + "/typo"}, false, "does not exist"},
+		{[]string{"query", "--lake", dir + "/typo", "SELECT 1"}, false, "not a folder"},
 	}
 	for _, tc := range tests {
 		_, stderr, err := cli(t, nil, tc.args...)
