@@ -19,7 +19,18 @@ import (
 // byteSize is a flag holding a size: 134217728, 128MiB, 64KB, 1GiB.
 type byteSize int64
 
-func (b *byteSize) String() string { return strconv.FormatInt(int64(*b), 10) }
+func (b *byteSize) String() string {
+	n := int64(*b)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n >= u.mult && n%u.mult == 0 {
+			return strconv.FormatInt(n/u.mult, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(n, 10)
+}
 
 func (b *byteSize) Set(s string) error {
 	units := []struct {
@@ -49,9 +60,9 @@ func (e env) compact(ctx context.Context, args []string) error {
 	partition := fs.String("partition", "", "only the partitions under this folder, e.g. event_type=payment/ or event_type=payment/created_date=2026-11-27/")
 	olderThan := fs.Duration("older-than", time.Hour, "leave alone objects written less than this long ago (0 for all)")
 	target := byteSize(128 << 20)
-	fs.Var(&target, "target-size", "size of the objects written (default 128MiB)")
+	fs.Var(&target, "target-size", "size of the objects written")
 	maxRound := byteSize(512 << 20)
-	fs.Var(&maxRound, "max-round-bytes", "uncompressed bytes of events held in memory at once, all partitions together (default 512MiB); bigger partitions take several rounds")
+	fs.Var(&maxRound, "max-round-bytes", "uncompressed bytes of events held in memory at once, all partitions together; bigger partitions take several rounds")
 	format := fs.String("format", "auto", "format written: auto (that of the inputs), jsonl or parquet")
 	compression := fs.String("compression", "auto", "compression of NDJSON written: auto (that of the inputs), gzip, zstd or none")
 	grace := fs.Duration("grace", 10*time.Minute, "keep superseded objects this long for readers that listed them; a later run deletes them (0: delete now)")
