@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -57,64 +56,29 @@ func CompactConfigFromEnv(getenv func(string) string) (CompactConfig, error) {
 		MetricsNamespace: "eventlake",
 		DeadlineMargin:   30 * time.Second,
 	}
-	var errs []string
-	if c.LakeURL == "" {
-		errs = append(errs, EnvLakeURL+" is required (s3://bucket/prefix)")
-	}
-	if v := getenv(EnvFormat); v != "" {
+	r := envReader{getenv: getenv}
+	r.lakeURL(c.LakeURL)
+	r.parse(EnvFormat, func(v string) error {
 		f, err := lake.ParseFormat(v)
-		if err != nil {
-			errs = append(errs, EnvFormat+": "+err.Error())
-		}
 		c.Options.Format = &f
-	}
-	if v := getenv(EnvCompression); v != "" {
+		return err
+	})
+	r.parse(EnvCompression, func(v string) error {
 		comp, err := lake.ParseCompression(v)
-		if err != nil {
-			errs = append(errs, EnvCompression+": "+err.Error())
-		}
 		c.Options.Compression = &comp
-	}
-	duration := func(name string, dst *time.Duration) {
-		if v := getenv(name); v != "" {
-			d, err := time.ParseDuration(v)
-			if err != nil || d < 0 {
-				errs = append(errs, fmt.Sprintf("%s=%q: want a duration like 15m", name, v))
-				return
-			}
-			*dst = d
-		}
-	}
-	duration(EnvCompactOlderThan, &c.Options.OlderThan)
-	duration(EnvCompactGrace, &c.Options.Grace)
-	duration(EnvDeadlineMargin, &c.DeadlineMargin)
-	positive := func(name string, dst *int64) {
-		if v := getenv(name); v != "" {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || n <= 0 {
-				errs = append(errs, fmt.Sprintf("%s=%q: want a positive number", name, v))
-				return
-			}
-			*dst = n
-		}
-	}
-	positive(EnvCompactTargetSize, &c.Options.TargetSize)
-	positive(EnvCompactMaxRoundBytes, &c.Options.MaxRoundBytes)
+		return err
+	})
+	r.duration(EnvCompactOlderThan, &c.Options.OlderThan)
+	r.duration(EnvCompactGrace, &c.Options.Grace)
+	r.duration(EnvDeadlineMargin, &c.DeadlineMargin)
+	r.positive(EnvCompactTargetSize, &c.Options.TargetSize)
+	r.positive(EnvCompactMaxRoundBytes, &c.Options.MaxRoundBytes)
 	conc := int64(c.Options.Concurrency)
-	positive(EnvCompactConcurrency, &conc)
+	r.positive(EnvCompactConcurrency, &conc)
 	c.Options.Concurrency = int(conc)
-	if v := getenv(EnvLogLevel); v != "" {
-		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
-			errs = append(errs, fmt.Sprintf("%s=%q: want debug, info, warn or error", EnvLogLevel, v))
-		}
-	}
-	if v := getenv(EnvMetricsNamespace); v != "" {
-		c.MetricsNamespace = v
-	}
-	if len(errs) > 0 {
-		return c, fmt.Errorf("configuration: %s", strings.Join(errs, "; "))
-	}
-	return c, nil
+	r.logLevel(&c.LogLevel)
+	r.str(EnvMetricsNamespace, &c.MetricsNamespace)
+	return c, r.err()
 }
 
 // PartitionQueue takes the partitions to compact, one message each.

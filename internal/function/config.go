@@ -61,63 +61,85 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		DeadlineMargin:     5 * time.Second,
 		MetricsNamespace:   "eventlake",
 	}
-	var errs []string
-	if c.LakeURL == "" {
-		errs = append(errs, EnvLakeURL+" is required (s3://bucket/prefix)")
-	}
-	if v := getenv(EnvLayout); v != "" {
-		l, err := lake.ParseLayout(v)
-		if err != nil {
-			errs = append(errs, EnvLayout+": "+err.Error())
-		}
-		c.Layout = l
-	}
-	if v := getenv(EnvCompression); v != "" {
-		comp, err := lake.ParseCompression(v)
-		if err != nil {
-			errs = append(errs, EnvCompression+": "+err.Error())
-		}
-		c.Compression = comp
-	}
-	if v := getenv(EnvFormat); v != "" {
-		f, err := lake.ParseFormat(v)
-		if err != nil {
-			errs = append(errs, EnvFormat+": "+err.Error())
-		}
-		c.Format = f
-	}
-	positive := func(name string, dst *int) {
-		if v := getenv(name); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n <= 0 {
-				errs = append(errs, fmt.Sprintf("%s=%q: want a positive number of bytes", name, v))
-				return
-			}
-			*dst = n
-		}
-	}
-	positive(EnvMaxEventSize, &c.MaxEventSize)
-	positive(EnvDeadLetterMaxBytes, &c.DeadLetterMaxBytes)
+	r := envReader{getenv: getenv}
+	r.lakeURL(c.LakeURL)
+	r.parse(EnvLayout, func(v string) (err error) { c.Layout, err = lake.ParseLayout(v); return })
+	r.parse(EnvCompression, func(v string) (err error) { c.Compression, err = lake.ParseCompression(v); return })
+	r.parse(EnvFormat, func(v string) (err error) { c.Format, err = lake.ParseFormat(v); return })
+	var maxEvent, maxDead int64 = int64(c.MaxEventSize), int64(c.DeadLetterMaxBytes)
+	r.positive(EnvMaxEventSize, &maxEvent)
+	r.positive(EnvDeadLetterMaxBytes, &maxDead)
+	c.MaxEventSize, c.DeadLetterMaxBytes = int(maxEvent), int(maxDead)
 	if c.DeadLetterMaxBytes > sqs.MaxBatchBytes {
-		errs = append(errs, fmt.Sprintf("%s: at most %d", EnvDeadLetterMaxBytes, sqs.MaxBatchBytes))
+		r.errs = append(r.errs, fmt.Sprintf("%s: at most %d", EnvDeadLetterMaxBytes, sqs.MaxBatchBytes))
 	}
-	if v := getenv(EnvDeadlineMargin); v != "" {
+	r.duration(EnvDeadlineMargin, &c.DeadlineMargin)
+	r.logLevel(&c.LogLevel)
+	r.str(EnvMetricsNamespace, &c.MetricsNamespace)
+	return c, r.err()
+}
+
+// envReader reads variables into a configuration, collecting every
+// problem, each naming its variable.
+type envReader struct {
+	getenv func(string) string
+	errs   []string
+}
+
+func (r *envReader) lakeURL(v string) {
+	if v == "" {
+		r.errs = append(r.errs, EnvLakeURL+" is required (s3://bucket/prefix)")
+	}
+}
+
+// parse hands a set variable to fn.
+func (r *envReader) parse(name string, fn func(string) error) {
+	if v := r.getenv(name); v != "" {
+		if err := fn(v); err != nil {
+			r.errs = append(r.errs, name+": "+err.Error())
+		}
+	}
+}
+
+func (r *envReader) str(name string, dst *string) {
+	if v := r.getenv(name); v != "" {
+		*dst = v
+	}
+}
+
+func (r *envReader) positive(name string, dst *int64) {
+	if v := r.getenv(name); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			r.errs = append(r.errs, fmt.Sprintf("%s=%q: want a positive number", name, v))
+			return
+		}
+		*dst = n
+	}
+}
+
+func (r *envReader) duration(name string, dst *time.Duration) {
+	if v := r.getenv(name); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < 0 {
-			errs = append(errs, fmt.Sprintf("%s=%q: want a duration like 5s", EnvDeadlineMargin, v))
+			r.errs = append(r.errs, fmt.Sprintf("%s=%q: want a duration like 5s or 15m", name, v))
+			return
 		}
-		c.DeadlineMargin = d
+		*dst = d
 	}
-	if v := getenv(EnvLogLevel); v != "" {
-		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
-			errs = append(errs, fmt.Sprintf("%s=%q: want debug, info, warn or error", EnvLogLevel, v))
+}
+
+func (r *envReader) logLevel(dst *slog.Level) {
+	if v := r.getenv(EnvLogLevel); v != "" {
+		if err := dst.UnmarshalText([]byte(v)); err != nil {
+			r.errs = append(r.errs, fmt.Sprintf("%s=%q: want debug, info, warn or error", EnvLogLevel, v))
 		}
 	}
-	if v := getenv(EnvMetricsNamespace); v != "" {
-		c.MetricsNamespace = v
+}
+
+func (r *envReader) err() error {
+	if len(r.errs) > 0 {
+		return fmt.Errorf("configuration: %s", strings.Join(r.errs, "; "))
 	}
-	if len(errs) > 0 {
-		return c, fmt.Errorf("configuration: %s", strings.Join(errs, "; "))
-	}
-	return c, nil
+	return nil
 }
