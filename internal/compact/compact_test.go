@@ -483,3 +483,50 @@ func TestCompactLaterCopies(t *testing.T) {
 		}
 	}
 }
+
+// TestCompactLayoutsAndFormats: every layout's partitions compact, and a
+// lake converts between NDJSON and Parquet without losing a byte of any
+// event.
+func TestCompactLayoutsAndFormats(t *testing.T) {
+	ctx := context.Background()
+	var in bytes.Buffer
+	if _, err := gen.Write(ctx, &in, gen.Options{Events: 2000, Seed: 11, Span: 6 * time.Hour, Dup: 0.02}, nil); err != nil {
+		t.Fatal(err)
+	}
+	parquet, zstd := lake.Parquet, lake.Zstd
+	for _, layout := range []lake.Layout{lake.LayoutDaily, lake.LayoutType, lake.LayoutHourly} {
+		for _, to := range []struct {
+			name string
+			f    *lake.Format
+			c    *lake.Compression
+			ext  string
+		}{{"same", nil, nil, ".jsonl.gz"}, {"parquet", &parquet, nil, ".parquet"}, {"zstd", nil, &zstd, ".jsonl.zst"}} {
+			t.Run(layout.String()+"/"+to.name, func(t *testing.T) {
+				r, _ := lake.Open(ctx, "mem://", nil)
+				w, _ := lake.NewWriter(r, &lake.WriterOptions{Compression: lake.Gzip})
+				p, _ := pipeline.New(w, pipeline.Config{Source: "g", Layout: layout, Batch: pipeline.BatchPolicy{Events: 200}})
+				if _, err := p.Run(ctx, bytes.NewReader(in.Bytes())); err != nil {
+					t.Fatal(err)
+				}
+				before, _ := view(t, r)
+				st, err := Run(ctx, r, &Options{Format: to.f, Compression: to.c})
+				if err != nil {
+					t.Fatal(err)
+				}
+				after, n := view(t, r)
+				if !maps.EqualFunc(before, after, slices.Equal) {
+					t.Fatal("the events changed")
+				}
+				if n != st.Partitions || st.Rounds != st.Partitions {
+					t.Errorf("%d objects visible, %+v; want one per partition", n, st)
+				}
+				snap, _ := lake.Snapshot(ctx, r, "")
+				for _, e := range snap {
+					if !strings.HasSuffix(e.Key, to.ext) || strings.Count(e.Key, "/") != len(layout.Keys()) {
+						t.Errorf("%s: want %s, %d folders deep", e.Key, to.ext, len(layout.Keys()))
+					}
+				}
+			})
+		}
+	}
+}
