@@ -23,6 +23,7 @@ func (e env) cost(_ context.Context, args []string) error {
 	fs.Float64Var(&t.CompressionRatio, "compression-ratio", 8, "input bytes per stored byte (gzip on JSON events)")
 	fs.Float64Var(&t.BadFraction, "bad", 0.001, "fraction of events that are dead letters")
 	fs.Float64Var(&t.FirehoseBufferSec, "firehose-buffer", 60, "Firehose buffer interval in seconds")
+	fs.IntVar(&t.KeySpread, "key-spread", 0, "0: producers key records by event_uuid; N: by event type and N buckets (gen --partition-key type:N)")
 	fs.Usage = func() {
 		fmt.Fprintf(e.stderr, "usage: eventlake cost [--events-per-hour N] [--event-bytes B] [--types T] [flags]\n\nMonthly cost in us-east-1 of eventlake beside Amazon Data Firehose with dynamic partitioning.\n\n")
 		fs.PrintDefaults()
@@ -30,7 +31,7 @@ func (e env) cost(_ context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
-	if t.EventsPerHour <= 0 || t.EventBytes <= 0 || t.Types <= 0 || t.BatchSize <= 0 || t.WindowSeconds < 0 || t.CompressionRatio <= 0 {
+	if t.EventsPerHour <= 0 || t.EventBytes <= 0 || t.Types <= 0 || t.BatchSize <= 0 || t.WindowSeconds < 0 || t.CompressionRatio <= 0 || t.KeySpread < 0 {
 		return fmt.Errorf("cost: traffic figures must be positive")
 	}
 	t = t.Defaults()

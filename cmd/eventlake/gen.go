@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -58,6 +59,7 @@ func (e env) gen(ctx context.Context, args []string) error {
 	fs.StringVar(&kinesisEndpoint, "kinesis-endpoint", "", "Kinesis endpoint URL (else AWS_ENDPOINT_URL_KINESIS)")
 	fs.StringVar(&sqsEndpoint, "sqs-endpoint", "", "SQS endpoint URL (else AWS_ENDPOINT_URL_SQS)")
 	fs.IntVar(&shards, "create-shards", 0, "kinesis: create the stream with this many shards if it does not exist")
+	keyBy := fs.String("partition-key", "uuid", "kinesis: uuid (spread evenly), or type:N (the event type and one of N buckets by event_uuid: fewer, larger objects per batch)")
 	fs.Float64Var(&rate, "rate", 0, "events per second (default: as fast as possible)")
 	fs.BoolVar(&quiet, "quiet", false, "no progress line")
 	fs.Usage = func() {
@@ -78,9 +80,16 @@ func (e env) gen(ctx context.Context, args []string) error {
 	if rate < 0 {
 		return fmt.Errorf("--rate must not be negative")
 	}
+	spread := 0
+	if *keyBy != "uuid" {
+		n, ok := strings.CutPrefix(*keyBy, "type:")
+		if spread, err = strconv.Atoi(n); !ok || err != nil || spread < 1 || spread > 10000 {
+			return fmt.Errorf("--partition-key %q: want uuid or type:N with N in 1..10000", *keyBy)
+		}
+	}
 	switch {
 	case strings.HasPrefix(to, "kinesis://"):
-		return e.genKinesis(ctx, to, opts, kinesisEndpoint, shards, quiet)
+		return e.genKinesis(ctx, to, opts, kinesisEndpoint, shards, spread, quiet)
 	case strings.HasPrefix(to, "sqs://"):
 		return e.genSQS(ctx, to, opts, sqsEndpoint, quiet)
 	}

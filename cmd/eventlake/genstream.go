@@ -12,28 +12,51 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awskinesis "github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/cespare/xxhash/v2"
 
 	"github.com/eventlake/eventlake/internal/gen"
 	"github.com/eventlake/eventlake/internal/kinesis"
 	"github.com/eventlake/eventlake/internal/sqs"
 )
 
-// partitionKey is the event_uuid of a line, found without parsing, or a hash
-// of the line when it has none (bad events).
-func partitionKey(line []byte) string {
-	const k = `"event_uuid":"`
+// stringMember finds the value of a string member without parsing: good
+// enough for choosing a partition key, never for the event's rules.
+func stringMember(line []byte, name string) ([]byte, bool) {
+	k := `"` + name + `":"`
 	if i := bytes.Index(line, []byte(k)); i >= 0 {
 		rest := line[i+len(k):]
 		if j := bytes.IndexByte(rest, '"'); j > 0 && j <= 256 {
-			return string(rest[:j])
+			return rest[:j], true
 		}
 	}
-	sum := md5.Sum(line)
-	return hex.EncodeToString(sum[:])
+	return nil, false
 }
 
-// genKinesis puts generated events into a stream, partition key = event_uuid.
-func (e env) genKinesis(ctx context.Context, to string, opts gen.Options, endpoint string, shards int, quiet bool) error {
+// partitionKey is the event_uuid of a line, or a hash of the line when it
+// has none (bad events). With spread > 0 it is the event type and one of
+// spread buckets chosen by the event_uuid: each shard then carries few
+// event types, so a batch writes few, larger objects, and copies of an
+// event still share a shard.
+func partitionKey(line []byte, spread int) string {
+	uuid, ok := stringMember(line, "event_uuid")
+	if !ok {
+		sum := md5.Sum(line)
+		return hex.EncodeToString(sum[:])
+	}
+	if spread <= 0 {
+		return string(uuid)
+	}
+	name, ok := stringMember(line, "event_name")
+	typ, _, _ := bytes.Cut(name, []byte(":"))
+	if !ok || len(typ) == 0 {
+		return string(uuid)
+	}
+	return fmt.Sprintf("%s#%d", typ, xxhash.Sum64(uuid)%uint64(spread))
+}
+
+// genKinesis puts generated events into a stream (partition keys: see
+// partitionKey).
+func (e env) genKinesis(ctx context.Context, to string, opts gen.Options, endpoint string, shards, spread int, quiet bool) error {
 	stream, err := kinesis.StreamName(to)
 	if err != nil {
 		return err
@@ -54,7 +77,7 @@ func (e env) genKinesis(ctx context.Context, to string, opts gen.Options, endpoi
 		defer close(in)
 		genErr <- gen.Each(opts, func(line []byte, _ gen.Kind) error {
 			select {
-			case in <- kinesis.Entry{PartitionKey: partitionKey(line), Data: bytes.Clone(line)}:
+			case in <- kinesis.Entry{PartitionKey: partitionKey(line, spread), Data: bytes.Clone(line)}:
 				return nil
 			case <-ctx.Done():
 				return ctx.Err()

@@ -544,3 +544,39 @@ func TestCompactKilled(t *testing.T) {
 	}
 	t.Logf("killed %d times before a run finished", kills)
 }
+
+func TestPartitionKeys(t *testing.T) {
+	a := []byte(`{"event_uuid":"u-1","event_name":"payment:order:completed","created_at":1}`)
+	b := []byte(`{"event_name":"payment:order:completed","event_uuid":"u-2","created_at":1}`)
+	if got := partitionKey(a, 0); got != "u-1" {
+		t.Errorf("by uuid: %q", got)
+	}
+	seen := map[string]bool{}
+	for i := range 200 {
+		line := []byte(fmt.Sprintf(`{"event_uuid":"u-%d","event_name":"payment:order:completed"}`, i))
+		k := partitionKey(line, 4)
+		if !strings.HasPrefix(k, "payment#") {
+			t.Fatalf("by type: %q", k)
+		}
+		if partitionKey(line, 4) != k {
+			t.Fatal("the key of a copy differs")
+		}
+		seen[k] = true
+	}
+	if len(seen) != 4 {
+		t.Errorf("4 buckets used as %d keys: %v", len(seen), seen)
+	}
+	if k := partitionKey(b, 1); k != "payment#0" {
+		t.Errorf("one bucket: %q", k)
+	}
+	// No event_uuid: a hash of the line; no event_name: the uuid.
+	if k := partitionKey([]byte(`not json`), 4); len(k) != 32 {
+		t.Errorf("bad line: %q", k)
+	}
+	if k := partitionKey([]byte(`{"event_uuid":"u-3"}`), 4); k != "u-3" {
+		t.Errorf("no name: %q", k)
+	}
+	if _, _, err := cli(t, nil, "gen", "-n", "1", "--partition-key", "type:0", "--to", "kinesis://x"); err == nil || !strings.Contains(err.Error(), "type:N") {
+		t.Errorf("bad --partition-key: %v", err)
+	}
+}

@@ -64,6 +64,11 @@ type Traffic struct {
 	EventBytes       float64 // average event size as sent
 	Types            int     // event types (partitions per day)
 	BatchSize        int     // records per Lambda invocation (Kinesis)
+	// KeySpread > 0: producers key records by event type and one of
+	// KeySpread buckets (gen --partition-key type:N), so a shard carries
+	// about Types*KeySpread/shards event types; 0: keyed by event_uuid, every
+	// shard carries every type.
+	KeySpread int
 	WindowSeconds    float64 // batching window
 	LambdaMemoryMB   float64
 	CompressionRatio float64 // stored bytes = input bytes / ratio (gzip on JSON: 6-10)
@@ -180,7 +185,11 @@ func Eventlake(p Prices, t Traffic, provisioned bool) Estimate {
 	perBatch := events / batches
 	seconds := batches * (t.FixedMsPerBatch/1000 + perBatch*t.MicrosPerEvent/1e6)
 	gbs := seconds * t.LambdaMemoryMB / 1024
-	objects := batches * math.Min(float64(t.Types), perBatch)
+	typesPerBatch := float64(t.Types)
+	if t.KeySpread > 0 {
+		typesPerBatch = math.Min(typesPerBatch, math.Ceil(float64(t.Types*t.KeySpread)/float64(mappingShards)))
+	}
+	objects := batches * math.Min(typesPerBatch, perBatch)
 	stored := bytes / t.CompressionRatio
 	dead := events * t.BadFraction
 	e.Lines = append(e.Lines,

@@ -109,3 +109,30 @@ func TestCompactionIsCounted(t *testing.T) {
 		t.Errorf("compaction at 1B/h = $%.2f, not ~1000x the $%.4f at 1M/h", b, a)
 	}
 }
+
+// TestKeyingByTypeCutsObjects: at 1000x, keying by event type (4 buckets a
+// type) makes each batch write a few objects instead of one per type.
+func TestKeyingByTypeCutsObjects(t *testing.T) {
+	puts := func(spread int) float64 {
+		t.Helper()
+		for _, l := range Eventlake(USEast1, Traffic{EventsPerHour: 1e9, KeySpread: spread}, true).Lines {
+			if strings.HasPrefix(l.Item, "S3 PUT") {
+				return l.USD
+			}
+		}
+		t.Fatal("no PUT line")
+		return 0
+	}
+	byUUID, byType := puts(0), puts(4)
+	shards := Shards(Traffic{EventsPerHour: 1e9}.Defaults())
+	perShard := math.Ceil(float64(100*4) / float64(shards))
+	if want := byUUID * perShard / 100; !near(byType, want) {
+		t.Errorf("PUTs keyed by type $%.0f, want $%.0f (%g types a shard of %d instead of 100)", byType, want, perShard, shards)
+	}
+	// At 1M/h (2 shards) every shard still carries every type: no change.
+	a := Eventlake(USEast1, Traffic{EventsPerHour: 1e6}, true).Total()
+	b := Eventlake(USEast1, Traffic{EventsPerHour: 1e6, KeySpread: 4}, true).Total()
+	if !near(a, b) {
+		t.Errorf("at 1M/h keying by type changed the total: $%.2f -> $%.2f", a, b)
+	}
+}
