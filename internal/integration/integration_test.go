@@ -548,3 +548,41 @@ func TestScheduledCompaction(t *testing.T) {
 		t.Errorf("compaction queue not empty: %d visible, %d in flight (%v)", visible, inFlight, err)
 	}
 }
+
+// TestKeyedByTypeWritesFewerObjects: the same events put into two streams,
+// keyed by event_uuid and by event type (one bucket), land as the same
+// events; keyed by type, each shard's batches touch fewer partitions, so
+// the lake gets fewer objects.
+func TestKeyedByTypeWritesFewerObjects(t *testing.T) {
+	w := newWorld(t)
+	opts := gen.Options{Events: 8000, Seed: 61}
+	objects := map[string]int{}
+	events := map[string]int{}
+	for _, key := range []string{"uuid", "type:1"} {
+		stream := "events-" + strings.ReplaceAll(key, ":", "")
+		w.gen(opts, "--to", "kinesis://"+stream, "--create-shards", "4", "--partition-key", key)
+		dir := filepath.Join(w.dir, stream)
+		w.run("run", "--from", "kinesis://"+stream, "--to", dir, "--drain", "--quiet", "--batch-size", "500", "--checkpoint", stream+".json")
+		store, err := lake.Open(context.Background(), dir, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		snap, err := lake.Snapshot(context.Background(), store, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		objects[key] = len(snap)
+		for _, e := range snap {
+			body, _ := store.Read(context.Background(), e.Key)
+			lines, _ := lake.Lines(e.Key, body)
+			events[key] += len(lines)
+		}
+	}
+	t.Logf("objects: keyed by uuid %d, by type %d; events %v", objects["uuid"], objects["type:1"], events)
+	if events["uuid"] != events["type:1"] || events["uuid"] == 0 {
+		t.Errorf("events differ: %v", events)
+	}
+	if objects["type:1"]*2 > objects["uuid"] {
+		t.Errorf("keyed by type: %d objects, by uuid %d; want at most half", objects["type:1"], objects["uuid"])
+	}
+}
