@@ -60,15 +60,15 @@ var USEast1 = Prices{
 
 // Traffic and deployment assumptions.
 type Traffic struct {
-	EventsPerHour    float64
-	EventBytes       float64 // average event size as sent
-	Types            int     // event types (partitions per day)
-	BatchSize        int     // records per Lambda invocation (Kinesis)
+	EventsPerHour float64
+	EventBytes    float64 // average event size as sent
+	Types         int     // event types (partitions per day)
+	BatchSize     int     // records per Lambda invocation (Kinesis)
 	// KeySpread > 0: producers key records by event type and one of
 	// KeySpread buckets (gen --partition-key type:N), so a shard carries
 	// about Types*KeySpread/shards event types; 0: keyed by event_uuid, every
 	// shard carries every type.
-	KeySpread int
+	KeySpread        int
 	WindowSeconds    float64 // batching window
 	LambdaMemoryMB   float64
 	CompressionRatio float64 // stored bytes = input bytes / ratio (gzip on JSON: 6-10)
