@@ -434,6 +434,16 @@ func TestQueryAnS3Lake(t *testing.T) {
 	if _, _, err := cli(t, nil, "query", "--lake", lakeURL, "--s3-endpoint", s3.URL, "--cache", cache, "--partition", "../x", "SELECT 1"); err == nil {
 		t.Error("a hostile --partition was accepted")
 	}
+	// A folder that is not a mirror is never cleaned into one.
+	mine := filepath.Join(dir, "mine")
+	os.MkdirAll(mine, 0o755)
+	os.WriteFile(filepath.Join(mine, "thesis.txt"), []byte("precious"), 0o644)
+	if _, _, err := cli(t, nil, "query", "--lake", lakeURL, "--s3-endpoint", s3.URL, "--cache", mine, "SELECT 1"); err == nil || !strings.Contains(err.Error(), "not an eventlake mirror") {
+		t.Errorf("a non-empty folder was used as a mirror: %v", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(mine, "thesis.txt")); err != nil || string(b) != "precious" {
+		t.Error("a file in a folder given as --cache was touched")
+	}
 }
 
 func atoi(t *testing.T, s string) int {

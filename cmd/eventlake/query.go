@@ -59,7 +59,7 @@ func (e env) query(ctx context.Context, args []string) error {
 	fs.SetOutput(e.stderr)
 	dir := fs.String("lake", "./lake", "the lake: a folder, or s3://bucket/prefix (mirrored into --cache first)")
 	format := fs.String("format", "table", "output: table, csv or json")
-	cache := fs.String("cache", "", "where an s3:// lake is mirrored (default: the user cache folder)")
+	cache := fs.String("cache", "", "where an s3:// lake is mirrored: a new or empty folder, or one mirrored before (default: in the user cache folder)")
 	partition := fs.String("partition", "", "mirror only this folder of an s3:// lake, e.g. event_type=payment/")
 	s3Endpoint := fs.String("s3-endpoint", "", "S3-compatible endpoint URL (else AWS_ENDPOINT_URL_S3)")
 	fs.Usage = func() {

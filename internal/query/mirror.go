@@ -13,6 +13,9 @@ import (
 	"github.com/eventlake/eventlake/internal/lake"
 )
 
+// MirrorMarker marks a folder Mirror made.
+const MirrorMarker = ".eventlake-mirror"
+
 // MirrorStats counts what Mirror did.
 type MirrorStats struct {
 	Objects    int   // objects readers see under the prefix
@@ -27,8 +30,27 @@ type MirrorStats struct {
 // with the right size is not fetched again; copies of objects a
 // compaction superseded, or outside prefix, are removed. Keys are checked (lake.CheckKey)
 // before they become paths, so none can leave dir.
+//
+// Mirror deletes what does not belong, so it works only in a folder it
+// made: a new or empty one, which it marks with the file MirrorMarker.
 func Mirror(ctx context.Context, r lake.Reader, dir, prefix string) (MirrorStats, error) {
 	var st MirrorStats
+	marker := filepath.Join(dir, MirrorMarker)
+	if _, err := os.Stat(marker); err != nil {
+		entries, err := os.ReadDir(dir)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return st, err
+		}
+		if len(entries) > 0 {
+			return st, fmt.Errorf("%s is not empty and not an eventlake mirror (no %s): give a new or empty folder", dir, MirrorMarker)
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return st, err
+		}
+		if err := os.WriteFile(marker, []byte("a mirror of an eventlake lake; eventlake query deletes what it does not need here\n"), 0o644); err != nil {
+			return st, err
+		}
+	}
 	snap, manifests, err := lake.SnapshotWithManifests(ctx, r, prefix)
 	if err != nil {
 		return st, err
@@ -97,7 +119,7 @@ func Mirror(ctx context.Context, r lake.Reader, dir, prefix string) (MirrorStats
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil
 		}
-		if err != nil || d.IsDir() || want[p] {
+		if err != nil || d.IsDir() || want[p] || p == marker {
 			return err
 		}
 		st.Removed++
