@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/eventlake/eventlake/internal/compact"
@@ -132,17 +133,16 @@ again, and to run twice at once (see docs/compaction.md).
 	defer store.Close()
 
 	start := time.Now()
-	done := 0
-	if e.tty && !*jsonOut {
-		opts.Progress = func(p compact.Partition) {
-			done++
-			fmt.Fprintf(e.stderr, "\r\033[Kcompacting: %d partitions done, last %s", done, p.Partition)
-		}
+	var done, rounds atomic.Int64
+	opts.Progress = func(p compact.Partition) {
+		done.Add(1)
+		rounds.Add(int64(p.Rounds))
 	}
+	stop := e.progress(*jsonOut, func() string {
+		return fmt.Sprintf("compacting %s: %d partitions done, %d rounds committed, %s", store, done.Load(), rounds.Load(), time.Since(start).Round(time.Second))
+	})
 	st, runErr := compact.Run(ctx, store, opts)
-	if e.tty && !*jsonOut {
-		fmt.Fprint(e.stderr, "\r\033[K")
-	}
+	stop()
 	elapsed := time.Since(start)
 	if *jsonOut {
 		out := struct {

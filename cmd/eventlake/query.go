@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
@@ -42,7 +43,17 @@ func (e env) mirror(ctx context.Context, url, cache, partition, s3Endpoint strin
 	}
 	defer store.Close()
 	start := time.Now()
-	st, err := query.Mirror(ctx, store, cache, partition)
+	var fetched, fetchedBytes atomic.Int64
+	var total atomic.Int64
+	stop := e.progress(false, func() string {
+		return fmt.Sprintf("mirroring %s%s: %d of %d objects fetched (%s)", store, partition, fetched.Load(), total.Load(), bytesize(fetchedBytes.Load()))
+	})
+	st, err := query.Mirror(ctx, store, cache, partition, func(n int64, of int) {
+		total.Store(int64(of))
+		fetched.Add(1)
+		fetchedBytes.Add(n)
+	})
+	stop()
 	if err != nil {
 		return "", err
 	}

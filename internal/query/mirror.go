@@ -33,7 +33,10 @@ type MirrorStats struct {
 //
 // Mirror deletes what does not belong, so it works only in a folder it
 // made: a new or empty one, which it marks with the file MirrorMarker.
-func Mirror(ctx context.Context, r lake.Reader, dir, prefix string) (MirrorStats, error) {
+//
+// onFetch, when set, is told of each object fetched (from several
+// goroutines at once) with the number still to fetch at the start.
+func Mirror(ctx context.Context, r lake.Reader, dir, prefix string, onFetch func(bytes int64, of int)) (MirrorStats, error) {
 	var st MirrorStats
 	marker := filepath.Join(dir, MirrorMarker)
 	if _, err := os.Stat(marker); err != nil {
@@ -103,7 +106,13 @@ func Mirror(ctx context.Context, r lake.Reader, dir, prefix string) (MirrorStats
 				return err
 			}
 			sizes[i] = int64(len(body))
-			return os.Rename(tmp, path)
+			if err := os.Rename(tmp, path); err != nil {
+				return err
+			}
+			if onFetch != nil {
+				onFetch(sizes[i], len(fetch))
+			}
+			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
