@@ -97,9 +97,6 @@ again, and to run twice at once (see docs/compaction.md).
 		Prefix: *partition, OlderThan: *olderThan, TargetSize: int64(target), MaxRoundBytes: int64(maxRound),
 		Grace: *grace, Concurrency: *concurrency,
 	}
-	if opts.Prefix != "" && !strings.HasSuffix(opts.Prefix, "/") {
-		opts.Prefix += "/"
-	}
 	if *format != "auto" {
 		f, err := lake.ParseFormat(*format)
 		if err != nil {

@@ -21,13 +21,9 @@ import (
 
 // mirror brings what readers of the lake at url see into a local folder.
 func (e env) mirror(ctx context.Context, url, cache, partition, s3Endpoint string) (string, error) {
-	if partition != "" && !strings.HasSuffix(partition, "/") {
-		partition += "/"
-	}
-	if partition != "" {
-		if err := lake.CheckKey(strings.TrimSuffix(partition, "/")); err != nil || !strings.HasPrefix(partition, "event_type=") {
-			return "", fmt.Errorf("--partition %q: want a folder such as event_type=payment/", partition)
-		}
+	partition, err := lake.PartitionPrefix(partition)
+	if err != nil {
+		return "", fmt.Errorf("--partition: %w", err)
 	}
 	if cache == "" {
 		base, err := os.UserCacheDir()

@@ -32,7 +32,8 @@ import (
 // the defaults below.
 type Options struct {
 	// Prefix limits compaction to the partitions under it, e.g.
-	// "event_type=payment/" or "event_type=payment/created_date=2026-11-27/".
+	// "event_type=payment/" or "event_type=payment/created_date=2026-11-27/"
+	// (checked and completed by lake.PartitionPrefix).
 	Prefix string
 	// OlderThan leaves alone objects written less than this long ago.
 	OlderThan time.Duration
@@ -126,10 +127,9 @@ func Run(ctx context.Context, r lake.Reader, opts *Options) (Stats, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if o.Prefix != "" {
-		if err := lake.CheckKey(strings.TrimSuffix(o.Prefix, "/")); err != nil || !strings.HasPrefix(o.Prefix, "event_type=") {
-			return Stats{}, fmt.Errorf("partition %q: want a partition folder such as event_type=payment/ or event_type=payment/created_date=2026-11-27/", o.Prefix)
-		}
+	var err error
+	if o.Prefix, err = lake.PartitionPrefix(o.Prefix); err != nil {
+		return Stats{}, err
 	}
 	parts, err := Partitions(ctx, r, o.Prefix)
 	if err != nil {

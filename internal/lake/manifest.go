@@ -91,6 +91,20 @@ func IsCompacted(key string) bool {
 	return strings.HasPrefix(path.Base(key), CompactedPrefix)
 }
 
+// PartitionPrefix checks a folder naming some partitions, as a user types
+// it (event_type=payment, event_type=payment/created_date=2026-11-27/),
+// and returns it ending in '/'; "" (every partition) stays "".
+func PartitionPrefix(s string) (string, error) {
+	if s == "" {
+		return "", nil
+	}
+	s = strings.TrimSuffix(s, "/")
+	if err := CheckKey(s); err != nil || !strings.HasPrefix(s, "event_type=") {
+		return "", fmt.Errorf("partition %q: want a partition folder such as event_type=payment/ or event_type=payment/created_date=2026-11-27/", s)
+	}
+	return s + "/", nil
+}
+
 // PartitionOf is the folder of key, ending in '/' ("" at the root).
 func PartitionOf(key string) string {
 	return key[:strings.LastIndexByte(key, '/')+1]
