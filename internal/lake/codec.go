@@ -47,7 +47,7 @@ func Encode(f Format, c Compression, lines [][]byte) ([]byte, error) {
 // Lines are the enriched events stored in the object key with body, one per
 // line without newlines, in stored order, whatever its format.
 func Lines(key string, body []byte) ([][]byte, error) {
-	f, c, ok := FormatOf(key)
+	f, _, ok := FormatOf(key)
 	if !ok {
 		return nil, fmt.Errorf("%s: not a lake object (want .jsonl, .jsonl.gz, .jsonl.zst or .parquet)", key)
 	}
@@ -62,18 +62,9 @@ func Lines(key string, body []byte) ([][]byte, error) {
 		}
 		return lines, nil
 	}
-	if c != None {
-		zr, err := NewReader(c, bytes.NewReader(body))
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", key, err)
-		}
-		var buf bytes.Buffer
-		_, err = buf.ReadFrom(zr)
-		zr.Close()
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", key, err)
-		}
-		body = buf.Bytes()
+	body, err := decompress(key, body)
+	if err != nil {
+		return nil, err
 	}
 	var lines [][]byte
 	for len(body) > 0 {

@@ -187,6 +187,11 @@ func ReadAll(ctx context.Context, r Reader, key string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return decompress(key, data)
+}
+
+// decompress decodes an object body by its name's extension.
+func decompress(key string, data []byte) ([]byte, error) {
 	c, ok := CompressionOf(key)
 	if !ok || c == None {
 		return data, nil
