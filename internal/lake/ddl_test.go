@@ -30,7 +30,7 @@ func TestDDLDefinesTheView(t *testing.T) {
 	for _, want := range []string{
 		"CREATE EXTERNAL TABLE IF NOT EXISTS ev_objects (",
 		"CREATE EXTERNAL TABLE IF NOT EXISTS ev_compaction (",
-		"LOCATION 's3://bucket/pre/_eventlake/compaction/'",
+		"LOCATION 's3://bucket/pre/eventlake-compaction/'",
 		"CREATE OR REPLACE VIEW ev AS\n" + ViewSQL("o.event_uuid, o.event_name, o.event_type, o.event_subtype, o.created_at, o.created_datetime, o.event, o.created_date, o.created_hour",
 			"ev_objects", "ev_compaction", `substr(o."$path", 17)`) + ";\n",
 	} {

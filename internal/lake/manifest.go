@@ -31,8 +31,14 @@ import (
 //
 // No object name made by Writer starts with CompactedPrefix: source stems
 // never hold a '.'.
+//
+// ManifestPrefix begins with neither '_' nor '.': Athena (like Hive) skips
+// such paths as hidden, and the table over the manifests must read them.
+// It cannot be taken for a partition (those begin with "event_type=") or
+// for the dead letters (DeadLetterPrefix), so the listings of event types
+// and partitions pass it over.
 const (
-	ManifestPrefix  = "_eventlake/compaction/"
+	ManifestPrefix  = "eventlake-compaction/"
 	CompactedPrefix = "compacted."
 )
 
@@ -258,7 +264,7 @@ func SnapshotWithManifests(ctx context.Context, r Reader, prefix string) ([]Entr
 			if err != nil {
 				return nil, nil, err
 			}
-			if strings.HasPrefix(e.Key, "_") || strings.HasPrefix(path.Base(e.Key), ".") {
+			if strings.HasPrefix(e.Key, "_") || strings.HasPrefix(e.Key, ManifestPrefix) || strings.HasPrefix(path.Base(e.Key), ".") {
 				continue // dead letters, manifests, hidden files
 			}
 			if latest[PartitionOf(e.Key)].Visible(e.Key) {

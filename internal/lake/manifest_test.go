@@ -1,6 +1,10 @@
 package lake
 
-import "testing"
+import (
+	"context"
+	"strings"
+	"testing"
+)
 
 func TestPartitionPrefix(t *testing.T) {
 	for in, want := range map[string]string{
@@ -12,9 +16,43 @@ func TestPartitionPrefix(t *testing.T) {
 			t.Errorf("PartitionPrefix(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"../etc", "event_type=a/../../x", "/event_type=a", "payment/", "event_type=a//b", "_eventlake/compaction/"} {
+	for _, in := range []string{"../etc", "event_type=a/../../x", "/event_type=a", "payment/", "event_type=a//b", "eventlake-compaction/"} {
 		if got, err := PartitionPrefix(in); err == nil {
 			t.Errorf("PartitionPrefix(%q) = %q, accepted", in, got)
 		}
+	}
+}
+
+// TestManifestPrefixIsNotHidden: Athena and Hive skip paths with a segment
+// beginning with '_' or '.', so the manifests' folder must have none, and
+// it must never be taken for a partition or the dead letters, nor be
+// listed as part of the lake's data.
+func TestManifestPrefixIsNotHidden(t *testing.T) {
+	for seg := range strings.SplitSeq(strings.TrimSuffix(ManifestPrefix, "/"), "/") {
+		if seg == "" || strings.HasPrefix(seg, "_") || strings.HasPrefix(seg, ".") {
+			t.Errorf("ManifestPrefix %q has the hidden segment %q", ManifestPrefix, seg)
+		}
+	}
+	if strings.HasPrefix(ManifestPrefix, "event_type=") || strings.HasPrefix(ManifestPrefix, DeadLetterPrefix) || strings.HasPrefix(DeadLetterPrefix, ManifestPrefix) {
+		t.Errorf("ManifestPrefix %q can be taken for a partition or the dead letters", ManifestPrefix)
+	}
+	ctx := context.Background()
+	r, err := Open(ctx, "mem://", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const obj = "event_type=a/x.jsonl"
+	m := &Manifest{Partition: "event_type=a/", Seq: 1}
+	for key, body := range map[string][]byte{obj: []byte("{}\n"), ManifestKey("event_type=a/", 1): m.Encode()} {
+		if err := r.Create(ctx, key, body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	snap, err := Snapshot(ctx, r, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap) != 1 || snap[0].Key != obj {
+		t.Errorf("Snapshot = %v, want only %s", snap, obj)
 	}
 }
