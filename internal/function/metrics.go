@@ -42,11 +42,7 @@ func (h *Handler) emit(source string, st pipeline.Stats, took, oldestAge time.Du
 		"DeadLetters": st.DeadLetters, "Duplicates": st.Duplicates, "Unwritten": st.Unwritten,
 		"Objects": st.Objects, "Bytes": st.BytesOut, "FailedBatches": failedBatches,
 		"Duration": took.Milliseconds(), "OldestRecordAge": oldestAge.Milliseconds(),
-	}, []metric{
-		{"EventsIn", "Count"}, {"Written", "Count"}, {"AlreadyPresent", "Count"}, {"DeadLetters", "Count"},
-		{"Duplicates", "Count"}, {"Unwritten", "Count"}, {"Objects", "Count"}, {"Bytes", "Bytes"},
-		{"FailedBatches", "Count"}, {"Duration", "Milliseconds"}, {"OldestRecordAge", "Milliseconds"},
-	}))
+	}, landMetrics))
 	reasons := make([]event.Reason, 0, len(st.DeadByReason))
 	for r := range st.DeadByReason {
 		reasons = append(reasons, r)
@@ -62,4 +58,40 @@ func (h *Handler) emit(source string, st pipeline.Stats, took, oldestAge time.Du
 type metric struct {
 	Name string `json:"Name"`
 	Unit string `json:"Unit"`
+}
+
+// landMetrics are the landing function's counts, one document per batch.
+var landMetrics = []metric{
+	{"EventsIn", "Count"}, {"Written", "Count"}, {"AlreadyPresent", "Count"}, {"DeadLetters", "Count"},
+	{"Duplicates", "Count"}, {"Unwritten", "Count"}, {"Objects", "Count"}, {"Bytes", "Bytes"},
+	{"FailedBatches", "Count"}, {"Duration", "Milliseconds"}, {"OldestRecordAge", "Milliseconds"},
+}
+
+// MetricSet is metrics the functions emit together, under one set of
+// dimensions.
+type MetricSet struct {
+	Dimensions []string
+	Metrics    []string
+}
+
+// Metrics lists every EMF metric the two functions emit, in the namespace
+// EVENTLAKE_METRICS_NAMESPACE names: the Terraform dashboard shows each of
+// them and no other (a test in deploy/terraform checks it), and a test
+// here checks the list against what the functions write.
+var Metrics = []MetricSet{
+	{Dimensions: []string{"FunctionName", "Source"}, Metrics: metricNames(landMetrics)},
+	{Dimensions: []string{"FunctionName", "Source", "Reason"}, Metrics: []string{"DeadLetters"}},
+	{Dimensions: []string{"FunctionName"}, Metrics: []string{"CompactedObjects", "CompactedBytes", "WrittenObjects",
+		"DuplicatesRemoved", "DeletedObjects", "CompactionFailures", "CompactionDuration"}},
+}
+
+// MetricSources are the values of the dimension Source.
+var MetricSources = []string{"kinesis", "sqs"}
+
+func metricNames(ms []metric) []string {
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = m.Name
+	}
+	return out
 }
