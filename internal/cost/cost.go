@@ -140,13 +140,19 @@ func gb(bytes float64) float64 { return bytes / 1e9 }
 
 func roundUp(bytes, unit float64) float64 { return math.Ceil(bytes/unit) * unit }
 
+// ShardHeadroom is how many times the average write rate a provisioned
+// stream is sized for, so that peaks are not throttled.
+const ShardHeadroom = 2
+
 // Shards is the provisioned shard count for the traffic: 1 MB/s and 1000
-// records/s of writes per shard, doubled for headroom.
+// records/s of writes per shard, times ShardHeadroom. The Terraform
+// configuration sizes its stream the same way from expected_events_per_hour
+// and expected_event_bytes (a test in deploy/terraform checks it).
 func Shards(t Traffic) int {
 	perSec := t.EventsPerHour / 3600
 	byBytes := perSec * t.EventBytes / 1e6
 	byRecords := perSec / 1000
-	return max(1, int(math.Ceil(2*math.Max(byBytes, byRecords))))
+	return max(1, int(math.Ceil(ShardHeadroom*math.Max(byBytes, byRecords))))
 }
 
 // Batches per hour the Kinesis mapping invokes: full batches, or one per
