@@ -12,7 +12,10 @@ resource "aws_sns_topic_subscription" "alarms" {
 }
 
 locals {
-  alarm_actions = aws_sns_topic.alarms[*].arn
+  # The topic's ARN as spelled in main.tf, so that the alarms' actions are
+  # known at plan time (and checked); iterating over the topic keeps the
+  # alarms created after it.
+  alarm_actions = [for t in aws_sns_topic.alarms : local.arn.alarm_topic]
 }
 
 resource "aws_cloudwatch_metric_alarm" "iterator_age" {
@@ -48,6 +51,7 @@ resource "aws_cloudwatch_metric_alarm" "function" {
   comparison_operator = "GreaterThanThreshold"
   treat_missing_data  = "notBreaching"
   alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
 }
 
 resource "aws_cloudwatch_metric_alarm" "queue_depth" {
@@ -69,4 +73,23 @@ resource "aws_cloudwatch_metric_alarm" "queue_depth" {
   comparison_operator = "GreaterThanThreshold"
   treat_missing_data  = "notBreaching"
   alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+# Messages wait in the ingestion queue: the function falls behind, or
+# keeps failing on them (they then go to the ingestion DLQ, alarmed above).
+resource "aws_cloudwatch_metric_alarm" "ingest_age" {
+  alarm_name          = "${local.name}-ingest-age"
+  alarm_description   = "The oldest message of ${aws_sqs_queue.ingest.name} is older than ${var.ingest_age_alarm_seconds} s."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateAgeOfOldestMessage"
+  dimensions          = { QueueName = aws_sqs_queue.ingest.name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = var.ingest_age_alarm_seconds
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
 }

@@ -24,9 +24,9 @@ resource "aws_lambda_function" "compaction" {
   source_code_hash = filebase64sha256(var.lambda_zip)
   memory_size      = var.compaction_memory_mb
   timeout          = 900
-  # The queue's mapping runs up to compaction_concurrency; one more for
-  # the scheduled fan-out.
-  reserved_concurrent_executions = var.compaction_concurrency + 1
+  # No reserved concurrency: reserving it fails on accounts with little
+  # unreserved concurrency, and the queue's mapping already runs at most
+  # compaction_concurrency at once (plus the scheduled fan-out, hourly).
 
   # Exactly the variables internal/function/compact.go reads (a test checks).
   environment {
@@ -35,13 +35,13 @@ resource "aws_lambda_function" "compaction" {
       EVENTLAKE_FORMAT                  = var.format
       EVENTLAKE_COMPRESSION             = var.compression
       EVENTLAKE_LOG_LEVEL               = var.log_level
-      EVENTLAKE_METRICS_NAMESPACE       = "eventlake"
+      EVENTLAKE_METRICS_NAMESPACE       = local.metrics_namespace
       EVENTLAKE_DEADLINE_MARGIN         = "60s"
       EVENTLAKE_COMPACT_OLDER_THAN      = var.compaction_older_than
       EVENTLAKE_COMPACT_TARGET_SIZE     = tostring(var.compaction_target_size)
       EVENTLAKE_COMPACT_GRACE           = var.compaction_grace
       EVENTLAKE_COMPACT_MAX_ROUND_BYTES = tostring(floor(var.compaction_memory_mb * 1048576 / 3))
-      EVENTLAKE_COMPACT_CONCURRENCY     = "4"
+      EVENTLAKE_COMPACT_CONCURRENCY     = tostring(var.compaction_partitions_at_once)
       EVENTLAKE_COMPACT_QUEUE_URL       = aws_sqs_queue.compaction[0].url
     }
   }
@@ -55,7 +55,7 @@ resource "aws_lambda_function" "compaction" {
     mode = "Active"
   }
 
-  depends_on = [aws_iam_role_policy.compaction, aws_cloudwatch_log_group.compaction]
+  depends_on = [aws_iam_role_policy.compaction, aws_iam_role_policy.compaction_key, aws_cloudwatch_log_group.compaction]
 }
 
 # One message per event type to compact.
@@ -128,38 +128,40 @@ resource "aws_iam_role_policy" "compaction" {
   policy = data.aws_iam_policy_document.compaction[0].json
 }
 
+resource "aws_iam_role_policy" "compaction_key" {
+  count  = var.compaction_schedule != "" ? 1 : 0
+  name   = "${local.name}-compact-key"
+  role   = aws_iam_role.compaction[0].id
+  policy = data.aws_iam_policy_document.use_the_key.json
+}
+
 data "aws_iam_policy_document" "compaction" {
   count = var.compaction_schedule != "" ? 1 : 0
 
   statement {
     sid     = "RewriteTheLake"
-    actions = ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"]
+    actions = ["s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
     # Compaction reads, writes and deletes any object of the lake.
     #tfsec:ignore:aws-iam-no-policy-wildcards
-    resources = ["${aws_s3_bucket.lake.arn}/${var.lake_prefix}/*"]
+    resources = ["${local.arn.bucket}/${var.lake_prefix}/*"]
   }
 
+  # Unconditioned: without s3:ListBucket on the bucket, S3 answers a
+  # GetObject of a missing key with 403 instead of 404, and compaction
+  # (lake.LatestManifest, compact's write and verify) relies on telling a
+  # missing object apart. A condition on s3:prefix does not count: that
+  # check carries no prefix. The role can list key names of the whole
+  # bucket (the lake and athena-results/), not read them.
   statement {
     sid       = "ListTheLake"
     actions   = ["s3:ListBucket"]
-    resources = [aws_s3_bucket.lake.arn]
-    condition {
-      test     = "StringLike"
-      variable = "s3:prefix"
-      values   = ["${var.lake_prefix}/*"]
-    }
+    resources = [local.arn.bucket]
   }
 
   statement {
     sid       = "FanOutByEventType"
     actions   = ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]
-    resources = [aws_sqs_queue.compaction[0].arn]
-  }
-
-  statement {
-    sid       = "UseTheKey"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    resources = [aws_kms_key.main.arn]
+    resources = [local.arn.compaction_queue]
   }
 
   statement {
@@ -167,7 +169,7 @@ data "aws_iam_policy_document" "compaction" {
     actions = ["logs:CreateLogStream", "logs:PutLogEvents"]
     # Log streams are created by the runtime under this one group.
     #tfsec:ignore:aws-iam-no-policy-wildcards
-    resources = ["${aws_cloudwatch_log_group.compaction[0].arn}:*"]
+    resources = ["${local.arn.compaction_logs}:*"]
   }
 
   statement {

@@ -113,6 +113,12 @@ locals {
   }
 }
 
+locals {
+  # lake.ManifestPrefix: no path segment of a table's location may begin
+  # with '_' or '.', which Athena skips as hidden (a test checks both).
+  manifest_prefix = "eventlake-compaction/"
+}
+
 # The compaction manifests (one JSON line each): which objects of a
 # partition are live and which are superseded.
 resource "aws_glue_catalog_table" "compaction" {
@@ -122,7 +128,7 @@ resource "aws_glue_catalog_table" "compaction" {
   parameters    = { "classification" = "json" }
 
   storage_descriptor {
-    location      = "s3://${aws_s3_bucket.lake.bucket}/${var.lake_prefix}/_eventlake/compaction/"
+    location      = "s3://${aws_s3_bucket.lake.bucket}/${var.lake_prefix}/${local.manifest_prefix}"
     input_format  = "org.apache.hadoop.mapred.TextInputFormat"
     output_format = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"
 
@@ -171,5 +177,28 @@ resource "aws_athena_named_query" "create_events_view" {
   name        = "${local.name}-create-events-view"
   description = "Creates the view events: each event once, whatever compaction is doing."
   database    = aws_glue_catalog_database.lake.name
+  workgroup   = aws_athena_workgroup.lake.name
   query       = local.create_events_view
+}
+
+# Queries of the lake run in this workgroup: results go to the lake bucket
+# under athena-results/ (outside the lake, expired after
+# athena_results_days), encrypted with the key, whatever a client asks
+# for. Users need kms:Decrypt and kms:GenerateDataKey on the key.
+resource "aws_athena_workgroup" "lake" {
+  name = local.name
+
+  configuration {
+    enforce_workgroup_configuration    = true
+    publish_cloudwatch_metrics_enabled = true
+
+    result_configuration {
+      output_location = "s3://${aws_s3_bucket.lake.bucket}/${local.athena_results_prefix}"
+
+      encryption_configuration {
+        encryption_option = "SSE_KMS"
+        kms_key_arn       = aws_kms_key.main.arn
+      }
+    }
+  }
 }

@@ -19,6 +19,24 @@ resource "aws_iam_role_policy" "function" {
   policy = data.aws_iam_policy_document.function.json
 }
 
+# The key's ARN is known only once it exists, so its use is a policy of
+# its own: the one above is then known at plan time, and checked.
+resource "aws_iam_role_policy" "function_key" {
+  name   = "${local.name}-function-key"
+  role   = aws_iam_role.function.id
+  policy = data.aws_iam_policy_document.use_the_key.json
+}
+
+# Decrypt: reading the stream and the ingestion queue; GenerateDataKey:
+# writing the bucket (SSE-KMS) and sending to the queues.
+data "aws_iam_policy_document" "use_the_key" {
+  statement {
+    sid       = "UseTheKey"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [aws_kms_key.main.arn]
+  }
+}
+
 # Least privilege: named actions only, on these resources only.
 data "aws_iam_policy_document" "function" {
   statement {
@@ -27,34 +45,31 @@ data "aws_iam_policy_document" "function" {
       "kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetRecords",
       "kinesis:GetShardIterator", "kinesis:ListShards", "kinesis:SubscribeToShard",
     ]
-    resources = [aws_kinesis_stream.events.arn]
+    resources = [local.arn.stream]
   }
 
   statement {
     sid       = "ConsumeTheIngestionQueue"
     actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]
-    resources = [aws_sqs_queue.ingest.arn]
+    resources = [local.arn.ingest]
   }
 
   statement {
     sid       = "SendDeadLettersAndFailedBatches"
     actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.dead_letters.arn, aws_sqs_queue.failed_batches.arn]
+    resources = [local.arn.dead_letters, local.arn.failed_batches]
   }
 
+  # The function only creates objects (If-None-Match: * puts, multipart
+  # for large ones, which an abort must be able to clean up); it never
+  # reads, lists or deletes, so a missing key never needs telling apart.
   statement {
     sid     = "WriteTheLake"
-    actions = ["s3:PutObject", "s3:GetObject"]
+    actions = ["s3:PutObject", "s3:AbortMultipartUpload"]
     # Object names come from the data; the lake's prefix is the narrowest
     # scope S3 offers.
     #tfsec:ignore:aws-iam-no-policy-wildcards
-    resources = ["${aws_s3_bucket.lake.arn}/${var.lake_prefix}/*"]
-  }
-
-  statement {
-    sid       = "UseTheKey"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    resources = [aws_kms_key.main.arn]
+    resources = ["${local.arn.bucket}/${var.lake_prefix}/*"]
   }
 
   statement {
@@ -62,7 +77,7 @@ data "aws_iam_policy_document" "function" {
     actions = ["logs:CreateLogStream", "logs:PutLogEvents"]
     # Log streams are created by the runtime under this one group.
     #tfsec:ignore:aws-iam-no-policy-wildcards
-    resources = ["${aws_cloudwatch_log_group.function.arn}:*"]
+    resources = ["${local.arn.function_logs}:*"]
   }
 
   statement {

@@ -28,7 +28,7 @@ resource "aws_lambda_function" "eventlake" {
       EVENTLAKE_DEAD_LETTER_MAX_MESSAGE_BYTES = "262144"
       EVENTLAKE_DEADLINE_MARGIN               = "5s"
       EVENTLAKE_LOG_LEVEL                     = var.log_level
-      EVENTLAKE_METRICS_NAMESPACE             = "eventlake"
+      EVENTLAKE_METRICS_NAMESPACE             = local.metrics_namespace
     }
   }
 
@@ -41,7 +41,7 @@ resource "aws_lambda_function" "eventlake" {
     mode = "Active"
   }
 
-  depends_on = [aws_iam_role_policy.function, aws_cloudwatch_log_group.function]
+  depends_on = [aws_iam_role_policy.function, aws_iam_role_policy.function_key, aws_cloudwatch_log_group.function]
 }
 
 resource "aws_lambda_event_source_mapping" "kinesis" {

@@ -29,7 +29,7 @@ output "dead_letter_queue_url" {
 }
 
 output "failed_batches_queue_url" {
-  description = "Kinesis batches that kept failing."
+  description = "Kinesis batches that kept failing (the mapping's on-failure destination; records' positions, not their data)."
   value       = aws_sqs_queue.failed_batches.url
 }
 
@@ -61,4 +61,29 @@ output "create_events_view" {
 output "compaction_function_name" {
   description = "The scheduled compaction function (empty when compaction is off)."
   value       = one(aws_lambda_function.compaction[*].function_name)
+}
+
+output "compaction_queue_url" {
+  description = "The compaction queue: one message per event type or partition to compact (null when compaction is off)."
+  value       = one(aws_sqs_queue.compaction[*].url)
+}
+
+output "compaction_dlq_url" {
+  description = "Compaction messages that kept failing (null when compaction is off)."
+  value       = one(aws_sqs_queue.compaction_dlq[*].url)
+}
+
+output "kms_key_arn" {
+  description = "The key that encrypts the stream, bucket, queues, topic, logs and Athena results: producers, consumers of the queues and Athena users need kms:GenerateDataKey and kms:Decrypt on it."
+  value       = aws_kms_key.main.arn
+}
+
+output "athena_workgroup" {
+  description = "Athena workgroup to query the lake in (results encrypted under athena-results/)."
+  value       = aws_athena_workgroup.lake.name
+}
+
+output "dashboard_name" {
+  description = "The CloudWatch dashboard."
+  value       = aws_cloudwatch_dashboard.main.dashboard_name
 }

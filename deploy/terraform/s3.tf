@@ -1,5 +1,21 @@
 resource "aws_s3_bucket" "lake" {
-  bucket = "${local.name}-lake-${local.account_id}"
+  bucket = local.bucket
+
+  # S3's bucket naming rules, on the whole name: its length depends on the
+  # account ID, known at plan time.
+  lifecycle {
+    precondition {
+      condition     = length(local.bucket) >= 3 && length(local.bucket) <= 63
+      error_message = "The bucket name ${local.bucket} is ${length(local.bucket)} characters long; S3 allows 3 to 63: shorten name_prefix or environment (together at most 44 characters)."
+    }
+    precondition {
+      condition = (can(regex("^[a-z0-9][a-z0-9.-]*[a-z0-9]$", local.bucket)) && !strcontains(local.bucket, "..")
+        && !can(regex("^[0-9]+\\.[0-9]+\\.[0-9]+\\.[0-9]+$", local.bucket))
+        && !anytrue([for p in ["xn--", "sthree-", "amzn-s3-demo-"] : startswith(local.bucket, p)])
+      && !anytrue([for x in ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"] : endswith(local.bucket, x)]))
+      error_message = "The bucket name ${local.bucket} breaks S3's naming rules (characters, consecutive dots, IP address form, reserved prefixes or suffixes)."
+    }
+  }
 }
 
 resource "aws_s3_bucket_ownership_controls" "lake" {
@@ -48,6 +64,34 @@ resource "aws_s3_bucket_lifecycle_configuration" "lake" {
     }
   }
 
+  # Compaction deletes every object it supersedes: with versioning, their
+  # old versions would otherwise be kept, and billed, for ever.
+  dynamic "rule" {
+    for_each = var.versioning ? [1] : []
+    content {
+      id     = "expire-noncurrent-versions"
+      status = "Enabled"
+      filter {}
+      noncurrent_version_expiration {
+        noncurrent_days = var.noncurrent_version_days
+      }
+      expiration {
+        expired_object_delete_marker = true
+      }
+    }
+  }
+
+  rule {
+    id     = "expire-athena-results"
+    status = "Enabled"
+    filter {
+      prefix = local.athena_results_prefix
+    }
+    expiration {
+      days = var.athena_results_days
+    }
+  }
+
   dynamic "rule" {
     for_each = var.transition_to_ia_days > 0 ? [1] : []
     content {
@@ -85,7 +129,7 @@ data "aws_iam_policy_document" "lake_bucket" {
     sid       = "DenyInsecureTransport"
     effect    = "Deny"
     actions   = ["s3:*"] # a deny: every action, over plain HTTP
-    resources = [aws_s3_bucket.lake.arn, "${aws_s3_bucket.lake.arn}/*"]
+    resources = [local.arn.bucket, "${local.arn.bucket}/*"]
     principals {
       type        = "AWS"
       identifiers = ["*"]

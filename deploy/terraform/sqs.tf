@@ -58,7 +58,7 @@ data "aws_iam_policy_document" "new_data_queue" {
   statement {
     sid       = "S3SendsNotificationsOfTheLakeOnly"
     actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.new_data.arn]
+    resources = [local.arn.new_data]
     principals {
       type        = "Service"
       identifiers = ["s3.amazonaws.com"]
@@ -66,7 +66,7 @@ data "aws_iam_policy_document" "new_data_queue" {
     condition {
       test     = "ArnEquals"
       variable = "aws:SourceArn"
-      values   = [aws_s3_bucket.lake.arn]
+      values   = [local.arn.bucket]
     }
     condition {
       test     = "StringEquals"

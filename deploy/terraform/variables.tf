@@ -10,13 +10,19 @@ variable "region" {
 }
 
 variable "name_prefix" {
-  description = "Prefix of every resource name."
+  description = "Prefix of every resource name. The bucket is <name_prefix>-<environment>-lake-<account id>: the two together may hold at most 44 characters (S3's limit is 63)."
   type        = string
   default     = "eventlake"
 
   validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{1,30}$", var.name_prefix))
-    error_message = "The name prefix must be 2-31 lower-case letters, digits or dashes, starting with a letter."
+    condition     = can(regex("^[a-z][a-z0-9-]{0,29}[a-z0-9]$", var.name_prefix))
+    error_message = "The name prefix must be 2-31 lower-case letters, digits or dashes, starting with a letter and not ending with a dash."
+  }
+
+  # Bucket names S3 reserves (the bucket name starts with the prefix).
+  validation {
+    condition     = !anytrue([for p in ["xn--", "sthree-", "amzn-s3-demo-"] : startswith(var.name_prefix, p)])
+    error_message = "The name prefix may not start with xn--, sthree- or amzn-s3-demo-: S3 refuses bucket names that do."
   }
 }
 
@@ -32,9 +38,9 @@ variable "environment" {
 }
 
 variable "stream_mode" {
-  description = "Kinesis capacity mode: ON_DEMAND (default) or PROVISIONED."
+  description = "Kinesis capacity mode: PROVISIONED (default; shards sized from expected_events_per_hour) or ON_DEMAND (no sizing, but dearer at steady load: see eventlake cost and docs/terraform.md)."
   type        = string
-  default     = "ON_DEMAND"
+  default     = "PROVISIONED"
 
   validation {
     condition     = contains(["ON_DEMAND", "PROVISIONED"], var.stream_mode)
@@ -42,14 +48,47 @@ variable "stream_mode" {
   }
 }
 
-variable "shard_count" {
-  description = "Shards of a PROVISIONED stream (ignored for ON_DEMAND)."
+variable "expected_events_per_hour" {
+  description = "Average events per hour the stream is sized for (PROVISIONED): with expected_event_bytes and shard_headroom it gives the shard count, as eventlake cost computes it."
+  type        = number
+  default     = 1000000
+
+  validation {
+    condition     = var.expected_events_per_hour > 0
+    error_message = "expected_events_per_hour must be positive."
+  }
+}
+
+variable "expected_event_bytes" {
+  description = "Average size in bytes of an event as sent, for sizing the stream (PROVISIONED)."
+  type        = number
+  default     = 500
+
+  validation {
+    condition     = var.expected_event_bytes >= 1 && var.expected_event_bytes <= 1048576
+    error_message = "expected_event_bytes must be between 1 and 1048576 (a Kinesis record's limit)."
+  }
+}
+
+variable "shard_headroom" {
+  description = "Peak write rate over the average the stream is sized for: a shard takes 1 MB/s or 1000 records/s, and the stream gets ceil(headroom x average need) shards, at least 1."
   type        = number
   default     = 2
 
   validation {
-    condition     = var.shard_count >= 1 && var.shard_count <= 500
-    error_message = "The shard count must be between 1 and 500."
+    condition     = var.shard_headroom >= 1 && var.shard_headroom <= 10
+    error_message = "shard_headroom must be between 1 and 10."
+  }
+}
+
+variable "shard_count" {
+  description = "Shards of a PROVISIONED stream; null (default) sizes it from expected_events_per_hour. Ignored for ON_DEMAND."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.shard_count == null || (coalesce(var.shard_count, 1) >= 1 && coalesce(var.shard_count, 1) <= 500)
+    error_message = "The shard count must be null or between 1 and 500."
   }
 }
 
@@ -231,20 +270,47 @@ variable "log_retention_days" {
 }
 
 variable "lake_prefix" {
-  description = "Key prefix of the lake inside the bucket (no leading or trailing slash)."
+  description = "Key prefix of the lake inside the bucket: folders of lower-case letters, digits, '_' and '-' joined by single slashes, each beginning with a letter or digit (Athena skips folders beginning with '_' or '.'), no leading or trailing slash."
   type        = string
   default     = "events"
 
   validation {
-    condition     = can(regex("^[a-z0-9][a-z0-9_/-]*[a-z0-9]$", var.lake_prefix))
-    error_message = "The lake prefix must be lower-case letters, digits, '_', '-' and '/', without a leading or trailing slash."
+    condition     = length(var.lake_prefix) <= 200 && can(regex("^[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_-]*)*$", var.lake_prefix))
+    error_message = "The lake prefix must be folders of lower-case letters, digits, '_' and '-', each beginning with a letter or digit, joined by single slashes (no empty folder such as a//b, no leading or trailing slash), at most 200 characters."
+  }
+
+  validation {
+    condition     = split("/", var.lake_prefix)[0] != "athena-results" # local.athena_results_prefix
+    error_message = "The lake prefix may not be in athena-results/, where Athena writes query results."
   }
 }
 
 variable "versioning" {
-  description = "Enable S3 versioning on the lake bucket."
+  description = "Enable S3 versioning on the lake bucket (noncurrent versions then expire after noncurrent_version_days)."
   type        = bool
   default     = false
+}
+
+variable "noncurrent_version_days" {
+  description = "With versioning, days after which an overwritten or deleted object's old version is removed (compaction deletes every superseded object, so without this they are kept and billed forever)."
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = var.noncurrent_version_days >= 1
+    error_message = "noncurrent_version_days must be at least 1."
+  }
+}
+
+variable "athena_results_days" {
+  description = "Days after which Athena query results (under athena-results/ in the bucket) expire."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.athena_results_days >= 1
+    error_message = "athena_results_days must be at least 1."
+  }
 }
 
 variable "abort_incomplete_multipart_days" {
@@ -281,21 +347,49 @@ variable "expiration_days" {
 }
 
 variable "event_types" {
-  description = "Event types for Athena partition projection (enum). Empty: injected projection, queries must filter on event_type."
+  description = "Event types for Athena partition projection (enum), as they appear in event_type= folders. Empty: injected projection, queries must filter on event_type."
   type        = list(string)
   default     = []
+
+  # The projection joins them with commas, and a type the code writes
+  # percent-escaped would not match its folder.
+  validation {
+    condition     = alltrue([for t in var.event_types : can(regex("^[^,\\x00-\\x1f\\x7f\"#%'*/:=?\\\\{\\[\\]^]+$", t))])
+    error_message = "Each event type must be non-empty, without commas and without the characters the lake percent-escapes in folder names (control characters and \" # % ' * / : = ? \\ { [ ] ^)."
+  }
 }
 
 variable "alarm_email" {
   description = "Email address for alarm notifications (creates an SNS topic); empty: alarms without actions."
   type        = string
   default     = ""
+
+  validation {
+    condition     = var.alarm_email == "" || can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", var.alarm_email))
+    error_message = "alarm_email must be empty or an email address."
+  }
 }
 
 variable "iterator_age_alarm_ms" {
   description = "Alarm when the Kinesis iterator age exceeds this many milliseconds."
   type        = number
   default     = 300000
+
+  validation {
+    condition     = var.iterator_age_alarm_ms >= 1000
+    error_message = "iterator_age_alarm_ms must be at least 1000."
+  }
+}
+
+variable "ingest_age_alarm_seconds" {
+  description = "Alarm when the oldest message of the SQS ingestion queue is older than this many seconds (the function falls behind or keeps failing)."
+  type        = number
+  default     = 900
+
+  validation {
+    condition     = var.ingest_age_alarm_seconds >= 60
+    error_message = "ingest_age_alarm_seconds must be at least 60."
+  }
 }
 
 variable "tags" {
@@ -371,12 +465,23 @@ variable "compaction_memory_mb" {
 }
 
 variable "compaction_concurrency" {
-  description = "Event types compacted at once, each by its own invocation of the compaction function (2..1000)."
+  description = "Invocations of the compaction function at once, each compacting one event type (or one partition left over from a stopped run): the SQS mapping's maximum concurrency (2..1000)."
   type        = number
   default     = 4
 
   validation {
     condition     = var.compaction_concurrency >= 2 && var.compaction_concurrency <= 1000
     error_message = "compaction_concurrency must be within 2..1000 (the SQS mapping's maximum_concurrency range)."
+  }
+}
+
+variable "compaction_partitions_at_once" {
+  description = "Partitions (days, or hours, of one event type) one compaction invocation merges side by side; they share its memory budget (a third of compaction_memory_mb). Not the same as compaction_concurrency, the invocations at once: up to their product run in all. Sets EVENTLAKE_COMPACT_CONCURRENCY."
+  type        = number
+  default     = 4
+
+  validation {
+    condition     = var.compaction_partitions_at_once >= 1 && var.compaction_partitions_at_once <= 64
+    error_message = "compaction_partitions_at_once must be within 1..64."
   }
 }
