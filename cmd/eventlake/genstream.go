@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -129,7 +130,8 @@ func (e env) genSQS(ctx context.Context, to string, opts gen.Options, endpoint s
 		return err
 	}
 	start := time.Now()
-	var sent, skipped, refused int64
+	var sent atomic.Int64 // read by the progress line
+	var skipped, refused int64
 	var reason string
 	var batch [][]byte
 	flush := func() error {
@@ -142,16 +144,18 @@ func (e env) genSQS(ctx context.Context, to string, opts gen.Options, endpoint s
 			refused += int64(len(ref.Indexes))
 			reason = ref.Reason
 			err = nil
-			sent -= int64(len(ref.Indexes))
+			sent.Add(-int64(len(ref.Indexes)))
 		}
 		if err != nil {
 			return err
 		}
-		sent += int64(len(batch))
+		sent.Add(int64(len(batch)))
 		batch = batch[:0]
 		return nil
 	}
-	stop := e.progress(quiet, func() string { return fmt.Sprintf("%s of %s messages sent", count(sent), count(int64(opts.Events))) })
+	stop := e.progress(quiet, func() string {
+		return fmt.Sprintf("%s of %s messages sent", count(sent.Load()), count(int64(opts.Events)))
+	})
 	err = gen.Each(opts, func(line []byte, _ gen.Kind) error {
 		if len(line) > sqs.MaxBatchBytes || !sqs.Sendable(line) {
 			skipped++ // SQS refuses it; said below, never silently
@@ -168,7 +172,7 @@ func (e env) genSQS(ctx context.Context, to string, opts gen.Options, endpoint s
 	}
 	stop()
 	secs := time.Since(start).Seconds()
-	fmt.Fprintf(e.stderr, "sent %d messages to %s in %.2fs: %.0f messages/s\n", sent, q.URL(), secs, float64(sent)/secs)
+	fmt.Fprintf(e.stderr, "sent %d messages to %s in %.2fs: %.0f messages/s\n", sent.Load(), q.URL(), secs, float64(sent.Load())/secs)
 	if refused > 0 {
 		fmt.Fprintf(e.stderr, "the queue refused %d generated events (%s)\n", refused, reason)
 	}

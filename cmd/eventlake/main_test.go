@@ -196,10 +196,7 @@ func TestClearErrors(t *testing.T) {
 // with status 130.
 func TestSignalFlushes(t *testing.T) {
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "eventlake")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := binary(t)
 	cmd := exec.Command(bin, "run", "--from", "-", "--to", dir+"/lake", "--json", "--batch-period", "1h")
 	stdin, _ := cmd.StdinPipe()
 	var out bytes.Buffer
@@ -461,10 +458,7 @@ func atoi(t *testing.T, s string) int {
 // the last run finishes the job: each event once.
 func TestCompactKilled(t *testing.T) {
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "eventlake")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := binary(t)
 	events := filepath.Join(dir, "events.jsonl")
 	if _, _, err := cli(t, nil, "gen", "-n", "20000", "--seed", "9", "--bad", "0", "--dup", "0", "--to", events); err != nil {
 		t.Fatal(err)

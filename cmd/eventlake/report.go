@@ -20,7 +20,9 @@ func isTerminal(w io.Writer) bool {
 }
 
 // progress redraws line() on stderr every 250 ms when stderr is a terminal.
-// The returned function stops it and clears the line.
+// The returned function stops it and clears the line; calling it again does
+// nothing, so a deferred stop may follow an explicit one. line is called from
+// another goroutine: what it reads must be safe for that (atomics, Stats()).
 func (e env) progress(quiet bool, line func() string) func() {
 	if quiet || !e.tty {
 		return func() {}
@@ -40,7 +42,8 @@ func (e env) progress(quiet bool, line func() string) func() {
 			}
 		}
 	})
-	return func() { close(done); wg.Wait() }
+	var once sync.Once
+	return func() { once.Do(func() { close(done); wg.Wait() }) }
 }
 
 func progressLine(s pipeline.Stats) string {

@@ -13,6 +13,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -309,10 +310,10 @@ func (e env) runSQS(ctx context.Context, from string, lf *lakeFlags, sf *streamF
 		return err
 	}
 	batchSize := min(max(sf.batchSize, 1), 10)
-	var received, deleted, retried int64
+	var received, deleted, retried atomic.Int64 // read by the progress line
 	startT := time.Now()
 	stop := e.progress(lf.quiet, func() string {
-		return fmt.Sprintf("%d messages received  %d written  %d to retry", received, deleted, retried)
+		return fmt.Sprintf("%d messages received  %d written  %d to retry", received.Load(), deleted.Load(), retried.Load())
 	})
 	defer stop()
 	wait := 5 * time.Second
@@ -339,7 +340,7 @@ func (e env) runSQS(ctx context.Context, from string, lf *lakeFlags, sf *streamF
 			}
 			continue
 		}
-		received += int64(len(msgs))
+		received.Add(int64(len(msgs)))
 		ev := events.SQSEvent{Records: make([]events.SQSMessage, len(msgs))}
 		for i, m := range msgs {
 			ev.Records[i] = events.SQSMessage{
@@ -371,11 +372,11 @@ func (e env) runSQS(ctx context.Context, from string, lf *lakeFlags, sf *streamF
 		if err := q.Delete(ctx, done); err != nil {
 			return err
 		}
-		deleted += int64(len(done))
+		deleted.Add(int64(len(done)))
 		if len(again) > 0 {
-			retried += int64(len(again))
+			n := retried.Add(int64(len(again)))
 			select { // back off before the messages come back
-			case <-time.After(sqs.Backoff(int(retried % 8))):
+			case <-time.After(sqs.Backoff(int(n % 8))):
 			case <-ctx.Done():
 			}
 			if err := q.Release(ctx, again); err != nil {
@@ -384,7 +385,7 @@ func (e env) runSQS(ctx context.Context, from string, lf *lakeFlags, sf *streamF
 		}
 	}
 	stop()
-	fmt.Fprintf(e.stdout, "messages         %12d  (%.0f messages/s)\nwritten          %12d\nretried          %12d\n", received, float64(received)/time.Since(startT).Seconds(), deleted, retried)
+	fmt.Fprintf(e.stdout, "messages         %12d  (%.0f messages/s)\nwritten          %12d\nretried          %12d\n", received.Load(), float64(received.Load())/time.Since(startT).Seconds(), deleted.Load(), retried.Load())
 	if ctx.Err() != nil {
 		return errInterrupted
 	}

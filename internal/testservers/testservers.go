@@ -113,13 +113,18 @@ func start(t testing.TB, name string, cmd *exec.Cmd, addr string) {
 	}
 }
 
-// Kinesalite starts kinesalite and returns its endpoint URL.
+// Kinesalite starts kinesalite on loopback and returns its endpoint URL. It
+// runs through scripts/servers/kinesalite.js, which keeps it alive when a
+// client aborts a request (kinesalite itself dies then; real Kinesis does
+// not, and a consumer cancelling an in-flight call is ordinary).
 func Kinesalite(t testing.TB) string {
 	t.Helper()
 	root := Root(t)
-	cli := need(t, filepath.Join(root, ".cache/npm/node_modules/kinesalite/cli.js"))
+	pkg := filepath.Join(root, ".cache/npm/node_modules/kinesalite")
+	need(t, filepath.Join(pkg, "index.js"))
+	wrapper := need(t, filepath.Join(root, "scripts/servers/kinesalite.js"))
 	port := FreePort(t)
-	cmd := exec.Command("node", cli, "--port", fmt.Sprint(port), "--createStreamMs", "0", "--deleteStreamMs", "0", "--updateStreamMs", "0", "--shardLimit", "100")
+	cmd := exec.Command("node", wrapper, pkg, "--port", fmt.Sprint(port), "--createStreamMs", "0", "--deleteStreamMs", "0", "--updateStreamMs", "0", "--shardLimit", "100")
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	start(t, "kinesalite", cmd, addr)
 	return "http://" + addr
