@@ -12,13 +12,14 @@ OUT=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$OUT"' EXIT
 scripts/servers/install >/dev/null
 go build -o "$OUT/eventlake" ./cmd/eventlake
-CGO_ENABLED=0 go build -tags lambda.norpc -o "$OUT/bootstrap" ./cmd/lambda
+go run ./scripts/buildlambda -arch "$(go env GOARCH)" -out "$OUT/dist" >/dev/null   # as deployed
+BOOTSTRAP="$OUT/dist/bootstrap-$(go env GOARCH)/bootstrap"
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 KP=$(port); RP=$(port); AP=$(port)
-node .cache/npm/node_modules/kinesalite/cli.js --port "$KP" --createStreamMs 0 --updateStreamMs 0 >"$OUT/kinesalite.log" 2>&1 &
+node scripts/servers/kinesalite.js .cache/npm/node_modules/kinesalite --port "$KP" --createStreamMs 0 --updateStreamMs 0 >"$OUT/kinesalite.log" 2>&1 &
 EVENTLAKE_LAKE_URL="file://$OUT/lake-invoke" AWS_LAMBDA_FUNCTION_TIMEOUT=300 \
-  .cache/bin/aws-lambda-rie --runtime-interface-emulator-address "127.0.0.1:$RP" --runtime-api-address "127.0.0.1:$AP" "$OUT/bootstrap" >"$OUT/rie.log" 2>&1 &
+  .cache/bin/aws-lambda-rie --runtime-interface-emulator-address "127.0.0.1:$RP" --runtime-api-address "127.0.0.1:$AP" "$BOOTSTRAP" >"$OUT/rie.log" 2>&1 &
 for p in "$KP" "$RP"; do for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && break; sleep 0.1; done; done
 export AWS_ENDPOINT_URL_KINESIS="http://127.0.0.1:$KP"
 EL="$OUT/eventlake"

@@ -21,6 +21,7 @@ import (
 	"github.com/eventlake/eventlake/internal/function"
 	"github.com/eventlake/eventlake/internal/kinesis"
 	"github.com/eventlake/eventlake/internal/lake"
+	"github.com/eventlake/eventlake/internal/retry"
 	"github.com/eventlake/eventlake/internal/sqs"
 )
 
@@ -376,7 +377,7 @@ func (e env) runSQS(ctx context.Context, from string, lf *lakeFlags, sf *streamF
 		if len(again) > 0 {
 			n := retried.Add(int64(len(again)))
 			select { // back off before the messages come back
-			case <-time.After(sqs.Backoff(int(n % 8))):
+			case <-time.After(retry.Delay(int(n % 8))):
 			case <-ctx.Done():
 			}
 			if err := q.Release(ctx, again); err != nil {

@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/eventlake/eventlake/internal/retry"
 )
 
 // Record is one record read from a shard.
@@ -330,7 +332,7 @@ func (c *Consumer) shardLoop(ctx context.Context, arn, shard string, st *shardSt
 				continue
 			case errors.As(err, &tput) || attempt < 5:
 				attempt++
-				if err := sleep(ctx, backoff(attempt)); err != nil {
+				if err := retry.Wait(ctx, attempt); err != nil {
 					return err
 				}
 				continue
@@ -369,7 +371,7 @@ func (c *Consumer) shardLoop(ctx context.Context, arn, shard string, st *shardSt
 		st.atTip.Store(atTip && len(pending) == 0)
 		iter = out.NextShardIterator
 		if len(out.Records) == 0 {
-			if err := sleep(ctx, c.o.Poll); err != nil {
+			if err := retry.Sleep(ctx, c.o.Poll); err != nil {
 				return err
 			}
 		}
@@ -445,7 +447,7 @@ func (c *Consumer) deliver(ctx context.Context, b Batch, log *slog.Logger) error
 			left.Records, right.Records = cur.Records[:h], cur.Records[h:]
 			queue = append([]Batch{left, right}, queue[1:]...)
 		}
-		if err := sleep(ctx, backoff(attempts)); err != nil {
+		if err := retry.Wait(ctx, attempts); err != nil {
 			return err
 		}
 	}

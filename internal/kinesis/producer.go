@@ -10,17 +10,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/eventlake/eventlake/internal/awsconfig"
+	"github.com/eventlake/eventlake/internal/retry"
 )
 
 // PutRecords limits.
@@ -170,26 +169,8 @@ func (p *Producer) put(ctx context.Context, entries []Entry) error {
 		}
 		p.retried.Add(int64(len(failed)))
 		pending = failed
-		if err := sleep(ctx, backoff(attempt)); err != nil {
+		if err := retry.Wait(ctx, attempt); err != nil {
 			return err
 		}
-	}
-}
-
-// backoff is the wait before retry attempt+1: exponential from 50 ms,
-// capped at 5 s, with full jitter.
-func backoff(attempt int) time.Duration {
-	d := min(50*time.Millisecond<<min(attempt, 7), 5*time.Second)
-	return time.Duration(rand.Int64N(int64(d) + 1))
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }

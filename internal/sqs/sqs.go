@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/eventlake/eventlake/internal/awsconfig"
+	"github.com/eventlake/eventlake/internal/retry"
 )
 
 // Limits of SendMessageBatch.
@@ -189,28 +190,9 @@ func (c *Client) sendBatch(ctx context.Context, bodies [][]byte) ([]badEntry, er
 		if attempt >= 8 {
 			return nil, fmt.Errorf("sqs: %d messages still failing after %d attempts", len(pending), attempt+1)
 		}
-		if err := sleep(ctx, Backoff(attempt)); err != nil {
+		if err := retry.Wait(ctx, attempt); err != nil {
 			return nil, err
 		}
-	}
-}
-
-// Backoff is the wait before retry attempt+1: exponential from 50 ms, capped
-// at 5 s, with full jitter.
-func Backoff(attempt int) time.Duration {
-	d := 50 * time.Millisecond << min(attempt, 7)
-	d = min(d, 5*time.Second)
-	return time.Duration(jitter(int64(d)))
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }
 

@@ -20,20 +20,6 @@ func TestSendable(t *testing.T) {
 	}
 }
 
-func TestBackoffIsBoundedAndJittered(t *testing.T) {
-	seen := map[time.Duration]bool{}
-	for attempt := range 20 {
-		d := Backoff(attempt)
-		if d < 0 || d > 5*time.Second {
-			t.Fatalf("Backoff(%d) = %v", attempt, d)
-		}
-		seen[d] = true
-	}
-	if len(seen) < 10 {
-		t.Errorf("backoff is not jittered: %d distinct values of 20", len(seen))
-	}
-}
-
 // TestQueueAgainstFauxqs sends more than one batch, receives, deletes, and
 // reports what the server refuses instead of failing everything.
 func TestQueueAgainstFauxqs(t *testing.T) {

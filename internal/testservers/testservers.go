@@ -7,6 +7,7 @@
 package testservers
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -21,6 +23,8 @@ import (
 
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
+
+	"github.com/eventlake/eventlake/internal/lambdabuild"
 )
 
 // Root is the module's root folder.
@@ -192,8 +196,8 @@ var buildOnce sync.Once
 var bootstrapPath string
 var buildErr error
 
-// Bootstrap builds the Lambda function as the deployment does (bootstrap,
-// lambda.norpc, static) for this machine's architecture, once per test
+// Bootstrap builds the Lambda function as the deployment does
+// (internal/lambdabuild) for this machine's architecture, once per test
 // binary.
 func Bootstrap(t testing.TB) string {
 	t.Helper()
@@ -204,12 +208,7 @@ func Bootstrap(t testing.TB) string {
 			return
 		}
 		bootstrapPath = filepath.Join(dir, "bootstrap")
-		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bootstrapPath, "./cmd/lambda")
-		cmd.Dir = Root(t)
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("%v\n%s", err, out)
-		}
+		buildErr = lambdabuild.Build(context.Background(), Root(t), runtime.GOARCH, bootstrapPath)
 	})
 	if buildErr != nil {
 		t.Fatalf("build bootstrap: %v", buildErr)

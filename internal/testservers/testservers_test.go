@@ -29,7 +29,8 @@ func TestKinesaliteSurvivesAbortedRequests(t *testing.T) {
 		fmt.Fprintf(c, "POST / HTTP/1.1\r\nHost: %s\r\nX-Amz-Target: Kinesis_20131202.CreateStream\r\n"+
 			"Content-Type: application/x-amz-json-1.1\r\nContent-Length: %d\r\n\r\n%s", addr, len(body)+1000, body)
 		time.Sleep(100 * time.Millisecond) // the server is now reading the body
-		if err := c.(*net.TCPConn).SetLinger(0); err != nil { // RST, like a cancelled call
+		// Close with RST, as a cancelled call does.
+		if err := c.(*net.TCPConn).SetLinger(0); err != nil {
 			t.Fatal(err)
 		}
 		c.Close()

@@ -1,5 +1,7 @@
 // Command buildlambda builds the Lambda function's deployment packages:
-// bootstrap for provided.al2023, arm64 and amd64, each zipped alone.
+// bootstrap for provided.al2023, arm64 and amd64, each zipped alone
+// (built by internal/lambdabuild, as the tests build it). The bootstrap
+// itself stays beside its zip, in OUT/bootstrap-ARCH/bootstrap.
 //
 //	go run ./scripts/buildlambda            -> dist/lambda-arm64.zip, dist/lambda-amd64.zip
 //	go run ./scripts/buildlambda -arch arm64 -out DIR
@@ -7,13 +9,15 @@ package main
 
 import (
 	"archive/zip"
+	"context"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/eventlake/eventlake/internal/lambdabuild"
 )
 
 func main() {
@@ -36,11 +40,8 @@ func run(archs []string, out string) error {
 			return err
 		}
 		bin := filepath.Join(dir, "bootstrap")
-		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "-o", bin, "./cmd/lambda")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
-		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("build %s: %w", arch, err)
+		if err := lambdabuild.Build(context.Background(), ".", arch, bin); err != nil {
+			return err
 		}
 		zipPath := filepath.Join(out, "lambda-"+arch+".zip")
 		if err := zipOne(zipPath, bin); err != nil {
