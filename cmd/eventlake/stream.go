@@ -13,7 +13,6 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -21,7 +20,6 @@ import (
 	"github.com/eventlake/eventlake/internal/function"
 	"github.com/eventlake/eventlake/internal/kinesis"
 	"github.com/eventlake/eventlake/internal/lake"
-	"github.com/eventlake/eventlake/internal/retry"
 	"github.com/eventlake/eventlake/internal/sqs"
 )
 
@@ -310,92 +308,24 @@ func (e env) runSQS(ctx context.Context, from string, lf *lakeFlags, sf *streamF
 	if err != nil {
 		return err
 	}
-	batchSize := min(max(sf.batchSize, 1), 10)
-	var received, deleted, retried atomic.Int64 // read by the progress line
+	poller, err := sqs.NewPoller(q, proc.processSQS, sqs.PollOptions{
+		BatchSize: min(max(sf.batchSize, 1), sqs.MaxBatchEntries), Drain: sf.drain, Region: os.Getenv("AWS_REGION"), Log: log,
+	})
+	if err != nil {
+		return err
+	}
 	startT := time.Now()
 	stop := e.progress(lf.quiet, func() string {
-		return fmt.Sprintf("%d messages received  %d written  %d to retry", received.Load(), deleted.Load(), retried.Load())
+		s := poller.Stats()
+		return fmt.Sprintf("%d messages received  %d written  %d to retry", s.Received, s.Deleted, s.Retried)
 	})
 	defer stop()
-	wait := 5 * time.Second
-	if sf.drain {
-		wait = time.Second
-	}
-	for ctx.Err() == nil {
-		msgs, err := q.Receive(ctx, batchSize, wait, 5*time.Minute)
-		if err != nil {
-			if ctx.Err() != nil {
-				break
-			}
-			return err
-		}
-		if len(msgs) == 0 {
-			if sf.drain {
-				visible, inFlight, err := q.Depth(ctx)
-				if err != nil {
-					return err
-				}
-				if visible == 0 && inFlight == 0 {
-					break
-				}
-			}
-			continue
-		}
-		received.Add(int64(len(msgs)))
-		ev := events.SQSEvent{Records: make([]events.SQSMessage, len(msgs))}
-		for i, m := range msgs {
-			ev.Records[i] = events.SQSMessage{
-				MessageId: m.ID, ReceiptHandle: m.ReceiptHandle, Body: string(m.Body), EventSource: "aws:sqs",
-				EventSourceARN: "arn:aws:sqs:" + os.Getenv("AWS_REGION") + ":000000000000:" + queueName(q.URL()),
-				Attributes:     map[string]string{"SentTimestamp": fmt.Sprint(m.SentAt.UnixMilli()), "ApproximateReceiveCount": fmt.Sprint(m.ReceiveCount)},
-			}
-		}
-		failedIDs, err := proc.processSQS(ctx, ev)
-		if err != nil { // the invocation failed: every message is retried
-			log.Warn("batch failed", "error", err)
-			failedIDs = nil
-			for _, m := range msgs {
-				failedIDs = append(failedIDs, m.ID)
-			}
-		}
-		failed := map[string]bool{}
-		for _, id := range failedIDs {
-			failed[id] = true
-		}
-		var done, again []string
-		for _, m := range msgs {
-			if failed[m.ID] {
-				again = append(again, m.ReceiptHandle)
-			} else {
-				done = append(done, m.ReceiptHandle)
-			}
-		}
-		if err := q.Delete(ctx, done); err != nil {
-			return err
-		}
-		deleted.Add(int64(len(done)))
-		if len(again) > 0 {
-			n := retried.Add(int64(len(again)))
-			select { // back off before the messages come back
-			case <-time.After(retry.Delay(int(n % 8))):
-			case <-ctx.Done():
-			}
-			if err := q.Release(ctx, again); err != nil {
-				return err
-			}
-		}
-	}
+	err = poller.Run(ctx)
 	stop()
-	fmt.Fprintf(e.stdout, "messages         %12d  (%.0f messages/s)\nwritten          %12d\nretried          %12d\n", received.Load(), float64(received.Load())/time.Since(startT).Seconds(), deleted.Load(), retried.Load())
+	s := poller.Stats()
+	fmt.Fprintf(e.stdout, "messages         %12d  (%.0f messages/s)\nwritten          %12d\nretried          %12d\n", s.Received, float64(s.Received)/time.Since(startT).Seconds(), s.Deleted, s.Retried)
 	if ctx.Err() != nil {
 		return errInterrupted
 	}
-	return nil
-}
-
-func queueName(u string) string {
-	if i := strings.LastIndexByte(u, '/'); i >= 0 {
-		return u[i+1:]
-	}
-	return u
+	return err
 }
