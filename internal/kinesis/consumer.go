@@ -77,9 +77,20 @@ type ConsumerStats struct {
 	Records, Batches, Invocations, Retries, SentToOnFailure, ShardsDone int64
 }
 
+// ReadAPI is the part of the Kinesis API a Consumer calls; *kinesis.Client
+// is one, and unit tests use a fake.
+type ReadAPI interface {
+	DescribeStreamSummary(ctx context.Context, in *kinesis.DescribeStreamSummaryInput, opts ...func(*kinesis.Options)) (*kinesis.DescribeStreamSummaryOutput, error)
+	ListShards(ctx context.Context, in *kinesis.ListShardsInput, opts ...func(*kinesis.Options)) (*kinesis.ListShardsOutput, error)
+	GetShardIterator(ctx context.Context, in *kinesis.GetShardIteratorInput, opts ...func(*kinesis.Options)) (*kinesis.GetShardIteratorOutput, error)
+	GetRecords(ctx context.Context, in *kinesis.GetRecordsInput, opts ...func(*kinesis.Options)) (*kinesis.GetRecordsOutput, error)
+}
+
+var _ ReadAPI = (*kinesis.Client)(nil)
+
 // Consumer reads a stream like a Lambda event source mapping.
 type Consumer struct {
-	api    *kinesis.Client
+	api    ReadAPI
 	stream string
 	proc   Processor
 	o      ConsumerOptions
@@ -88,7 +99,7 @@ type Consumer struct {
 }
 
 // NewConsumer returns a consumer of stream.
-func NewConsumer(api *kinesis.Client, stream string, proc Processor, o ConsumerOptions) (*Consumer, error) {
+func NewConsumer(api ReadAPI, stream string, proc Processor, o ConsumerOptions) (*Consumer, error) {
 	if o.Start == "" {
 		o.Start = TrimHorizon
 	}

@@ -69,11 +69,19 @@ type PutStats struct {
 	Records, Bytes, Calls, Retried int64
 }
 
+// PutAPI is the part of the Kinesis API a Producer calls; *kinesis.Client
+// is one, and unit tests use a fake.
+type PutAPI interface {
+	PutRecords(ctx context.Context, in *kinesis.PutRecordsInput, opts ...func(*kinesis.Options)) (*kinesis.PutRecordsOutput, error)
+}
+
+var _ PutAPI = (*kinesis.Client)(nil)
+
 // Producer puts records with PutRecords: batches of at most 500 records
 // and 5 MiB, several calls at once, and only the failed entries of a call
 // retried, with exponential backoff and full jitter.
 type Producer struct {
-	api         *kinesis.Client
+	api         PutAPI
 	stream      string
 	concurrency int
 	maxAttempts int
@@ -83,7 +91,7 @@ type Producer struct {
 
 // NewProducer returns a producer for stream with at most concurrency calls
 // in flight (0 means 8).
-func NewProducer(api *kinesis.Client, stream string, concurrency int) *Producer {
+func NewProducer(api PutAPI, stream string, concurrency int) *Producer {
 	if concurrency <= 0 {
 		concurrency = 8
 	}
