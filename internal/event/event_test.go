@@ -129,6 +129,24 @@ func TestEnrichAccepts(t *testing.T) {
 			want: `{"event_uuid":"u","event_name":"a:b","created_at":99999999999,"created_datetime":"5138-11-16T09:46:39Z","event_type":"a","event_subtype":"b"}`,
 			typ:  "a", sub: "b", uuid: "u", sec: 99999999999,
 		},
+		{
+			name: "minus zero is zero",
+			in:   `{"event_uuid":"u","event_name":"a:b","created_at":-0}`,
+			want: `{"event_uuid":"u","event_name":"a:b","created_at":-0,"created_datetime":"1970-01-01T00:00:00Z","event_type":"a","event_subtype":"b"}`,
+			typ:  "a", sub: "b", uuid: "u", sec: 0,
+		},
+		{
+			name: "minus zero with a fraction and an exponent, as a string",
+			in:   `{"event_uuid":"u","event_name":"a:b","created_at":"-0.0e5"}`,
+			want: `{"event_uuid":"u","event_name":"a:b","created_at":"-0.0e5","created_datetime":"1970-01-01T00:00:00Z","event_type":"a","event_subtype":"b"}`,
+			typ:  "a", sub: "b", uuid: "u", sec: 0,
+		},
+		{
+			name: "first unambiguous milliseconds: 13 digits",
+			in:   `{"event_uuid":"u","event_name":"a:b","created_at":1000000000000}`,
+			want: `{"event_uuid":"u","event_name":"a:b","created_at":1000000000000,"created_datetime":"2001-09-09T01:46:40.000Z","event_type":"a","event_subtype":"b"}`,
+			typ:  "a", sub: "b", uuid: "u", sec: 1000000000,
+		},
 	}
 	e := NewEnricher(nil)
 	for _, tc := range tests {
@@ -206,6 +224,13 @@ func TestEnrichRejects(t *testing.T) {
 		{"created_at null", `{"event_uuid":"u","event_name":"a:b","created_at":null}`, ReasonBadCreatedAt, "null"},
 		{"created_at negative", `{"event_uuid":"u","event_name":"a:b","created_at":-5}`, ReasonBadCreatedAt, "before 1970"},
 		{"created_at huge", `{"event_uuid":"u","event_name":"a:b","created_at":1e30}`, ReasonBadCreatedAt, "out of range"},
+		{"created_at negative fraction", `{"event_uuid":"u","event_name":"a:b","created_at":-0.001}`, ReasonBadCreatedAt, "before 1970"},
+		// 12, 15 and 18 integer digits: both readings are implausible.
+		{"created_at year 10000 in seconds", `{"event_uuid":"u","event_name":"a:b","created_at":253402300800}`, ReasonBadCreatedAt, "ambiguous"},
+		{"created_at first 12-digit value", `{"event_uuid":"u","event_name":"a:b","created_at":100000000000}`, ReasonBadCreatedAt, "1973-03-03"},
+		{"created_at last 12-digit value", `{"event_uuid":"u","event_name":"a:b","created_at":999999999999.9}`, ReasonBadCreatedAt, "ambiguous"},
+		{"created_at 15 digits", `{"event_uuid":"u","event_name":"a:b","created_at":"253402300800000"}`, ReasonBadCreatedAt, "microseconds"},
+		{"created_at 18 digits", `{"event_uuid":"u","event_name":"a:b","created_at":2.534023008e17}`, ReasonBadCreatedAt, "nanoseconds"},
 		{"created_at ISO string", `{"event_uuid":"u","event_name":"a:b","created_at":"2024-03-17T10:15:30Z"}`, ReasonBadCreatedAt, "not a number"},
 		{"too large", long, ReasonTooLarge, "limit of 4096"},
 	}

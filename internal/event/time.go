@@ -17,61 +17,124 @@ const maxSec = 253402300800
 
 // parseCreatedAt reads created_at: a JSON number, or a JSON string holding
 // one, in seconds, milliseconds, microseconds or nanoseconds since the Unix
-// epoch, told apart by magnitude: below 1e11 is seconds (up to year 5138),
-// below 1e14 milliseconds, below 1e17 microseconds, else nanoseconds. The conversion is exact decimal arithmetic:
-// no float rounding.
+// epoch, told apart by the number of integer digits: up to 11 is seconds (up
+// to year 5138), 13-14 milliseconds, 16-17 microseconds, 19 or more
+// nanoseconds. 12, 15 and 18 digits are refused as ambiguous: read in the
+// larger unit they are a time between 1973-03-03 and 2001-09-09, read in the
+// smaller one a time past year 5138, and neither is a credible event time
+// (253402300800, year 10000 in seconds, would land in 1978). -0 is 0. The
+// conversion is exact decimal arithmetic: no float rounding.
 func parseCreatedAt(v []byte) (stamp, error) {
-	num := v
-	quoted := false
-	switch c := v[0]; {
-	case c == '"':
-		num = v[1 : len(v)-1]
-		quoted = true
-	case c == '-' || isDigit(c):
-	default:
-		return stamp{}, bad(ReasonBadCreatedAt, "\"created_at\" is a JSON %s, want Unix time as a number", kindOf(c))
+	num, err := createdAtNumber(v)
+	if err != nil {
+		return stamp{}, err
 	}
-	if quoted {
-		// A numeric string must be exactly a JSON number.
-		sc := scanner{b: num}
-		if len(num) == 0 || !(num[0] == '-' || isDigit(num[0])) {
-			return stamp{}, bad(ReasonBadCreatedAt, "\"created_at\" string %s is not a number", clip(num))
-		}
-		if end, err := sc.scanNumber(0); err != nil || end != len(num) {
-			return stamp{}, bad(ReasonBadCreatedAt, "\"created_at\" string %s is not a number", clip(num))
-		}
-	}
-	if num[0] == '-' {
+	d := readDecimal(num)
+	if d.neg && d.nsig > 0 {
 		return stamp{}, bad(ReasonBadCreatedAt, "\"created_at\" %s is before 1970", clip(num))
 	}
+	// The unit follows from the number of integer digits.
+	shift := 9 // decimal places from the unit to nanoseconds
+	switch {
+	case d.point >= 18:
+		shift = 0
+	case d.point >= 15:
+		shift = 3
+	case d.point >= 12:
+		shift = 6
+	}
+	if err := ambiguous(num, d.point); err != nil {
+		return stamp{}, err
+	}
+	subsec := shift < 9 || d.nsig > d.point
 
-	// Read the decimal: significant digits (leading zeros dropped) and the
-	// position of the decimal point among them, after the exponent.
-	var sig [20]byte // the first significant digits; more never matter
-	nsig := 0        // significant digits seen (may exceed len(sig))
-	point := 0       // digits before the decimal point, counted from sig[0]
+	// Seconds and nanoseconds: the digits of the value, scaled to
+	// nanoseconds, before the point.
+	secDigits := d.point + shift - 9
+	if secDigits > 12 {
+		return stamp{}, bad(ReasonBadCreatedAt, "\"created_at\" %s is out of range", clip(num))
+	}
+	var sec, nsec int64
+	for k := 0; k < secDigits; k++ {
+		sec = sec*10 + d.at(k)
+	}
+	for k := secDigits; k < secDigits+9; k++ {
+		nsec = nsec*10 + d.at(k)
+	}
+	if sec >= maxSec {
+		return stamp{}, bad(ReasonBadCreatedAt, "\"created_at\" %s is after year 9999", clip(num))
+	}
+	return stamp{sec: sec, nsec: int32(nsec), subsec: subsec}, nil
+}
+
+// createdAtNumber returns the text of the number created_at holds: the JSON
+// number itself, or the content of a string that must be exactly a JSON
+// number.
+func createdAtNumber(v []byte) ([]byte, error) {
+	switch c := v[0]; {
+	case c == '-' || isDigit(c):
+		return v, nil
+	case c != '"':
+		return nil, bad(ReasonBadCreatedAt, "\"created_at\" is a JSON %s, want Unix time as a number", kindOf(c))
+	}
+	num := v[1 : len(v)-1]
+	sc := scanner{b: num}
+	if len(num) == 0 || !(num[0] == '-' || isDigit(num[0])) {
+		return nil, bad(ReasonBadCreatedAt, "\"created_at\" string %s is not a number", clip(num))
+	}
+	if end, err := sc.scanNumber(0); err != nil || end != len(num) {
+		return nil, bad(ReasonBadCreatedAt, "\"created_at\" string %s is not a number", clip(num))
+	}
+	return num, nil
+}
+
+// decimal is a JSON number as significant digits (leading zeros dropped)
+// and the position of the decimal point among them, after the exponent.
+type decimal struct {
+	sig   [20]byte // the first significant digits; more never matter
+	nsig  int      // significant digits seen (may exceed len(sig))
+	point int      // digits before the decimal point, counted from sig[0]
+	neg   bool
+}
+
+// at is the k-th significant digit, 0 past the end.
+func (d *decimal) at(k int) int64 {
+	if k >= 0 && k < d.nsig && k < len(d.sig) {
+		return int64(d.sig[k] - '0')
+	}
+	return 0
+}
+
+func (d *decimal) digit(c byte, beforePoint bool) {
+	if d.nsig == 0 && c == '0' {
+		if !beforePoint {
+			d.point--
+		}
+		return
+	}
+	if d.nsig < len(d.sig) {
+		d.sig[d.nsig] = c
+	}
+	d.nsig++
+	if beforePoint {
+		d.point++
+	}
+}
+
+// readDecimal reads num, a valid JSON number.
+func readDecimal(num []byte) decimal {
+	var d decimal
 	i := 0
-	digit := func(c byte, beforePoint bool) {
-		if nsig == 0 && c == '0' {
-			if !beforePoint {
-				point--
-			}
-			return
-		}
-		if nsig < len(sig) {
-			sig[nsig] = c
-		}
-		nsig++
-		if beforePoint {
-			point++
-		}
+	if num[0] == '-' {
+		d.neg = true
+		i++
 	}
 	for ; i < len(num) && isDigit(num[i]); i++ {
-		digit(num[i], true)
+		d.digit(num[i], true)
 	}
 	if i < len(num) && num[i] == '.' {
 		for i++; i < len(num) && isDigit(num[i]); i++ {
-			digit(num[i], false)
+			d.digit(num[i], false)
 		}
 	}
 	if i < len(num) { // exponent, already validated by the scanner
@@ -89,47 +152,30 @@ func parseCreatedAt(v []byte) (stamp, error) {
 		if neg {
 			exp = -exp
 		}
-		point += exp
+		d.point += exp
 	}
-	if nsig == 0 {
-		point = 0
+	if d.nsig == 0 {
+		d.point = 0
 	}
+	return d
+}
 
-	// The unit follows from the number of integer digits.
-	shift := 9 // decimal places from the unit to nanoseconds
-	switch {
-	case point >= 18:
-		shift = 0
-	case point >= 15:
-		shift = 3
-	case point >= 12:
-		shift = 6
+// ambiguous refuses a value with 12, 15 or 18 integer digits: just past a
+// unit boundary, its two readings are both implausible.
+func ambiguous(num []byte, point int) error {
+	var larger, smaller string
+	switch point {
+	case 12:
+		larger, smaller = "milliseconds", "seconds"
+	case 15:
+		larger, smaller = "microseconds", "milliseconds"
+	case 18:
+		larger, smaller = "nanoseconds", "microseconds"
+	default:
+		return nil
 	}
-	subsec := shift < 9 || nsig > point
-
-	// Seconds and nanoseconds: the digits of the value, scaled to
-	// nanoseconds, before the point.
-	secDigits := point + shift - 9
-	if secDigits > 12 {
-		return stamp{}, bad(ReasonBadCreatedAt, "\"created_at\" %s is out of range", clip(num))
-	}
-	at := func(k int) int64 {
-		if k >= 0 && k < nsig && k < len(sig) {
-			return int64(sig[k] - '0')
-		}
-		return 0
-	}
-	var sec, nsec int64
-	for k := 0; k < secDigits; k++ {
-		sec = sec*10 + at(k)
-	}
-	for k := secDigits; k < secDigits+9; k++ {
-		nsec = nsec*10 + at(k)
-	}
-	if sec >= maxSec {
-		return stamp{}, bad(ReasonBadCreatedAt, "\"created_at\" %s is after year 9999", clip(num))
-	}
-	return stamp{sec: sec, nsec: int32(nsec), subsec: subsec}, nil
+	return bad(ReasonBadCreatedAt, "\"created_at\" %s is ambiguous: as %s it is between 1973-03-03 and 2001-09-09, as %s past year 5138; "+
+		"send seconds for times before 2001-09-09", clip(num), larger, smaller)
 }
 
 // appendDatetime appends RFC 3339 in UTC with a Z, with milliseconds when
