@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 )
 
 // Chunk is a run of whole lines from the input.
@@ -42,7 +43,12 @@ type LineReader struct {
 	off     int64
 	eof     bool
 	err     error
+	bomDone bool // the start of the input was checked for a byte order mark
 }
+
+// bom is the UTF-8 byte order mark. At the start of the input it is
+// dropped, as most JSON tools do; anywhere else it is data.
+const bom = "\xef\xbb\xbf"
 
 // LineReaderOptions tune a LineReader; zero values mean defaults.
 type LineReaderOptions struct {
@@ -76,6 +82,9 @@ func (lr *LineReader) Next(buf []byte) (Chunk, error) {
 	buf = append(buf[:0], lr.carry...)
 	lr.carry = lr.carry[:0]
 	for {
+		if !lr.bomDone {
+			buf = lr.skipBOM(buf)
+		}
 		if lr.eof {
 			end := bytes.LastIndexByte(buf, '\n') + 1
 			switch {
@@ -90,7 +99,7 @@ func (lr *LineReader) Next(buf []byte) (Chunk, error) {
 				return lr.cutLine(buf)
 			}
 		}
-		if len(buf) >= lr.maxLine && bytes.IndexByte(buf, '\n') < 0 {
+		if lr.bomDone && len(buf) >= lr.maxLine && bytes.IndexByte(buf, '\n') < 0 {
 			return lr.cutLine(buf)
 		}
 		if cap(buf)-len(buf) < lr.size/2 {
@@ -101,6 +110,9 @@ func (lr *LineReader) Next(buf []byte) (Chunk, error) {
 		want := min(cap(buf), max(lr.size, len(buf)+lr.size/2))
 		n, err := lr.r.Read(buf[len(buf):want])
 		buf = buf[:len(buf)+n]
+		if !lr.bomDone {
+			buf = lr.skipBOM(buf)
+		}
 		if err == io.EOF {
 			lr.eof = true
 			continue
@@ -110,12 +122,26 @@ func (lr *LineReader) Next(buf []byte) (Chunk, error) {
 			return Chunk{}, lr.err
 		}
 		short := len(buf) < want
-		if len(buf) >= lr.size || (short && n > 0) {
+		if lr.bomDone && (len(buf) >= lr.size || (short && n > 0)) {
 			if end := bytes.LastIndexByte(buf, '\n'); end >= 0 {
 				return lr.emit(buf, end+1), nil
 			}
 		}
 	}
+}
+
+// skipBOM drops a byte order mark at the start of the input once enough of
+// it is read to tell (3 bytes, or the end).
+func (lr *LineReader) skipBOM(buf []byte) []byte {
+	if len(buf) < len(bom) && !lr.eof && strings.HasPrefix(bom, string(buf)) {
+		return buf // too early to tell
+	}
+	lr.bomDone = true
+	if bytes.HasPrefix(buf, []byte(bom)) {
+		buf = append(buf[:0], buf[len(bom):]...)
+		lr.off += int64(len(bom))
+	}
+	return buf
 }
 
 // emit returns buf[:end] as a chunk and keeps the rest for the next call.

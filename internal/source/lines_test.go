@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -113,5 +114,78 @@ func TestReadErrorsAreReported(t *testing.T) {
 	}
 	if err == nil || !strings.Contains(err.Error(), "disk on fire") {
 		t.Fatalf("err = %v, want the read error", err)
+	}
+}
+
+// TestByteOrderMarkIsStrippedAtTheStart: a UTF-8 byte order mark starts
+// many files written on Windows; at the start of the input it is not part
+// of the first line (its offset still counts), anywhere else it is data.
+func TestByteOrderMarkIsStrippedAtTheStart(t *testing.T) {
+	const bom = "\xef\xbb\xbf"
+	tests := []struct {
+		name, in, want string
+		offset         int64 // of the first chunk
+	}{
+		{"at the start", bom + "a\nb\n", "a\nb\n", 3},
+		{"alone", bom, "", 3},
+		{"before a last line without newline", bom + "a", "a", 3},
+		{"on the second line", "a\n" + bom + "b\n", "a\n" + bom + "b\n", 0},
+		{"twice", bom + bom + "a\n", bom + "a\n", 3},
+		{"a partial mark is data", "\xef\xbb", "\xef\xbb", 0},
+		{"none", "a\n", "a\n", 0},
+	}
+	for _, tc := range tests {
+		for rname, mk := range map[string]func(string) io.Reader{
+			"plain":    func(s string) io.Reader { return strings.NewReader(s) },
+			"one-byte": func(s string) io.Reader { return iotest.OneByteReader(strings.NewReader(s)) },
+		} {
+			t.Run(tc.name+"/"+rname, func(t *testing.T) {
+				chunks := readAll(t, mk(tc.in), &LineReaderOptions{ChunkSize: 64})
+				var got bytes.Buffer
+				for i, c := range chunks {
+					if i == 0 && (c.Offset != tc.offset || c.Line != 1) {
+						t.Errorf("first chunk at offset %d line %d, want %d, 1", c.Offset, c.Line, tc.offset)
+					}
+					got.Write(c.Data)
+				}
+				if got.String() != tc.want {
+					t.Errorf("read %q, want %q", got.String(), tc.want)
+				}
+			})
+		}
+	}
+}
+
+var xs = bytes.Repeat([]byte("x"), 64<<10)
+
+// endless yields n bytes of 'x' without holding them.
+type endless struct{ n int64 }
+
+func (r *endless) Read(p []byte) (int, error) {
+	if r.n == 0 {
+		return 0, io.EOF
+	}
+	k := copy(p[:min(int64(len(p)), r.n)], xs)
+	r.n -= int64(k)
+	return k, nil
+}
+
+// TestGiantLineIsSkippedNotBuffered: the part of a line past MaxLine is
+// counted while it is read and dropped; it is never held in memory.
+func TestGiantLineIsSkippedNotBuffered(t *testing.T) {
+	const size = 256 << 20
+	in := io.MultiReader(&endless{n: size}, strings.NewReader("\nnext\n"))
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	chunks := readAll(t, in, &LineReaderOptions{ChunkSize: 1 << 20, MaxLine: 1 << 20})
+	runtime.ReadMemStats(&after)
+	if len(chunks) != 2 || chunks[0].Cut != size || len(chunks[0].Data) != 1<<20 || string(chunks[1].Data) != "next\n" {
+		t.Fatalf("chunks: %d, first cut %d keeping %d", len(chunks), chunks[0].Cut, len(chunks[0].Data))
+	}
+	if chunks[1].Offset != size+1 || chunks[1].Line != 2 {
+		t.Errorf("line after the giant one at offset %d line %d, want %d, 2", chunks[1].Offset, chunks[1].Line, size+1)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 16<<20 {
+		t.Errorf("reading a %d MiB line allocated %d MiB", size>>20, alloc>>20)
 	}
 }
