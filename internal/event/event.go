@@ -32,6 +32,9 @@ const (
 	ReasonBadEventName     Reason = "bad_event_name"
 	ReasonMissingCreatedAt Reason = "missing_created_at"
 	ReasonBadCreatedAt     Reason = "bad_created_at"
+	// ReasonPartitionTooLong: the event passes the rules above, but its
+	// partition folder cannot be created (lake.Layout.Check).
+	ReasonPartitionTooLong Reason = "partition_too_long"
 )
 
 // Reasons lists every reason code, in check order.
@@ -39,7 +42,7 @@ var Reasons = []Reason{
 	ReasonTooLarge, ReasonInvalidUTF8, ReasonInvalidJSON, ReasonNotObject,
 	ReasonDuplicateKey, ReasonMissingEventUUID, ReasonBadEventUUID,
 	ReasonMissingEventName, ReasonBadEventName, ReasonMissingCreatedAt,
-	ReasonBadCreatedAt,
+	ReasonBadCreatedAt, ReasonPartitionTooLong,
 }
 
 // Error is why an event was refused. Reason is stable; Msg is for people.
@@ -55,6 +58,13 @@ func (e *Error) Unwrap() error { return e.Err }
 
 func bad(r Reason, format string, args ...any) *Error {
 	return &Error{Reason: r, Msg: fmt.Sprintf(format, args...)}
+}
+
+// TooLarge is the refusal of an event of size bytes, over limit. A reader
+// that keeps only the start of a giant line says so with the size it
+// counted.
+func TooLarge(size int64, limit int) *Error {
+	return bad(ReasonTooLarge, "event is %d bytes, more than the limit of %d", size, limit)
 }
 
 // DefaultMaxSize is the largest event accepted by default: 1 MiB, the
@@ -157,7 +167,7 @@ func (e *Enricher) Check(raw []byte) (Info, error) {
 	var info Info
 	e.ok = false
 	if len(raw) > e.opts.MaxSize {
-		return info, bad(ReasonTooLarge, "event is %d bytes, more than the limit of %d", len(raw), e.opts.MaxSize)
+		return info, TooLarge(int64(len(raw)), e.opts.MaxSize)
 	}
 	e.sc = scanner{b: raw}
 	s := &e.sc

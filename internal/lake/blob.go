@@ -48,6 +48,9 @@ func openS3(ctx context.Context, u *url.URL, opts *OpenOptions) (*blobStore, err
 			return nil, fmt.Errorf("bad S3 prefix in %q: %w", u.Redacted(), err)
 		}
 		prefix += "/"
+		if len(prefix) > MaxPrefixLen {
+			return nil, fmt.Errorf("bad S3 prefix in %q: %d bytes, at most %d so that every key fits S3's %d bytes", u.Redacted(), len(prefix), MaxPrefixLen, MaxKeyLen)
+		}
 	}
 	q := u.Query()
 	region := q.Get("region")

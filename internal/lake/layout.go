@@ -75,11 +75,65 @@ func (l Layout) Bucket(info event.Info) int64 {
 	}
 }
 
+// Limits of names in the lake. A partition folder name (event_type=<value>)
+// must be a valid file name: file systems refuse names over 255 bytes, and an
+// S3 lake's partitions become local folders when query mirrors them. Dates
+// and hours are fixed-width (the rules refuse years past 9999), so a
+// partition path is at most MaxPartitionLen bytes and a key below the
+// lake's root at most MaxRelKeyLen; S3 refuses keys over MaxKeyLen bytes,
+// which leaves MaxPrefixLen bytes for an S3 lake's prefix.
+const (
+	MaxSegment      = 255
+	MaxPartitionLen = MaxSegment + len("/created_date=2006-01-02/created_hour=15/")
+	MaxRelKeyLen    = MaxPartitionLen + MaxObjectNameLen
+	MaxKeyLen       = 1024
+	MaxPrefixLen    = MaxKeyLen - MaxRelKeyLen
+)
+
+// segmentPrefix starts the first folder of every partition.
+const segmentPrefix = "event_type="
+
+// Check refuses an event whose partition folder could not be created: one
+// whose event_type, Hive-escaped, makes a folder name over MaxSegment bytes
+// (escaping turns a byte into up to three, so 82 '%' are enough). It is
+// pure and cheap; both landing paths call it for every event before any
+// write, so that such an event is a dead letter (partition_too_long) and
+// never fails its batch. Every other part of a partition path is
+// fixed-width.
+func (l Layout) Check(info event.Info) error {
+	n := len(segmentPrefix) + EscapedLen(info.Type)
+	if n > MaxSegment {
+		return &event.Error{Reason: event.ReasonPartitionTooLong, Msg: fmt.Sprintf(
+			"event type %s makes a partition folder name of %d bytes once escaped (event_type=%%XX...), more than %d",
+			clip(info.Type), n, MaxSegment)}
+	}
+	return nil
+}
+
+// EscapedLen is len(AppendEscaped(nil, v)).
+func EscapedLen(v []byte) int {
+	n := len(v)
+	for _, c := range v {
+		if escaped[c] {
+			n += 2
+		}
+	}
+	return n
+}
+
+// clip quotes at most 40 bytes of v for a message.
+func clip(v []byte) string {
+	if len(v) > 40 {
+		return fmt.Sprintf("%q...", v[:40])
+	}
+	return fmt.Sprintf("%q", v)
+}
+
 // AppendPath appends the partition folder of an event, ending in '/'.
 // Values are escaped, so the result is always one folder per partition key
 // below the root, whatever the event holds.
 func (l Layout) AppendPath(dst []byte, info event.Info) []byte {
-	dst = append(dst, "event_type="...)
+	dst = append(dst, segmentPrefix...)
 	dst = AppendEscaped(dst, info.Type)
 	dst = append(dst, '/')
 	if l == LayoutType {

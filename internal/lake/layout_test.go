@@ -1,12 +1,15 @@
 package lake
 
 import (
+	"context"
+	"errors"
 	"path"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/eventlake/eventlake/internal/event"
+	"github.com/eventlake/eventlake/internal/testservers"
 )
 
 func info(typ string, t time.Time) event.Info {
@@ -102,5 +105,91 @@ func TestSourceStem(t *testing.T) {
 		if got := SourceStem(in); got != want {
 			t.Errorf("SourceStem(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestCheckPartition: an event type whose escaped folder name is over 255
+// bytes is refused by the rule, before any I/O.
+func TestCheckPartition(t *testing.T) {
+	ts := time.Date(2024, 3, 17, 10, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name string
+		typ  string
+		ok   bool
+	}{
+		{"plain", "payment", true},
+		{"81 percent signs: 254 bytes", strings.Repeat("%", 81), true},
+		{"82 percent signs: 257 bytes", strings.Repeat("%", 82), false},
+		{"244 plain bytes: 255", strings.Repeat("a", 244), true},
+		{"245 plain bytes: 256", strings.Repeat("a", 245), false},
+		{"escaped colons and slashes", strings.Repeat(":/", 41), false},
+		{"control characters", strings.Repeat("\x01", 82), false},
+		{"multi-byte UTF-8 is not escaped", strings.Repeat("北", 81), true},
+	}
+	for _, tc := range tests {
+		for _, l := range []Layout{LayoutDaily, LayoutType, LayoutHourly} {
+			err := l.Check(info(tc.typ, ts))
+			if (err == nil) != tc.ok {
+				t.Errorf("%s, %s: Check = %v, want ok %v", tc.name, l, err, tc.ok)
+			}
+			var ee *event.Error
+			if err != nil && (!errors.As(err, &ee) || ee.Reason != event.ReasonPartitionTooLong) {
+				t.Errorf("%s: err %v, want reason %s", tc.name, err, event.ReasonPartitionTooLong)
+			}
+			if p := l.AppendPath(nil, info(tc.typ, ts)); tc.ok && len(p) > MaxPartitionLen {
+				t.Errorf("%s: path of %d bytes, more than MaxPartitionLen %d", tc.name, len(p), MaxPartitionLen)
+			}
+		}
+	}
+}
+
+// TestCheckMatchesTheFolderStore: for every byte value, the partition rule
+// accepts an event type exactly when a real folder can be made for it.
+func TestCheckMatchesTheFolderStore(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := time.Date(2024, 3, 17, 10, 0, 0, 0, time.UTC)
+	for c := 0; c < 256; c++ {
+		for _, n := range []int{81, 82, 128} {
+			typ := strings.Repeat(string([]byte{byte(c)}), n)
+			in := info(typ, ts)
+			key := string(LayoutDaily.AppendPath(nil, in)) + "x.jsonl"
+			checkErr := LayoutDaily.Check(in)
+			createErr := s.Create(ctx, key, []byte("{}\n"))
+			if (checkErr == nil) != (createErr == nil) {
+				t.Fatalf("byte %#x x %d: Check says %v, the folder store %v", c, n, checkErr, createErr)
+			}
+		}
+	}
+}
+
+// TestLongestKeyFitsS3: the longest object key the lake makes, under the
+// longest prefix an S3 lake accepts, is within S3's limit.
+func TestLongestKeyFitsS3(t *testing.T) {
+	typ := strings.Repeat("a", MaxSegment-len("event_type="))
+	part := LayoutHourly.AppendPath(nil, info(typ, time.Date(9999, 12, 31, 23, 0, 0, 0, time.UTC)))
+	if err := LayoutHourly.Check(info(typ, time.Now())); err != nil || len(part) != MaxPartitionLen {
+		t.Fatalf("longest partition: %d bytes (%v), MaxPartitionLen %d", len(part), err, MaxPartitionLen)
+	}
+	name := Name{Source: SourceStem(strings.Repeat("s", 200)), First: SafePosition(strings.Repeat("9", 200)), Last: SafePosition(strings.Repeat("9", 200)), Hash: 1<<64 - 1}
+	key := string(part) + name.String() + Zstd.Ext()
+	if len(key) != MaxRelKeyLen {
+		t.Errorf("longest key %d bytes, MaxRelKeyLen %d", len(key), MaxRelKeyLen)
+	}
+	prefix := strings.Repeat("p", MaxPrefixLen-1) + "/"
+	if full := prefix + key; len(full) > MaxKeyLen || CheckKey(key) != nil {
+		t.Errorf("prefix + longest key = %d bytes, S3 allows %d", len(full), MaxKeyLen)
+	}
+	testservers.Credentials(t)
+	if _, err := Open(context.Background(), "s3://lake/"+prefix+"x?endpoint=http://127.0.0.1:1", nil); err == nil || !strings.Contains(err.Error(), "prefix") {
+		t.Errorf("a prefix over %d bytes: err %v, want refused", MaxPrefixLen, err)
+	}
+	if s, err := Open(context.Background(), "s3://lake/"+prefix+"?endpoint=http://127.0.0.1:1", nil); err != nil {
+		t.Errorf("a prefix of %d bytes refused: %v", MaxPrefixLen, err)
+	} else {
+		s.Close()
 	}
 }

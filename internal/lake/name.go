@@ -17,6 +17,15 @@ type Name struct {
 	Hash        uint64
 }
 
+// MaxObjectNameLen bounds the object names a Writer makes: a source stem
+// (64), two positions (80 each), the hash and the longest extension.
+const MaxObjectNameLen = maxStem + 1 + maxPosition + 1 + maxPosition + 1 + 16 + len(".jsonl.zst")
+
+const (
+	maxStem     = 64
+	maxPosition = 80
+)
+
 func (n Name) String() string {
 	return fmt.Sprintf("%s-%s-%s-%016x", n.Source, n.First, n.Last, n.Hash)
 }
@@ -29,8 +38,8 @@ func LineNumber(n int64) string { return fmt.Sprintf("%010d", n) }
 // '_', and it is cut to 80 bytes.
 func SafePosition(p string) string {
 	b := []byte(p)
-	if len(b) > 80 {
-		b = b[:80]
+	if len(b) > maxPosition {
+		b = b[:maxPosition]
 	}
 	for i, c := range b {
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
@@ -54,7 +63,7 @@ func SourceStem(src string) string {
 		src = src[:i]
 	}
 	var b strings.Builder
-	for i := 0; i < len(src) && b.Len() < 64; i++ {
+	for i := 0; i < len(src) && b.Len() < maxStem; i++ {
 		c := src[i]
 		switch {
 		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_', c == '-':

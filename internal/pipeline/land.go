@@ -67,9 +67,11 @@ func Land(ctx context.Context, w *lake.Writer, name lake.Name, recs []Record, op
 	if opts == nil {
 		opts = &LandOptions{}
 	}
-	eo := opts.Event
-	enr := event.NewEnricher(&eo)
-	dirs := newDirCache(opts.Layout)
+	ck := newChecker(opts.Layout, opts.Event)
+	maxSize := opts.Event.MaxSize
+	if maxSize <= 0 {
+		maxSize = event.DefaultMaxSize
+	}
 	seeds := [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
 	seen := map[[16]byte]struct{}{}
 	type part struct {
@@ -103,7 +105,7 @@ func Land(ctx context.Context, w *lake.Writer, name lake.Name, recs []Record, op
 		for li, raw := range events {
 			res.Stats.Lines++
 			res.Stats.BytesIn += int64(len(raw))
-			info, err := enr.Check(raw)
+			info, dir, err := ck.check(raw)
 			switch {
 			case err == nil:
 				res.Stats.In++
@@ -116,21 +118,18 @@ func Land(ctx context.Context, w *lake.Writer, name lake.Name, recs []Record, op
 				if opts.CollectUUIDs {
 					res.UUIDs = append(res.UUIDs, string(info.UUID))
 				}
-				out = enr.AppendEnriched(out[:0])
-				addTo(dirs.dir(info), false, out, ri)
+				out = ck.enriched(out[:0])
+				addTo(dir, false, out, ri)
 			case errors.Is(err, event.ErrBlank):
 				res.Stats.Blank++
 			default:
 				res.Stats.In++
-				var ee *event.Error
-				if !errors.As(err, &ee) {
-					ee = &event.Error{Reason: event.ReasonInvalidJSON, Msg: err.Error()}
-				}
+				ee := refusal(err)
 				src := r.Source
 				if len(events) > 1 {
 					src += ":" + strconv.Itoa(li+1)
 				}
-				dl := deadletter.New(string(ee.Reason), ee.Msg, src, raw, int64(len(raw)))
+				dl := deadLetter(ee, src, raw, int64(len(raw)), maxSize)
 				res.Stats.DeadByReason[ee.Reason]++
 				res.Stats.DeadLetters++
 				if opts.KeepDeadLetters {

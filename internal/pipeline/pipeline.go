@@ -54,8 +54,11 @@ type Config struct {
 	Batch    BatchPolicy
 	// Workers enriching at once; 0 means one per core.
 	Workers int
-	// ChunkSize and MaxLine tune the line reader (see source).
-	ChunkSize, MaxLine int
+	// ChunkSize is the line reader's (see source). A line longer than
+	// Event.MaxSize is a too_large dead letter holding its first MaxSize
+	// bytes and its true size; the rest is skipped as it is read, so a giant
+	// line costs no memory.
+	ChunkSize int
 }
 
 // Stats count what a run did. In = Written + AlreadyPresent + DeadLetters +
@@ -125,12 +128,6 @@ func New(w *lake.Writer, cfg Config) (*Runner, error) {
 	}
 	if cfg.Event.MaxSize <= 0 {
 		cfg.Event.MaxSize = event.DefaultMaxSize
-	}
-	if cfg.MaxLine <= 0 {
-		cfg.MaxLine = source.DefaultMaxLine
-	}
-	if cfg.MaxLine <= cfg.Event.MaxSize {
-		cfg.MaxLine = cfg.Event.MaxSize + 1
 	}
 	return &Runner{
 		cfg:        cfg,
@@ -247,7 +244,7 @@ func (r *Runner) Run(ctx context.Context, in io.Reader) (Stats, error) {
 	go func() {
 		defer close(order)
 		defer close(jobs)
-		lr := source.NewLineReader(in, &source.LineReaderOptions{ChunkSize: r.cfg.ChunkSize, MaxLine: r.cfg.MaxLine})
+		lr := source.NewLineReader(in, &source.LineReaderOptions{ChunkSize: r.cfg.ChunkSize, MaxLine: r.cfg.Event.MaxSize})
 		for {
 			var wk *work
 			select {
@@ -308,14 +305,58 @@ func (r *Runner) Run(ctx context.Context, in io.Reader) (Stats, error) {
 
 // proc is one worker's state.
 type proc struct {
-	r    *Runner
+	r  *Runner
+	ck *checker
+}
+
+func (r *Runner) newProc() *proc {
+	return &proc{r: r, ck: newChecker(r.cfg.Layout, r.cfg.Event)}
+}
+
+// checker applies to one event every rule it must pass to land: the event
+// rules, then the layout's (its partition folder can be made). The CLI
+// pipeline and Land share it, so both refuse the same events for the same
+// reasons. Not safe for concurrent use.
+type checker struct {
 	enr  *event.Enricher
 	dirs dirCache
 }
 
-func (r *Runner) newProc() *proc {
-	opts := r.cfg.Event
-	return &proc{r: r, enr: event.NewEnricher(&opts), dirs: newDirCache(r.cfg.Layout)}
+func newChecker(l lake.Layout, opts event.Options) *checker {
+	return &checker{enr: event.NewEnricher(&opts), dirs: newDirCache(l)}
+}
+
+// check returns the event's info and partition folder, or why it is
+// refused (event.ErrBlank for a blank line, else an *event.Error). After a
+// nil error, enriched appends the enriched event.
+func (c *checker) check(raw []byte) (event.Info, string, error) {
+	info, err := c.enr.Check(raw)
+	if err != nil {
+		return info, "", err
+	}
+	dir, err := c.dirs.dir(info)
+	return info, dir, err
+}
+
+// enriched appends the event the last check accepted.
+func (c *checker) enriched(dst []byte) []byte { return c.enr.AppendEnriched(dst) }
+
+// deadLetter is the record of a refused event of size bytes. A too_large
+// one keeps the event's first maxSize bytes: the rest is never held.
+func deadLetter(ee *event.Error, src string, raw []byte, size int64, maxSize int) deadletter.Record {
+	if ee.Reason == event.ReasonTooLarge && len(raw) > maxSize {
+		raw = raw[:maxSize]
+	}
+	return deadletter.New(string(ee.Reason), ee.Msg, src, raw, size)
+}
+
+// refusal is the *event.Error in err (every refusal is one).
+func refusal(err error) *event.Error {
+	var ee *event.Error
+	if !errors.As(err, &ee) {
+		ee = &event.Error{Reason: event.ReasonInvalidJSON, Msg: err.Error()}
+	}
+	return ee
 }
 
 // dirCache finds the partition folder of an event, caching folders by
@@ -336,14 +377,18 @@ func newDirCache(l lake.Layout) dirCache {
 	return dirCache{layout: l, dirs: map[string][]bucketDir{}}
 }
 
-// dir returns the partition folder of info.
-func (c *dirCache) dir(info event.Info) string {
+// dir returns the partition folder of info, or the layout's refusal.
+// Refused event types are not cached: they are rare.
+func (c *dirCache) dir(info event.Info) (string, error) {
 	bucket := c.layout.Bucket(info)
 	list := c.dirs[string(info.Type)]
 	for _, bd := range list {
 		if bd.bucket == bucket {
-			return bd.dir
+			return bd.dir, nil
 		}
+	}
+	if err := c.layout.Check(info); err != nil {
+		return "", err
 	}
 	c.scratch = c.layout.AppendPath(c.scratch[:0], info)
 	dir := string(c.scratch)
@@ -354,7 +399,7 @@ func (c *dirCache) dir(info event.Info) string {
 		clear(c.dirs)
 	}
 	c.dirs[string(info.Type)] = append(list, bucketDir{bucket, dir})
-	return dir
+	return dir, nil
 }
 
 // uuidKey is the 128-bit de-duplication key of an event_uuid.
@@ -379,32 +424,32 @@ func (p *proc) process(wk *work) {
 			end++
 		}
 		pos = end
-		info, err := p.enr.Check(raw)
+		var info event.Info
+		var dir string
+		var err error
+		size := int64(len(raw))
+		if wk.chunk.Cut > 0 {
+			// Only the line's start was kept: too large, whatever it holds.
+			size = wk.chunk.Cut
+			err = event.TooLarge(size, p.r.cfg.Event.MaxSize)
+		} else {
+			info, dir, err = p.ck.check(raw)
+		}
 		switch {
 		case err == nil:
-			g, gi := wk.group(p.dirs.dir(info), false)
+			g, gi := wk.group(dir, false)
 			start := len(g.data)
-			g.data = append(p.enr.AppendEnriched(g.data), '\n')
+			g.data = append(p.ck.enriched(g.data), '\n')
 			id := uuidKey(&p.r.seeds, info.UUID)
 			wk.recs = append(wk.recs, rec{kind: kindEvent, group: gi, end: uint32(end), outStart: uint32(start), outEnd: uint32(len(g.data)), uuid: id})
 		case errors.Is(err, event.ErrBlank):
 			wk.recs = append(wk.recs, rec{kind: kindBlank, end: uint32(end)})
 		default:
-			var ee *event.Error
-			if !errors.As(err, &ee) {
-				ee = &event.Error{Reason: event.ReasonInvalidJSON, Msg: err.Error()}
-			}
-			size := int64(len(raw))
-			if wk.chunk.Cut > 0 {
-				size = wk.chunk.Cut
-				if ee.Reason != event.ReasonTooLarge {
-					ee = &event.Error{Reason: event.ReasonTooLarge, Msg: fmt.Sprintf("event is %d bytes, more than the limit of %d", size, p.r.cfg.Event.MaxSize)}
-				}
-			}
+			ee := refusal(err)
 			src := p.r.cfg.Source + ":" + strconv.FormatInt(line, 10)
 			g, gi := wk.group("reason="+string(ee.Reason)+"/", true)
 			start := len(g.data)
-			g.data = deadletter.Append(g.data, deadletter.New(string(ee.Reason), ee.Msg, src, raw, size))
+			g.data = deadletter.Append(g.data, deadLetter(ee, src, raw, size, p.r.cfg.Event.MaxSize))
 			g.data = append(g.data, '\n')
 			wk.recs = append(wk.recs, rec{kind: kindDead, group: gi, end: uint32(end), outStart: uint32(start), outEnd: uint32(len(g.data)), reason: ee.Reason})
 		}
