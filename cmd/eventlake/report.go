@@ -86,6 +86,9 @@ func printSummary(w io.Writer, s pipeline.Stats) {
 	if s.ObjectsPresent > 0 {
 		fmt.Fprintf(w, "; %d already there", s.ObjectsPresent)
 	}
+	if s.ObjectsFailed > 0 {
+		fmt.Fprintf(w, "; %d FAILED", s.ObjectsFailed)
+	}
 	fmt.Fprintf(w, ") in %d batches\n", s.Batches)
 }
 
@@ -94,7 +97,7 @@ func summaryJSON(s pipeline.Stats) map[string]any {
 		"events_in": s.In, "written": s.Written, "already_present": s.AlreadyPresent,
 		"dead_letters": s.DeadLetters, "dead_letters_by_reason": s.DeadByReason,
 		"duplicates": s.Duplicates, "unwritten": s.Unwritten, "blank_lines": s.Blank,
-		"partitions": s.Partitions, "objects": s.Objects, "objects_present": s.ObjectsPresent,
+		"partitions": s.Partitions, "objects": s.Objects, "objects_present": s.ObjectsPresent, "objects_failed": s.ObjectsFailed,
 		"batches": s.Batches, "bytes_in": s.BytesIn, "bytes_out": s.BytesOut,
 		"seconds": s.Elapsed.Seconds(), "interrupted": s.Interrupted,
 	}

@@ -67,129 +67,143 @@ func Land(ctx context.Context, w *lake.Writer, name lake.Name, recs []Record, op
 	if opts == nil {
 		opts = &LandOptions{}
 	}
-	ck := newChecker(opts.Layout, opts.Event)
-	maxSize := opts.Event.MaxSize
-	if maxSize <= 0 {
-		maxSize = event.DefaultMaxSize
-	}
-	seeds := [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
-	seen := map[[16]byte]struct{}{}
-	type part struct {
-		obj  lake.Object
-		recs []int // records with events in it
-	}
-	parts := map[string]*part{}
-	var res LandResult
-	res.Stats.DeadByReason = map[event.Reason]int64{}
+	l := newLander(opts)
 	hash := xxhash.New()
-	addTo := func(dir string, dead bool, line []byte, rec int) {
-		p, ok := parts[dir]
-		if !ok {
-			p = &part{obj: lake.Object{Dir: dir, Dead: dead, Body: [][]byte{nil}}}
-			parts[dir] = p
-		}
-		p.obj.Body[0] = append(append(p.obj.Body[0], line...), '\n')
-		p.obj.Events++
-		if n := len(p.recs); n == 0 || p.recs[n-1] != rec {
-			p.recs = append(p.recs, rec)
-		}
-	}
-	var out []byte
 	for ri, r := range recs {
 		hash.Write(r.Data)
 		hash.Write([]byte{0})
-		events := [][]byte{r.Data}
-		if r.Lines {
-			events = SplitEvents(r.Data)
-		}
-		for li, raw := range events {
-			res.Stats.Lines++
-			res.Stats.BytesIn += int64(len(raw))
-			info, dir, err := ck.check(raw)
-			switch {
-			case err == nil:
-				res.Stats.In++
-				key := uuidKey(&seeds, info.UUID)
-				if _, dup := seen[key]; dup || (opts.Seen != nil && opts.Seen(info.UUID)) {
-					res.Stats.Duplicates++
-					continue
-				}
-				seen[key] = struct{}{}
-				if opts.CollectUUIDs {
-					res.UUIDs = append(res.UUIDs, string(info.UUID))
-				}
-				out = ck.enriched(out[:0])
-				addTo(dir, false, out, ri)
-			case errors.Is(err, event.ErrBlank):
-				res.Stats.Blank++
-			default:
-				res.Stats.In++
-				ee := refusal(err)
-				src := r.Source
-				if len(events) > 1 {
-					src += ":" + strconv.Itoa(li+1)
-				}
-				dl := deadLetter(ee, src, raw, int64(len(raw)), maxSize)
-				res.Stats.DeadByReason[ee.Reason]++
-				res.Stats.DeadLetters++
-				if opts.KeepDeadLetters {
-					res.DeadLetters = append(res.DeadLetters, dl)
-					res.DeadLetterRecords = append(res.DeadLetterRecords, ri)
-					continue
-				}
-				addTo("reason="+string(ee.Reason)+"/", true, deadletter.Append(out[:0], dl), ri)
-			}
-		}
+		l.record(ri, r)
 	}
 	name.Hash = hash.Sum64()
-	res.Name = name
+	l.res.Name = name
+	err := l.write(ctx, w, name)
+	return l.res, err
+}
 
-	dirsSorted := make([]string, 0, len(parts))
-	for d := range parts {
-		dirsSorted = append(dirsSorted, d)
+// lander is one batch on its way through Land.
+type lander struct {
+	opts    *LandOptions
+	ck      *checker
+	maxSize int
+	seeds   [2]maphash.Seed
+	seen    map[[16]byte]struct{}
+	parts   map[string]*landPart
+	res     LandResult
+	out     []byte
+}
+
+// landPart is one object of the batch and the records with events in it.
+type landPart struct {
+	obj  lake.Object
+	recs []int
+}
+
+func newLander(opts *LandOptions) *lander {
+	l := &lander{
+		opts: opts, ck: newChecker(opts.Layout, opts.Event), maxSize: opts.Event.MaxSize,
+		seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
+		seen:  map[[16]byte]struct{}{}, parts: map[string]*landPart{},
 	}
-	sort.Strings(dirsSorted)
-	objs := make([]lake.Object, len(dirsSorted))
-	for i, d := range dirsSorted {
-		objs[i] = parts[d].obj
+	if l.maxSize <= 0 {
+		l.maxSize = event.DefaultMaxSize
+	}
+	l.res.Stats.DeadByReason = map[event.Reason]int64{}
+	return l
+}
+
+// record enriches the events of record ri, or makes them dead letters.
+func (l *lander) record(ri int, r Record) {
+	events := [][]byte{r.Data}
+	if r.Lines {
+		events = SplitEvents(r.Data)
+	}
+	st := &l.res.Stats
+	for li, raw := range events {
+		st.Lines++
+		st.BytesIn += int64(len(raw))
+		info, dir, err := l.ck.check(raw)
+		switch {
+		case err == nil:
+			st.In++
+			key := uuidKey(&l.seeds, info.UUID)
+			if _, dup := l.seen[key]; dup || (l.opts.Seen != nil && l.opts.Seen(info.UUID)) {
+				st.Duplicates++
+				continue
+			}
+			l.seen[key] = struct{}{}
+			if l.opts.CollectUUIDs {
+				l.res.UUIDs = append(l.res.UUIDs, string(info.UUID))
+			}
+			l.out = l.ck.enriched(l.out[:0])
+			l.add(dir, false, l.out, ri)
+		case errors.Is(err, event.ErrBlank):
+			st.Blank++
+		default:
+			st.In++
+			ee := refusal(err)
+			src := r.Source
+			if len(events) > 1 {
+				src += ":" + strconv.Itoa(li+1)
+			}
+			dl := deadLetter(ee, src, raw, int64(len(raw)), l.maxSize)
+			if !l.opts.KeepDeadLetters { // counted once stored
+				l.out = deadletter.Append(l.out[:0], dl)
+				l.add("reason="+string(ee.Reason)+"/", true, l.out, ri)
+				continue
+			}
+			st.DeadByReason[ee.Reason]++
+			st.DeadLetters++
+			l.res.DeadLetters = append(l.res.DeadLetters, dl)
+			l.res.DeadLetterRecords = append(l.res.DeadLetterRecords, ri)
+		}
+	}
+}
+
+// add appends a line of record ri to the object of folder dir.
+func (l *lander) add(dir string, dead bool, line []byte, ri int) {
+	p, ok := l.parts[dir]
+	if !ok {
+		p = &landPart{obj: lake.Object{Dir: dir, Dead: dead, Body: [][]byte{nil}}}
+		l.parts[dir] = p
+	}
+	p.obj.Body[0] = append(append(p.obj.Body[0], line...), '\n')
+	p.obj.Events++
+	if n := len(p.recs); n == 0 || p.recs[n-1] != ri {
+		p.recs = append(p.recs, ri)
+	}
+}
+
+// write creates the batch's objects and counts each one's outcome; the
+// records with an event in an object not created are Failed.
+func (l *lander) write(ctx context.Context, w *lake.Writer, name lake.Name) error {
+	dirs := make([]string, 0, len(l.parts))
+	for d := range l.parts {
+		dirs = append(dirs, d)
+	}
+	sort.Strings(dirs)
+	objs := make([]lake.Object, len(dirs))
+	for i, d := range dirs {
+		objs[i] = l.parts[d].obj
 	}
 	err := w.Write(ctx, name, objs)
+	partitions := map[string]struct{}{}
+	l.res.Stats.tally(objs, partitions)
+	l.res.Stats.Partitions = len(partitions)
 	failed := map[int]bool{}
-	seenDir := map[string]bool{}
 	for i, o := range objs {
-		p := parts[dirsSorted[i]]
-		switch {
-		case o.Err != nil:
-			for _, ri := range p.recs {
+		if o.Err != nil {
+			for _, ri := range l.parts[dirs[i]].recs {
 				failed[ri] = true
 			}
-			if !o.Dead {
-				res.Stats.Unwritten += int64(o.Events)
-			}
-		case o.Existed:
-			res.Stats.ObjectsPresent++
-			if !o.Dead {
-				res.Stats.AlreadyPresent += int64(o.Events)
-			}
-		default:
-			res.Stats.Objects++
-			res.Stats.BytesOut += int64(o.Size)
-			if !o.Dead {
-				res.Stats.Written += int64(o.Events)
-			}
-		}
-		if !o.Dead && o.Err == nil && !seenDir[o.Dir] {
-			seenDir[o.Dir] = true
-			res.Stats.Partitions++
 		}
 	}
 	for ri := range failed {
-		res.Failed = append(res.Failed, ri)
+		l.res.Failed = append(l.res.Failed, ri)
 	}
-	sort.Ints(res.Failed)
-	res.Objects = objs
-	res.Stats.Batches = 1
-	return res, err
+	sort.Ints(l.res.Failed)
+	l.res.Objects = objs
+	l.res.Stats.Batches = 1
+	return err
 }
 
 // SplitEvents splits an SQS message body into events: NDJSON when its first

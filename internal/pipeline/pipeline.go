@@ -17,6 +17,7 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -76,6 +77,7 @@ type Stats struct {
 	Batches        int64
 	Objects        int64 // objects created (partitions and dead letters)
 	ObjectsPresent int64 // objects found already there
+	ObjectsFailed  int64 // objects the destination failed to create
 	Partitions     int   // distinct partitions written to
 	BytesIn        int64 // input bytes
 	BytesOut       int64 // bytes stored (compressed)
@@ -165,7 +167,6 @@ type rec struct {
 	end      uint32 // offset just past the line (and its newline) in the chunk
 	outStart uint32 // the enriched event or dead-letter record in its group's data
 	outEnd   uint32
-	reason   event.Reason
 	uuid     [16]byte
 }
 
@@ -451,7 +452,7 @@ func (p *proc) process(wk *work) {
 			start := len(g.data)
 			g.data = deadletter.Append(g.data, deadLetter(ee, src, raw, size, p.r.cfg.Event.MaxSize))
 			g.data = append(g.data, '\n')
-			wk.recs = append(wk.recs, rec{kind: kindDead, group: gi, end: uint32(end), outStart: uint32(start), outEnd: uint32(len(g.data)), reason: ee.Reason})
+			wk.recs = append(wk.recs, rec{kind: kindDead, group: gi, end: uint32(end), outStart: uint32(start), outEnd: uint32(len(g.data))})
 		}
 	}
 }
@@ -500,12 +501,11 @@ type batch struct {
 	bytes       int
 	hash        *xxhash.Digest
 	parts       map[string]*part
-	dead        map[event.Reason]int64
 	dups        int64
 }
 
 func newBatch() *batch {
-	return &batch{hash: xxhash.New(), parts: map[string]*part{}, dead: map[event.Reason]int64{}}
+	return &batch{hash: xxhash.New(), parts: map[string]*part{}}
 }
 
 // collector puts results back in input order, removes duplicates and cuts
@@ -607,7 +607,6 @@ func (c *collector) consume(wk *work) {
 			g := wk.groups[rc.group]
 			g.pos = int(rc.outEnd)
 			g.pending++
-			b.dead[rc.reason]++
 		case kindBlank:
 			blank++
 		}
@@ -694,10 +693,9 @@ func (c *collector) flushLoop(ctx context.Context, cancel context.CancelCauseFun
 		}
 		sort.Slice(objs, func(i, j int) bool { return objs[i].Dir < objs[j].Dir })
 		name := lake.Name{Source: c.r.cfg.SourceID, First: lake.LineNumber(b.first), Last: lake.LineNumber(b.last), Hash: b.hash.Sum64()}
-		var err error
-		if failed == nil {
-			err = c.r.w.Write(ctx, name, objs)
-			if err != nil {
+		tried := failed == nil
+		if tried {
+			if err := c.r.w.Write(ctx, name, objs); err != nil {
 				failed = fmt.Errorf("write batch of lines %d-%d: %w", b.first, b.last, err)
 				cancel(failed)
 			}
@@ -705,33 +703,11 @@ func (c *collector) flushLoop(ctx context.Context, cancel context.CancelCauseFun
 		r := c.r
 		r.mu.Lock()
 		r.stats.Batches++
-		for reason, n := range b.dead {
-			if failed != nil {
-				r.stats.Unwritten += n
-				continue
-			}
-			r.stats.DeadByReason[reason] += n
-			r.stats.DeadLetters += n
-		}
-		for _, o := range objs {
-			switch {
-			case failed != nil:
-				if !o.Dead {
-					r.stats.Unwritten += int64(o.Events)
-				}
-			case o.Existed:
-				r.stats.ObjectsPresent++
-				if !o.Dead {
-					r.stats.AlreadyPresent += int64(o.Events)
-					r.partitions[o.Dir] = struct{}{}
-				}
-			default:
-				r.stats.Objects++
-				r.stats.BytesOut += int64(o.Size)
-				if !o.Dead {
-					r.stats.Written += int64(o.Events)
-					r.partitions[o.Dir] = struct{}{}
-				}
+		if tried {
+			r.stats.tally(objs, r.partitions)
+		} else {
+			for _, o := range objs {
+				r.stats.Unwritten += int64(o.Events)
 			}
 		}
 		r.mu.Unlock()
@@ -740,6 +716,44 @@ func (c *collector) flushLoop(ctx context.Context, cancel context.CancelCauseFun
 		}
 	}
 	return failed
+}
+
+// tally counts the outcome of a batch's written objects, one object at a
+// time, so that after a partial failure the counts are what the lake holds:
+// events of created objects are written, of objects already there present,
+// of failed ones unwritten; dead letters count as such once stored.
+// Partition folders holding events are added to partitions.
+func (s *Stats) tally(objs []lake.Object, partitions map[string]struct{}) {
+	for _, o := range objs {
+		n := int64(o.Events)
+		switch {
+		case o.Err != nil:
+			s.ObjectsFailed++
+			s.Unwritten += n
+			continue
+		case o.Existed:
+			s.ObjectsPresent++
+		default:
+			s.Objects++
+			s.BytesOut += int64(o.Size)
+		}
+		switch {
+		case o.Dead:
+			s.DeadLetters += n
+			s.DeadByReason[deadReason(o.Dir)] += n
+		case o.Existed:
+			s.AlreadyPresent += n
+			partitions[o.Dir] = struct{}{}
+		default:
+			s.Written += n
+			partitions[o.Dir] = struct{}{}
+		}
+	}
+}
+
+// deadReason is the reason of a dead-letter folder "reason=<reason>/".
+func deadReason(dir string) event.Reason {
+	return event.Reason(strings.TrimSuffix(strings.TrimPrefix(dir, "reason="), "/"))
 }
 
 // dedupe remembers event_uuid hashes of the current and the previous batch.

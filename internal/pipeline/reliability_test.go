@@ -3,16 +3,19 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"runtime"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/eventlake/eventlake/internal/event"
 	"github.com/eventlake/eventlake/internal/gen"
 	"github.com/eventlake/eventlake/internal/lake"
+	"github.com/eventlake/eventlake/internal/lake/laketest"
 )
 
 // poison are valid events whose partition folder no file system can make:
@@ -127,5 +130,125 @@ func TestGiantLineKeepsItsStartAndTrueSize(t *testing.T) {
 	}
 	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 64<<20 {
 		t.Errorf("landing a %d MiB line allocated %d MiB", size>>20, alloc>>20)
+	}
+}
+
+// storeContent counts what a lake holds: objects and events, outside and
+// inside the dead letters.
+type storeContent struct{ objects, events, deadObjects, dead int64 }
+
+func content(t *testing.T, s lake.Reader) storeContent {
+	t.Helper()
+	var c storeContent
+	ctx := context.Background()
+	for e, err := range s.List(ctx, "") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := lake.ReadAll(ctx, s, e.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := int64(bytes.Count(body, []byte("\n")))
+		if strings.HasPrefix(e.Key, lake.DeadLetterPrefix) {
+			c.deadObjects++
+			c.dead += n
+		} else {
+			c.objects++
+			c.events += n
+		}
+	}
+	return c
+}
+
+// faults are the ways a destination fails mid-run.
+var faults = []struct {
+	name  string
+	fault laketest.Fault
+}{
+	{"disk full after 5 objects", laketest.Fault{After: 5, Err: syscall.ENOSPC}},
+	{"permission refused on one partition", laketest.Fault{Match: "event_type=payment/", Err: syscall.EACCES}},
+	{"name too long on one partition", laketest.Fault{Match: "event_type=auth/", Err: syscall.ENAMETOOLONG}},
+	{"a file where a partition folder should be", laketest.Fault{Match: "event_type=account/", After: 1, Err: syscall.ENOTDIR}},
+	{"dead letters cannot be written", laketest.Fault{Match: lake.DeadLetterPrefix, Err: syscall.ENOSPC}},
+}
+
+// TestCountsAfterPartialFailure: when some objects of a batch are created
+// and others fail, the CLI pipeline's counts are those of the objects in
+// the lake, and a re-run, healed, finds exactly those already there.
+func TestCountsAfterPartialFailure(t *testing.T) {
+	x := expect(t, gen.Options{Events: 20000, Seed: 14, Bad: 0.01, Dup: 0.01})
+	for _, tc := range faults {
+		t.Run(tc.name, func(t *testing.T) {
+			mem, _ := lake.Open(context.Background(), "mem://", nil)
+			store := laketest.New(mem, tc.fault)
+			w, _ := lake.NewWriter(store, &lake.WriterOptions{Concurrency: 2})
+			r, _ := New(w, Config{Source: "f.jsonl", Batch: BatchPolicy{Events: 4000}})
+			st, err := r.Run(context.Background(), bytes.NewReader(x.input))
+			if err == nil || !errors.Is(err, tc.fault.Err) {
+				t.Fatalf("err = %v, want %v", err, tc.fault.Err)
+			}
+			have := content(t, mem)
+			if st.Objects != have.objects+have.deadObjects || st.Written != have.events || st.DeadLetters != have.dead {
+				t.Errorf("summary: %d objects, %d written, %d dead letters; the lake holds %d objects, %d events, %d dead letters",
+					st.Objects, st.Written, st.DeadLetters, have.objects+have.deadObjects, have.events, have.dead)
+			}
+			if _, failed := store.Counts(); st.ObjectsFailed != int64(failed) || failed == 0 {
+				t.Errorf("%d objects failed, the summary says %d", failed, st.ObjectsFailed)
+			}
+			if st.In != st.Written+st.AlreadyPresent+st.DeadLetters+st.Duplicates+st.Unwritten || st.Unwritten == 0 {
+				t.Errorf("counts do not add up: %+v", st)
+			}
+
+			store.Heal()
+			w, _ = lake.NewWriter(store, &lake.WriterOptions{Concurrency: 2})
+			r, _ = New(w, Config{Source: "f.jsonl", Batch: BatchPolicy{Events: 4000}})
+			again, err := r.Run(context.Background(), bytes.NewReader(x.input))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if again.AlreadyPresent != st.Written || st.Written+again.Written != int64(len(x.good)) {
+				t.Errorf("re-run: %d already present (first run wrote %d), %d written; %d events in all, want %d",
+					again.AlreadyPresent, st.Written, again.Written, st.Written+again.Written, len(x.good))
+			}
+		})
+	}
+}
+
+// TestLandCountsAfterPartialFailure: the same faults through Land, the
+// Lambda's path: the records reported failed are exactly those with an event
+// in a failed object, the counts match the lake, and the retry completes
+// the batch without writing anything twice.
+func TestLandCountsAfterPartialFailure(t *testing.T) {
+	x := expect(t, gen.Options{Events: 3000, Seed: 15, Bad: 0.01, Dup: 0.01})
+	var recs []Record
+	for i, line := range bytes.Split(bytes.TrimSuffix(x.input, []byte("\n")), []byte("\n")) {
+		recs = append(recs, Record{Data: line, Source: fmt.Sprintf("shardId-0:%d", i)})
+	}
+	name := lake.Name{Source: "shardId-0", First: "0", Last: "2999"}
+	for _, tc := range faults {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			mem, _ := lake.Open(ctx, "mem://", nil)
+			store := laketest.New(mem, tc.fault)
+			w, _ := lake.NewWriter(store, &lake.WriterOptions{Concurrency: 2})
+			res, err := Land(ctx, w, name, recs, nil)
+			if err == nil || !errors.Is(err, tc.fault.Err) || len(res.Failed) == 0 {
+				t.Fatalf("err = %v, %d records failed; want %v", err, len(res.Failed), tc.fault.Err)
+			}
+			st, have := res.Stats, content(t, mem)
+			if st.Objects != have.objects+have.deadObjects || st.Written != have.events || st.DeadLetters != have.dead {
+				t.Errorf("stats: %d objects, %d written, %d dead letters; the lake holds %d objects, %d events, %d dead letters",
+					st.Objects, st.Written, st.DeadLetters, have.objects+have.deadObjects, have.events, have.dead)
+			}
+			if st.In != st.Written+st.AlreadyPresent+st.DeadLetters+st.Duplicates+st.Unwritten {
+				t.Errorf("counts do not add up: %+v", st)
+			}
+			store.Heal()
+			again, err := Land(ctx, w, name, recs, nil)
+			if err != nil || again.Stats.AlreadyPresent != st.Written || st.Written+again.Stats.Written != int64(len(x.good)) {
+				t.Errorf("retry: err %v, %d already present (first try wrote %d), %d written", err, again.Stats.AlreadyPresent, st.Written, again.Stats.Written)
+			}
+		})
 	}
 }
