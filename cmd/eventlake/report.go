@@ -90,6 +90,9 @@ func printSummary(w io.Writer, s pipeline.Stats) {
 		fmt.Fprintf(w, "; %d FAILED", s.ObjectsFailed)
 	}
 	fmt.Fprintf(w, ") in %d batches\n", s.Batches)
+	if s.Leftovers.Files > 0 {
+		fmt.Fprintf(w, "leftovers        %12d  (temporary files of interrupted runs removed, %s)\n", s.Leftovers.Files, bytesize(s.Leftovers.Bytes))
+	}
 }
 
 func summaryJSON(s pipeline.Stats) map[string]any {
@@ -100,6 +103,7 @@ func summaryJSON(s pipeline.Stats) map[string]any {
 		"partitions": s.Partitions, "objects": s.Objects, "objects_present": s.ObjectsPresent, "objects_failed": s.ObjectsFailed,
 		"batches": s.Batches, "bytes_in": s.BytesIn, "bytes_out": s.BytesOut,
 		"seconds": s.Elapsed.Seconds(), "interrupted": s.Interrupted,
+		"leftovers_removed": s.Leftovers.Files, "leftover_bytes": s.Leftovers.Bytes,
 	}
 }
 

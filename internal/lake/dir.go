@@ -8,11 +8,13 @@ import (
 	"iter"
 	"math/rand/v2"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // tmpPrefix starts the names of objects being written. Readers that follow
@@ -24,81 +26,160 @@ const tmpPrefix = ".tmp-"
 // exists, so the create is atomic and conditional even between processes,
 // and readers never see a partial file. (gocloud's fileblob checks for the
 // name and then renames, which two writers can both pass.)
+//
+// Every access goes through an os.Root, so no key and no symbolic link can
+// reach outside the lake's folder; writes also refuse symbolic links inside
+// it (a folder on the way to an object must be a real folder, checked as
+// each is opened). A writer holds a lock on its temporary file until the
+// object is linked; temporary files nobody holds, left by a crashed run, are
+// removed when a folder is first written (see sweep).
 type dirStore struct {
-	root  string
-	fsync bool
-	dirs  sync.Map // folders known to exist
+	root   *os.Root
+	abs    string
+	fsync  bool
+	opened time.Time // temporary files modified since may belong to a live writer of a system without locks
+
+	swept sync.Map // folders (relative, slash-separated) swept of leftovers
+	mu    sync.Mutex
+	tally Swept
 }
 
 var (
 	_ Reader    = (*dirStore)(nil)
 	_ DirLister = (*dirStore)(nil)
+	_ Sweeper   = (*dirStore)(nil)
 )
 
-func openDir(path string, fsync bool) (*dirStore, error) {
-	if path == "" {
+func openDir(p string, fsync bool) (*dirStore, error) {
+	if p == "" {
 		return nil, errors.New("empty folder path")
 	}
-	abs, err := filepath.Abs(path)
+	abs, err := filepath.Abs(p)
 	if err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(abs, 0o755); err != nil {
 		return nil, fmt.Errorf("cannot create lake folder: %w", err)
 	}
-	// Fail now, not at the first batch, when the folder is not writable.
-	f, err := os.CreateTemp(abs, tmpPrefix+"probe-*")
+	root, err := os.OpenRoot(abs)
 	if err != nil {
+		return nil, fmt.Errorf("cannot open lake folder: %w", err)
+	}
+	s := &dirStore{root: root, abs: abs, fsync: fsync, opened: time.Now()}
+	// Fail now, not at the first batch, when the folder is not writable.
+	f, name, err := createTemp(root)
+	if err != nil {
+		root.Close()
 		return nil, fmt.Errorf("lake folder %s is not writable: %w", abs, err)
 	}
 	f.Close()
-	os.Remove(f.Name())
-	return &dirStore{root: abs, fsync: fsync}, nil
+	root.Remove(name)
+	return s, nil
 }
 
-func (s *dirStore) String() string { return "file://" + filepath.ToSlash(s.root) }
+func (s *dirStore) String() string { return "file://" + filepath.ToSlash(s.abs) }
 
-func (s *dirStore) Close() error { return nil }
+func (s *dirStore) Close() error { return s.root.Close() }
 
-func (s *dirStore) path(key string) (string, error) {
+// name is the store-relative file name of key.
+func (s *dirStore) name(key string) (string, error) {
 	if err := CheckKey(key); err != nil {
 		return "", err
 	}
-	return filepath.Join(s.root, filepath.FromSlash(key)), nil
+	return filepath.FromSlash(key), nil
 }
 
-func (s *dirStore) mkdir(dir string) error {
-	if _, ok := s.dirs.Load(dir); ok {
-		return nil
+// openFolder opens the folder dir (slash-separated, relative; "." is the
+// root) one component at a time, making missing ones when create is set.
+// Each component must be a real folder: a symbolic link is refused, even
+// one that stays inside the lake, and the folder opened must be the one
+// checked, so a link swapped in meanwhile is refused too.
+func (s *dirStore) openFolder(dir string, create bool) (*os.Root, error) {
+	cur, err := s.root.OpenRoot(".")
+	if err != nil {
+		return nil, err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
+	if dir == "." || dir == "" {
+		return cur, nil
 	}
-	s.dirs.Store(dir, true)
-	return nil
+	for comp := range strings.SplitSeq(dir, "/") {
+		next, err := openChild(cur, comp, create)
+		cur.Close()
+		if err != nil {
+			return nil, fmt.Errorf("folder %s: %w", dir, err)
+		}
+		cur = next
+	}
+	return cur, nil
+}
+
+// openChild opens the folder name right below parent.
+func openChild(parent *os.Root, name string, create bool) (*os.Root, error) {
+	info, err := parent.Lstat(name)
+	if errors.Is(err, fs.ErrNotExist) && create {
+		if err = parent.Mkdir(name, 0o755); err == nil || errors.Is(err, fs.ErrExist) {
+			info, err = parent.Lstat(name)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !info.IsDir() {
+		return nil, fmt.Errorf("%s is a %s, not a folder: refusing to write through it", name, kindOfFile(info.Mode()))
+	}
+	child, err := parent.OpenRoot(name)
+	if err != nil {
+		return nil, err
+	}
+	if opened, err := child.Stat("."); err != nil || !os.SameFile(info, opened) {
+		child.Close()
+		return nil, fmt.Errorf("%s changed while it was opened: refusing to write through it", name)
+	}
+	return child, nil
+}
+
+func kindOfFile(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeSymlink != 0:
+		return "symbolic link"
+	case m.IsRegular():
+		return "file"
+	default:
+		return "special file"
+	}
 }
 
 func (s *dirStore) Create(ctx context.Context, key string, body ...[]byte) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	path, err := s.path(key)
+	if err := CheckKey(key); err != nil {
+		return err
+	}
+	dir, base := path.Split(key)
+	folder, err := s.openFolder(strings.TrimSuffix(dir, "/"), true)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", key, err)
+	}
+	defer folder.Close()
+	s.sweepOnce(dir, folder)
+	if _, err := folder.Lstat(base); err == nil {
+		return fmt.Errorf("create %s: %w", key, ErrExist)
+	}
+	if err := s.write(folder, base, body); err != nil {
+		return fmt.Errorf("create %s: %w", key, err)
+	}
+	return nil
+}
+
+// write writes body to a locked temporary file in folder and links it to
+// name. The temporary name is removed before the lock is released, so a
+// sweep never sees it unlocked.
+func (s *dirStore) write(folder *os.Root, name string, body [][]byte) error {
+	f, tmp, err := createTemp(folder)
 	if err != nil {
 		return err
 	}
-	dir := filepath.Dir(path)
-	if err := s.mkdir(dir); err != nil {
-		return fmt.Errorf("create %s: %w", key, err)
-	}
-	if _, err := os.Lstat(path); err == nil {
-		return fmt.Errorf("create %s: %w", key, ErrExist)
-	}
-	f, err := createTemp(dir)
-	if err != nil {
-		return fmt.Errorf("create %s: %w", key, err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
 	for _, b := range body {
 		if _, err = f.Write(b); err != nil {
 			break
@@ -107,49 +188,78 @@ func (s *dirStore) Create(ctx context.Context, key string, body ...[]byte) error
 	if err == nil && s.fsync {
 		err = f.Sync()
 	}
+	if err == nil {
+		err = folder.Link(tmp, name)
+		if errors.Is(err, fs.ErrExist) {
+			err = ErrExist
+		}
+	}
+	folder.Remove(tmp)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
+	if err == nil && s.fsync {
+		err = syncFolder(folder)
+	}
+	return err
+}
+
+func syncFolder(folder *os.Root) error {
+	d, err := folder.Open(".")
 	if err != nil {
-		return fmt.Errorf("create %s: %w", key, err)
+		return fmt.Errorf("sync folder: %w", err)
 	}
-	if err := os.Link(tmp, path); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return fmt.Errorf("create %s: %w", key, ErrExist)
-		}
-		return fmt.Errorf("create %s: %w", key, err)
-	}
-	if s.fsync {
-		if d, err := os.Open(dir); err == nil {
-			err = d.Sync()
-			d.Close()
-			if err != nil {
-				return fmt.Errorf("create %s: sync folder: %w", key, err)
-			}
-		}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync folder: %w", err)
 	}
 	return nil
 }
 
-// createTemp creates a new file for writing with a temporary name in dir,
-// readable by all (os.CreateTemp makes 0600 files).
-func createTemp(dir string) (*os.File, error) {
+// createTemp creates a new temporary file in folder, readable by all, and
+// locks it: a sweep never removes a locked file. A sweep may have removed
+// the name between create and lock; then another name is tried.
+func createTemp(folder *os.Root) (*os.File, string, error) {
 	for try := 0; ; try++ {
-		name := filepath.Join(dir, tmpPrefix+strconv.FormatUint(rand.Uint64(), 36))
-		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		name := tmpPrefix + strconv.FormatUint(rand.Uint64(), 36)
+		f, err := folder.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 		if errors.Is(err, fs.ErrExist) && try < 100 {
 			continue
 		}
-		return f, err
+		if err != nil {
+			return nil, "", err
+		}
+		locked, err := tryLock(f)
+		if (locked || errors.Is(err, errNoLocks)) && sameFile(folder, name, f) {
+			return f, name, nil
+		}
+		f.Close()
+		if err != nil && !errors.Is(err, errNoLocks) {
+			folder.Remove(name)
+			return nil, "", fmt.Errorf("lock temporary file: %w", err)
+		}
+		if try >= 100 {
+			return nil, "", errors.New("no temporary file could be locked")
+		}
 	}
 }
 
+// sameFile reports whether name in folder is still the file f.
+func sameFile(folder *os.Root, name string, f *os.File) bool {
+	a, err := folder.Lstat(name)
+	if err != nil {
+		return false
+	}
+	b, err := f.Stat()
+	return err == nil && os.SameFile(a, b)
+}
+
 func (s *dirStore) Read(ctx context.Context, key string) ([]byte, error) {
-	path, err := s.path(key)
+	name, err := s.name(key)
 	if err != nil {
 		return nil, err
 	}
-	b, err := os.ReadFile(path)
+	b, err := s.root.ReadFile(name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("read %s: %w", key, ErrNotExist)
 	}
@@ -157,35 +267,29 @@ func (s *dirStore) Read(ctx context.Context, key string) ([]byte, error) {
 }
 
 func (s *dirStore) Delete(ctx context.Context, key string) error {
-	path, err := s.path(key)
+	name, err := s.name(key)
 	if err != nil {
 		return err
 	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := s.root.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("delete %s: %w", key, err)
 	}
 	return nil
 }
 
+// List yields the regular files under prefix; temporary files and
+// symbolic links are not objects.
 func (s *dirStore) List(ctx context.Context, prefix string) iter.Seq2[Entry, error] {
 	return func(yield func(Entry, error) bool) {
 		var entries []Entry
-		err := filepath.WalkDir(s.root, func(p string, d fs.DirEntry, err error) error {
+		err := fs.WalkDir(s.root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err
 			}
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if d.IsDir() || strings.HasPrefix(d.Name(), tmpPrefix) {
-				return nil
-			}
-			rel, err := filepath.Rel(s.root, p)
-			if err != nil {
-				return err
-			}
-			key := filepath.ToSlash(rel)
-			if !strings.HasPrefix(key, prefix) {
+			if !d.Type().IsRegular() || strings.HasPrefix(d.Name(), tmpPrefix) || !strings.HasPrefix(p, prefix) {
 				return nil
 			}
 			info, err := d.Info()
@@ -195,7 +299,7 @@ func (s *dirStore) List(ctx context.Context, prefix string) iter.Seq2[Entry, err
 			if err != nil {
 				return err
 			}
-			entries = append(entries, Entry{Key: key, Size: info.Size(), ModTime: info.ModTime()})
+			entries = append(entries, Entry{Key: p, Size: info.Size(), ModTime: info.ModTime()})
 			return nil
 		})
 		if err != nil {
@@ -215,15 +319,14 @@ func (s *dirStore) Dirs(ctx context.Context, prefix string) ([]string, error) {
 	if prefix != "" && !strings.HasSuffix(prefix, "/") {
 		return nil, fmt.Errorf("dirs %q: want a folder ending in /", prefix)
 	}
-	dir := s.root
+	dir := "."
 	if prefix != "" {
-		p, err := s.path(strings.TrimSuffix(prefix, "/"))
-		if err != nil {
+		if err := CheckKey(strings.TrimSuffix(prefix, "/")); err != nil {
 			return nil, err
 		}
-		dir = p
+		dir = strings.TrimSuffix(prefix, "/")
 	}
-	entries, err := os.ReadDir(dir)
+	entries, err := fs.ReadDir(s.root.FS(), dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}

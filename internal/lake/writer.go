@@ -54,6 +54,21 @@ func NewWriter(lake Store, opts *WriterOptions) (*Writer, error) {
 	return w, nil
 }
 
+// Swept is what the writer's stores removed so far of crashed writers'
+// leftovers (see Sweeper): a local folder sweeps each folder the first time
+// it writes there.
+func (w *Writer) Swept() Swept {
+	var out Swept
+	for i, s := range []Store{w.lake, w.dead} {
+		if sw, ok := s.(Sweeper); ok && (i == 0 || w.dead != w.lake) {
+			got := sw.Swept()
+			out.Files += got.Files
+			out.Bytes += got.Bytes
+		}
+	}
+	return out
+}
+
 // Compression is the writer's compression.
 func (w *Writer) Compression() Compression { return w.enc.c }
 

@@ -82,7 +82,8 @@ type Stats struct {
 	BytesIn        int64 // input bytes
 	BytesOut       int64 // bytes stored (compressed)
 	Elapsed        time.Duration
-	Interrupted    bool // stopped by the context (a signal) after flushing
+	Interrupted    bool       // stopped by the context (a signal) after flushing
+	Leftovers      lake.Swept // temporary files of crashed runs removed from the folders written
 }
 
 func (s Stats) clone() Stats {
@@ -295,6 +296,7 @@ func (r *Runner) Run(ctx context.Context, in io.Reader) (Stats, error) {
 	defer r.mu.Unlock()
 	r.stats.Elapsed = time.Since(r.start)
 	r.stats.Partitions = len(r.partitions)
+	r.stats.Leftovers = r.w.Swept()
 	if err == nil && ctx.Err() != nil {
 		r.stats.Interrupted = true
 	}

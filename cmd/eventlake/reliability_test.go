@@ -1,0 +1,234 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// fullSummary is the --json summary of run.
+type fullSummary struct {
+	summary
+	DeadByReason map[string]int64 `json:"dead_letters_by_reason"`
+	ObjectsFail  int64            `json:"objects_failed"`
+	Present      int64            `json:"objects_present"`
+	Leftovers    int              `json:"leftovers_removed"`
+	Blank        int64            `json:"blank_lines"`
+}
+
+// runBinary runs the built CLI and returns its exit code, stdout and
+// stderr.
+func runBinary(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	cmd := exec.Command(binary(t), args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return 0, out.String(), errb.String()
+	case errors.As(err, &ee):
+		return ee.ExitCode(), out.String(), errb.String()
+	}
+	t.Fatal(err)
+	return 0, "", ""
+}
+
+func parseSummary(t *testing.T, out string) fullSummary {
+	t.Helper()
+	var s fullSummary
+	if err := json.Unmarshal([]byte(out), &s); err != nil {
+		t.Fatalf("summary: %v\n%s", err, out)
+	}
+	return s
+}
+
+// TestPoisonEventDoesNotStopTheRun is issue 10's first probe: a valid event
+// whose type escapes to a folder name over 255 bytes, before 100,000 good
+// ones. The run exits 0, the poison event is a dead letter, every other
+// event lands, and a re-run adds nothing.
+func TestPoisonEventDoesNotStopTheRun(t *testing.T) {
+	dir := t.TempDir()
+	input := filepath.Join(dir, "poison.jsonl")
+	poison := fmt.Sprintf(`{"event_uuid":"p1","event_name":"%s:x","created_at":1710633600}`+"\n", strings.Repeat("%", 82))
+	if err := os.WriteFile(input, []byte(poison), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, _ := os.OpenFile(input, os.O_APPEND|os.O_WRONLY, 0)
+	cmd := exec.Command(binary(t), "gen", "-n", "100000", "--to", "-")
+	cmd.Stdout = f
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	lakeDir := filepath.Join(dir, "lake")
+	for i, want := range []struct{ written, present int64 }{{100000, 0}, {0, 100000}} {
+		code, out, stderr := runBinary(t, "run", "--from", input, "--to", lakeDir, "--batch-events", "10000", "--json")
+		if code != 0 {
+			t.Fatalf("run %d: exit %d\n%s", i+1, code, stderr)
+		}
+		s := parseSummary(t, out)
+		if s.Written != want.written || s.summary.Present != want.present || s.DeadByReason["partition_too_long"] != 1 || s.Unwritten != 0 {
+			t.Errorf("run %d: %+v; want %d written, %d present, 1 partition_too_long", i+1, s, want.written, want.present)
+		}
+	}
+}
+
+// tempFiles lists the temporary files under root.
+func tempFiles(root string) []string {
+	var out []string
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && strings.HasPrefix(d.Name(), ".tmp-") {
+			out = append(out, p)
+		}
+		return nil
+	})
+	return out
+}
+
+// TestKilledRunLeavesNoTempFiles: a run killed with SIGKILL while writing
+// leaves temporary files; the re-run removes them, says so, and lands every
+// event once.
+func TestKilledRunLeavesNoTempFiles(t *testing.T) {
+	dir := t.TempDir()
+	events := filepath.Join(dir, "events.jsonl")
+	if code, _, stderr := runBinary(t, "gen", "-n", "300000", "--seed", "3", "--to", events); code != 0 {
+		t.Fatal(stderr)
+	}
+	lakeDir := filepath.Join(dir, "lake")
+	args := []string{"run", "--from", events, "--to", lakeDir, "--compression", "none", "--batch-events", "100000", "--json", "--quiet"}
+	var left []string
+	for try := 0; try < 20 && len(left) == 0; try++ {
+		os.RemoveAll(lakeDir)
+		cmd := exec.Command(binary(t), args...)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			if len(tempFiles(lakeDir)) >= 3 {
+				break
+			}
+		}
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+		left = tempFiles(lakeDir)
+	}
+	if len(left) == 0 {
+		t.Fatal("no kill caught the run while it wrote")
+	}
+	code, out, stderr := runBinary(t, args...)
+	if code != 0 {
+		t.Fatalf("re-run: exit %d\n%s", code, stderr)
+	}
+	s := parseSummary(t, out)
+	if still := tempFiles(lakeDir); len(still) > 0 {
+		t.Errorf("after the re-run, temporary files remain: %v", still)
+	}
+	if s.Leftovers < len(left) {
+		t.Errorf("the summary says %d leftovers removed; the kill left %d", s.Leftovers, len(left))
+	}
+	if s.Written+s.summary.Present+s.Dead+s.Duplicates != s.EventsIn || s.Unwritten != 0 {
+		t.Errorf("re-run summary does not add up: %+v", s)
+	}
+	t.Logf("the kill left %d temporary files; the re-run removed %d", len(left), s.Leftovers)
+}
+
+// peakRSS runs the CLI under GNU time and returns its peak resident set
+// size in bytes. (The rusage of a child started from this process would
+// count the test process too: Linux keeps the high-water mark of the
+// memory a child shares before exec.)
+func peakRSS(t *testing.T, args ...string) int64 {
+	t.Helper()
+	gnuTime, err := exec.LookPath("/usr/bin/time")
+	if err != nil {
+		t.Skip("no /usr/bin/time (apt-get install time) to measure peak RSS with")
+	}
+	cmd := exec.Command(gnuTime, append([]string{"-f", "maxrss-kb=%M", binary(t)}, args...)...)
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("eventlake %v: %v\n%s", args, err, errb.String())
+	}
+	_, kb, ok := strings.Cut(strings.TrimSpace(errb.String()), "maxrss-kb=")
+	n, err := strconv.ParseInt(kb, 10, 64)
+	if !ok || err != nil {
+		t.Fatalf("no peak RSS in %q", errb.String())
+	}
+	return n << 10
+}
+
+// writeLine writes one event of size bytes (its padding member made of
+// 'x') without holding it in memory.
+func writeLine(t *testing.T, w *bufio.Writer, uuid string, size int) {
+	head := fmt.Sprintf(`{"event_uuid":"%s","event_name":"a:b","created_at":1710633600,"pad":"`, uuid)
+	w.WriteString(head)
+	pad := bytes.Repeat([]byte("x"), 1<<20)
+	for n := size - len(head) - 2; n > 0; n -= len(pad) {
+		w.Write(pad[:min(n, len(pad))])
+	}
+	w.WriteString("\"}\n")
+}
+
+// TestGiantLinesStayUnderTheMemoryBound: a 100 MB line, and a 5 MB line
+// followed by a 50 MB one, land with a peak RSS under 256 MB; the dead
+// letters say each line's true size.
+func TestGiantLinesStayUnderTheMemoryBound(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("peak RSS is read as Linux reports it")
+	}
+	if testing.Short() && os.Getenv("CI") == "" {
+		t.Skip("writes 155 MB of input")
+	}
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name  string
+		sizes []int
+	}{{"one 100 MB line", []int{100e6}}, {"5 MB then 50 MB", []int{5e6, 50e6}}} {
+		input := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-")+".jsonl")
+		f, _ := os.Create(input)
+		w := bufio.NewWriterSize(f, 1<<20)
+		for i, n := range tc.sizes {
+			writeLine(t, w, fmt.Sprint("big", i), n)
+		}
+		w.Flush()
+		f.Close()
+		lakeDir := filepath.Join(dir, "lake-"+filepath.Base(input))
+		rss := peakRSS(t, "run", "--from", input, "--to", lakeDir, "--quiet")
+		t.Logf("%s: peak RSS %d MB", tc.name, rss>>20)
+		if rss > 256<<20 {
+			t.Errorf("%s: peak RSS %d MB, over the 256 MB bound", tc.name, rss>>20)
+		}
+		matches, _ := filepath.Glob(filepath.Join(lakeDir, "_dead_letters", "reason=too_large", "*"))
+		if len(matches) != 1 {
+			t.Fatalf("%s: too_large objects %v", tc.name, matches)
+		}
+		body := readGz(t, matches[0])
+		for _, n := range tc.sizes {
+			if want := fmt.Sprintf(`"error":"event is %d bytes`, n); !strings.Contains(string(body[:min(len(body), 1<<22)]), want) {
+				t.Errorf("%s: no dead letter says %s", tc.name, want)
+			}
+		}
+	}
+}
+
+func readGz(t *testing.T, path string) []byte {
+	t.Helper()
+	out, err := exec.Command("gzip", "-dc", path).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
