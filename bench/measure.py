@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
-"""Run a command; print its wall time (s) and peak RSS (KiB) as 'seconds rss'.
+"""Run a command; print 'wall_s user_s sys_s peak_rss_kib' on stdout.
 
-usage: measure.py COMMAND [ARGS...]   (the command's own output goes to stderr)
+The command's own stdout goes to stderr. A command that exits non-zero makes
+measure.py exit 1 with a message naming it, so a benchmark never reports the
+time of a failed run.
+
+usage: measure.py COMMAND [ARGS...]
 """
-import os
 import resource
 import subprocess
 import sys
@@ -12,7 +15,7 @@ import time
 t0 = time.monotonic()
 p = subprocess.run(sys.argv[1:], stdout=sys.stderr)
 wall = time.monotonic() - t0
-rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+ru = resource.getrusage(resource.RUSAGE_CHILDREN)
 if p.returncode != 0:
-    sys.exit("measure: %s exited %d" % (sys.argv[1], p.returncode))
-print("%.3f %d" % (wall, rss))
+    sys.exit("measure: %s exited %d" % (" ".join(sys.argv[1:4]), p.returncode))
+print("%.3f %.3f %.3f %d" % (wall, ru.ru_utime, ru.ru_stime, ru.ru_maxrss))

@@ -1,50 +1,77 @@
 #!/usr/bin/env bash
-# Whole-process benchmark: lands N generated events (default 1,000,000, about
-# 430 MB) with `eventlake run --compression none` and, in the same run and on
-# the same input, measures the I/O floors (cp, dd) and the Python 3 baseline
-# (bench/baseline.py). Prints events/s, MB/s and peak RSS for each, and the
-# ratios. Each tool runs RUNS times (default 3); the best time is reported.
+# Whole-process benchmark of landing. On the same input, in one run, it
+# measures eventlake run with --compression none, gzip (the default), zstd
+# and --format parquet, beside the I/O floors (cp, dd bs=1M) and the plain
+# Python 3 baseline (bench/baseline.py). Each prints wall seconds, events/s,
+# CPU seconds (user+system), system seconds, peak RSS and the ratio to our
+# `none` time. Each tool runs RUNS times in turn (default 3): the median is
+# reported and the spread (min-max) is shown.
 #
-# usage: bench/run.sh [N]        env: RUNS=3 OUT=bench/out SKIP_PYTHON=1
+# Two data sets, because one generator flatters: DATA=gen (default; our
+# generator, ~430 B/event) and DATA=harder (bench/variant.py: the same
+# events made larger, ~2 kB, mostly non-ASCII). DATA=/path/file.jsonl
+# benchmarks your own NDJSON.
+#
+# usage: bench/run.sh [N]    env: RUNS=3 OUT=bench/out DATA=gen|harder|FILE SKIP_PYTHON=1 ONLY="none gzip"
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-1000000}
 RUNS=${RUNS:-3}
 OUT=${OUT:-bench/out}
+DATA=${DATA:-gen}
 mkdir -p "$OUT"
 go build -o "$OUT/eventlake" ./cmd/eventlake
-IN="$OUT/events-$N.jsonl"
-[ -s "$IN" ] || "$OUT/eventlake" gen -n "$N" --seed 42 --bad 0.001 --dup 0.001 --to "$IN"
+EL="$OUT/eventlake"
+case "$DATA" in
+gen) IN="$OUT/events-$N.jsonl"
+  [ -s "$IN" ] || "$EL" gen -n "$N" --seed 42 --bad 0.001 --dup 0.001 --quiet --to "$IN" ;;
+harder) IN="$OUT/harder-$N.jsonl"
+  [ -s "$IN" ] || "$EL" gen -n "$N" --seed 42 --bad 0.001 --dup 0.001 --quiet --to - | python3 bench/variant.py > "$IN" ;;
+*) IN=$DATA; [ -s "$IN" ] || { echo "bench/run.sh: no data at $IN" >&2; exit 1; } ;;
+esac
+N=$(wc -l < "$IN")
 BYTES=$(stat -c %s "$IN")
-echo "input: $IN, $N events, $BYTES bytes; $(nproc) cores; best of $RUNS runs"
+NONASCII=$(LC_ALL=C grep -c -P '[\x80-\xff]' "$IN" || true)
+echo "input: $IN: $N lines, $BYTES bytes ($((BYTES / N)) B/line, $((100 * NONASCII / N))% with non-ASCII); $(nproc) cores; median of $RUNS runs"
 
-best() { # name command...: prints "name seconds rss"
-  local name=$1; shift
-  local bt= br=
-  for _ in $(seq "$RUNS"); do
-    rm -rf "$OUT/dst"; mkdir -p "$OUT/dst"; sync
-    read -r t r < <(python3 bench/measure.py "$@" 2>/dev/null)
-    if [ -z "$bt" ] || awk "BEGIN{exit !($t < $bt)}"; then bt=$t; br=$r; fi
-  done
-  echo "$name $bt $br"
-}
-
-results=()
-results+=("$(best eventlake "$OUT/eventlake" run --from "$IN" --to "$OUT/dst/lake" --compression none --quiet)")
-results+=("$(best cp cp "$IN" "$OUT/dst/copy")")
+declare -A CMDS
+CMDS[none]="$EL run --from $IN --to $OUT/dst/lake --compression none --quiet"
+CMDS[gzip]="$EL run --from $IN --to $OUT/dst/lake --quiet"
+CMDS[zstd]="$EL run --from $IN --to $OUT/dst/lake --compression zstd --quiet"
+CMDS[parquet]="$EL run --from $IN --to $OUT/dst/lake --format parquet --quiet"
+CMDS[cp]="cp $IN $OUT/dst/copy"
 # cp (coreutils 9) copies inside the kernel (copy_file_range): no byte enters
 # user space. dd with 1 MiB blocks is the floor for anything that reads the
 # bytes into a process and writes them out again, as every transformer must.
-results+=("$(best dd-1MiB dd if="$IN" of="$OUT/dst/copy" bs=1M status=none)")
-if [ -z "${SKIP_PYTHON:-}" ]; then
-  results+=("$(RUNS=1 best python3-baseline python3 bench/baseline.py "$IN" "$OUT/dst/py")")
-fi
+CMDS[dd]="dd if=$IN of=$OUT/dst/copy bs=1M status=none"
+CMDS[python3]="python3 bench/baseline.py $IN $OUT/dst/py"
+ORDER=${ONLY:-none gzip zstd parquet cp dd python3}
+[ -n "${SKIP_PYTHON:-}" ] && ORDER=${ORDER//python3/}
+
+declare -A RES
+for run in $(seq "$RUNS"); do
+  for name in $ORDER; do
+    [ "$name" = python3 ] && [ "$run" -gt 1 ] && continue # 20-60 s a run: once is enough
+    rm -rf "$OUT/dst"; mkdir -p "$OUT/dst"; sync
+    # shellcheck disable=SC2086
+    if ! m=$(python3 bench/measure.py ${CMDS[$name]} 2>"$OUT/$name.err"); then
+      echo "bench/run.sh: $name failed:"; tail -5 "$OUT/$name.err"; exit 1
+    fi
+    RES[$name]+="$m;"
+  done
+done
 rm -rf "$OUT/dst"
 
-printf '\n%-18s %9s %12s %9s %10s %10s\n' tool seconds events/s MB/s "peak RSS" "time/ours"
-read -r _ ours _ <<<"${results[0]}"
-for r in "${results[@]}"; do
-  read -r name t rss <<<"$r"
-  awk -v n="$name" -v t="$t" -v rss="$rss" -v N="$N" -v B="$BYTES" -v o="$ours" 'BEGIN{
-    printf "%-18s %9.3f %12.0f %9.1f %7.0f MB %9.2fx\n", n, t, N/t, B/1e6/t, rss/1024, t/o }'
+# median and spread per tool
+summary() { # name -> "wall min max cpu sys rss"
+  echo "${RES[$1]}" | tr ';' '\n' | sed '/^$/d' | sort -n | awk '
+    { w[NR]=$1; u[NR]=$2; s[NR]=$3; r[NR]=$4 }
+    END { m=int((NR+1)/2); printf "%s %s %s %.3f %.3f %d\n", w[m], w[1], w[NR], u[m]+s[m], s[m], r[m] }'
+}
+read -r ours _ < <(summary none 2>/dev/null || echo 0)
+printf '\n%-9s %8s %15s %11s %7s %7s %9s %9s\n' tool wall_s "(min-max)" events/s cpu_s sys_s "peak RSS" "x none"
+for name in $ORDER; do
+  read -r w lo hi cpu sys rss < <(summary "$name")
+  awk -v n="$name" -v w="$w" -v lo="$lo" -v hi="$hi" -v cpu="$cpu" -v sys="$sys" -v rss="$rss" -v N="$N" -v o="${ours:-0}" 'BEGIN{
+    printf "%-9s %8.3f %15s %11.0f %7.2f %7.2f %6.0f MB %8.2fx\n", n, w, sprintf("(%.2f-%.2f)", lo, hi), N/w, cpu, sys, rss/1024, (o > 0 ? w/o : 0) }'
 done
