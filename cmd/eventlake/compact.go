@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -90,8 +89,14 @@ again, and to run twice at once (see docs/compaction.md).
 		fs.Usage()
 		return errUsage
 	}
-	if *olderThan < 0 || *grace < 0 || *concurrency <= 0 {
-		return errors.New("--older-than and --grace must not be negative, --concurrency must be positive")
+	if *olderThan < 0 || *grace < 0 {
+		return badUsage("--older-than %s, --grace %s: must not be negative", *olderThan, *grace)
+	}
+	if *concurrency <= 0 {
+		return badUsage("--concurrency %d: must be positive", *concurrency)
+	}
+	if _, err := lake.PartitionPrefix(*partition); err != nil {
+		return badUsage("--partition: %v", err)
 	}
 	opts := &compact.Options{
 		Prefix: *partition, OlderThan: *olderThan, TargetSize: int64(target), MaxRoundBytes: int64(maxRound),
@@ -100,14 +105,14 @@ again, and to run twice at once (see docs/compaction.md).
 	if *format != "auto" {
 		f, err := lake.ParseFormat(*format)
 		if err != nil {
-			return fmt.Errorf("--format: %w", err)
+			return badUsage("--format: %v", err)
 		}
 		opts.Format = &f
 	}
 	if *compression != "auto" {
 		c, err := lake.ParseCompression(*compression)
 		if err != nil {
-			return fmt.Errorf("--compression: %w", err)
+			return badUsage("--compression: %v", err)
 		}
 		opts.Compression = &c
 	}

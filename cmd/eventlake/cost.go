@@ -31,8 +31,18 @@ func (e env) cost(_ context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
-	if t.EventsPerHour <= 0 || t.EventBytes <= 0 || t.Types <= 0 || t.BatchSize <= 0 || t.WindowSeconds < 0 || t.CompressionRatio <= 0 || t.KeySpread < 0 {
-		return fmt.Errorf("cost: traffic figures must be positive")
+	for _, f := range []struct {
+		name string
+		bad  bool
+	}{
+		{"--events-per-hour", t.EventsPerHour <= 0}, {"--event-bytes", t.EventBytes <= 0}, {"--types", t.Types <= 0},
+		{"--batch-size", t.BatchSize <= 0}, {"--window", t.WindowSeconds < 0}, {"--memory", t.LambdaMemoryMB <= 0},
+		{"--compression-ratio", t.CompressionRatio <= 0}, {"--bad", t.BadFraction < 0 || t.BadFraction > 1},
+		{"--firehose-buffer", t.FirehoseBufferSec < 0}, {"--key-spread", t.KeySpread < 0},
+	} {
+		if f.bad {
+			return badUsage("%s %s: out of range (counts and sizes positive, --bad within 0..1)", f.name, fs.Lookup(strings.TrimPrefix(f.name, "--")).Value)
+		}
 	}
 	t = t.Defaults()
 	p := cost.USEast1
@@ -72,11 +82,11 @@ func (e env) ddl(_ context.Context, args []string) error {
 	}
 	layout, err := lake.ParseLayout(*layoutName)
 	if err != nil {
-		return err
+		return badUsage("--layout: %v", err)
 	}
 	format, err := lake.ParseFormat(*formatName)
 	if err != nil {
-		return err
+		return badUsage("--format: %v", err)
 	}
 	var eventTypes []string
 	if *types != "" {

@@ -40,6 +40,9 @@ func (e env) demo(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if _, err := lf.parse(); err != nil {
+		return err
+	}
 	w, closeLake, err := lf.open(ctx)
 	if err != nil {
 		return err

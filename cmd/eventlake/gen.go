@@ -34,15 +34,24 @@ func (g *genFlags) register(fs *flag.FlagSet, n int) {
 	fs.IntVar(&g.oversize, "oversize", 0, "when > 0, bad events include too_large ones of this many bytes")
 }
 
+// options checks the flag values (a wrong one is a usage mistake) and
+// returns the generator's options.
 func (g *genFlags) options() (gen.Options, error) {
 	start, err := time.Parse(time.RFC3339, g.start)
 	if err != nil {
-		return gen.Options{}, fmt.Errorf("--start: %w", err)
+		return gen.Options{}, badUsage("--start %q: want an RFC 3339 time like 2026-11-01T00:00:00Z", g.start)
 	}
 	if g.n < 0 {
-		return gen.Options{}, fmt.Errorf("-n must not be negative")
+		return gen.Options{}, badUsage("-n %d: must not be negative", g.n)
 	}
-	return gen.Options{Events: g.n, Seed: g.seed, Start: start, Span: g.span, Bad: g.bad, Dup: g.dup, Oversize: g.oversize}, nil
+	if g.span < 0 || g.oversize < 0 {
+		return gen.Options{}, badUsage("--span %s, --oversize %d: must not be negative", g.span, g.oversize)
+	}
+	opts := gen.Options{Events: g.n, Seed: g.seed, Start: start, Span: g.span, Bad: g.bad, Dup: g.dup, Oversize: g.oversize}
+	if err := opts.Check(); err != nil {
+		return gen.Options{}, badUsage("--bad %g, --dup %g: %v", g.bad, g.dup, err)
+	}
+	return opts, nil
 }
 
 func (e env) gen(ctx context.Context, args []string) error {
@@ -78,14 +87,17 @@ func (e env) gen(ctx context.Context, args []string) error {
 		return err
 	}
 	if rate < 0 {
-		return fmt.Errorf("--rate must not be negative")
+		return badUsage("--rate %g: must not be negative", rate)
 	}
 	spread := 0
 	if *keyBy != "uuid" {
 		n, ok := strings.CutPrefix(*keyBy, "type:")
 		if spread, err = strconv.Atoi(n); !ok || err != nil || spread < 1 || spread > 10000 {
-			return fmt.Errorf("--partition-key %q: want uuid or type:N with N in 1..10000", *keyBy)
+			return badUsage("--partition-key %q: want uuid or type:N with N in 1..10000", *keyBy)
 		}
+	}
+	if shards < 0 {
+		return badUsage("--create-shards %d: must not be negative", shards)
 	}
 	switch {
 	case strings.HasPrefix(to, "kinesis://"):

@@ -21,6 +21,20 @@ import (
 // already said what is wrong.
 var errUsage = errors.New("usage")
 
+// usageError is a flag value no command can use: a usage mistake (exit 2)
+// found after the flag package parsed the flags, with what is wrong.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+// Is makes a usageError match errUsage.
+func (e *usageError) Is(target error) bool { return target == errUsage }
+
+// badUsage is a usage mistake; the message names the flag.
+func badUsage(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
 // errInterrupted marks a run stopped by a signal after flushing (exit 130).
 var errInterrupted = errors.New("interrupted")
 
@@ -46,6 +60,9 @@ func main() {
 	switch {
 	case err == nil:
 	case errors.Is(err, errUsage):
+		if err != errUsage { // the flag package has not said it
+			fmt.Fprintln(os.Stderr, "eventlake:", err)
+		}
 		os.Exit(2)
 	case errors.Is(err, errInterrupted):
 		fmt.Fprintln(os.Stderr, "eventlake: interrupted; everything read was written")

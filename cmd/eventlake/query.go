@@ -82,7 +82,10 @@ func (e env) query(ctx context.Context, args []string) error {
 		return errUsage
 	}
 	if *format != "table" && *format != "csv" && *format != "json" {
-		return fmt.Errorf("--format %q: want table, csv or json", *format)
+		return badUsage("--format %q: want table, csv or json", *format)
+	}
+	if _, err := lake.PartitionPrefix(*partition); err != nil {
+		return badUsage("--partition: %v", err)
 	}
 	if strings.Contains(*dir, "://") && !strings.HasPrefix(*dir, "file://") {
 		local, err := e.mirror(ctx, *dir, *cache, *partition, *s3Endpoint)

@@ -232,3 +232,67 @@ func readGz(t *testing.T, path string) []byte {
 	}
 	return out
 }
+
+// TestBadFlagValuesExitTwo: a flag value no command can use is a usage
+// mistake: exit status 2, a message naming the flag, and nothing touched
+// (no lake folder made, no input read).
+func TestBadFlagValuesExitTwo(t *testing.T) {
+	dir := t.TempDir()
+	events := filepath.Join(dir, "events.jsonl")
+	os.WriteFile(events, []byte(`{"event_uuid":"u","event_name":"a:b","created_at":1}`+"\n"), 0o644)
+	lakeDir := filepath.Join(dir, "lake")
+	run := []string{"run", "--from", events, "--to", lakeDir}
+	kin := []string{"run", "--from", "kinesis://s", "--to", lakeDir, "--kinesis-endpoint", "http://127.0.0.1:1"}
+	tests := []struct {
+		args []string
+		flag string
+	}{
+		{append(run, "--batch-events", "0"), "--batch-events"},
+		{append(run, "--batch-bytes", "-5"), "--batch-bytes"},
+		{append(run, "--max-event-size", "-1"), "--max-event-size"},
+		{append(run, "--compression", "foo"), "--compression"},
+		{append(run, "--layout", "foo"), "--layout"},
+		{append(run, "--format", "foo"), "--format"},
+		{append(run, "--workers", "-1"), "--workers"},
+		{append(run, "--batch-period", "-1s"), "--batch-period"},
+		{append(run, "--source-id", "a/b"), "--source-id"},
+		{append(kin, "--start", "YESTERDAY"), "--start"},
+		{append(kin, "--start", "AT_TIMESTAMP"), "--at"},
+		{append(kin, "--start", "AT_TIMESTAMP", "--at", "noon"), "--at"},
+		{append(kin, "--batch-size", "0"), "--batch-size"},
+		{append(kin, "--batch-size", "10001"), "--batch-size"},
+		{append(kin, "--max-retries", "-2"), "--max-retries"},
+		{append(kin, "--batch-window", "-1s"), "--batch-window"},
+		{append(kin, "--compression", "foo"), "--compression"},
+		{[]string{"demo", "--to", lakeDir, "--compression", "foo"}, "--compression"},
+		{[]string{"demo", "--to", lakeDir, "-n", "-1"}, "-n"},
+		{[]string{"demo", "--to", lakeDir, "--bad", "2"}, "--bad"},
+		{[]string{"gen", "-n", "-1"}, "-n"},
+		{[]string{"gen", "--start", "yesterday"}, "--start"},
+		{[]string{"gen", "--dup", "-0.5"}, "--dup"},
+		{[]string{"gen", "--rate", "-1"}, "--rate"},
+		{[]string{"gen", "--partition-key", "type:0"}, "--partition-key"},
+		{[]string{"compact", "--lake", lakeDir, "--older-than", "-1s"}, "--older-than"},
+		{[]string{"compact", "--lake", lakeDir, "--grace", "-1s"}, "--grace"},
+		{[]string{"compact", "--lake", lakeDir, "--concurrency", "0"}, "--concurrency"},
+		{[]string{"compact", "--lake", lakeDir, "--format", "foo"}, "--format"},
+		{[]string{"compact", "--lake", lakeDir, "--compression", "foo"}, "--compression"},
+		{[]string{"query", "--lake", lakeDir, "--format", "foo", "SELECT 1"}, "--format"},
+		{[]string{"cost", "--events-per-hour", "0"}, "--events-per-hour"},
+		{[]string{"cost", "--key-spread", "-1"}, "--key-spread"},
+		{[]string{"ddl", "--layout", "foo"}, "--layout"},
+		{[]string{"ddl", "--format", "foo"}, "--format"},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args[:1], " ")+" "+tc.flag, func(t *testing.T) {
+			code, out, stderr := runBinary(t, tc.args...)
+			if code != 2 || !strings.Contains(stderr, tc.flag) {
+				t.Errorf("eventlake %s: exit %d, stderr %q; want 2 and a message naming %s\n%s", strings.Join(tc.args, " "), code, stderr, tc.flag, out)
+			}
+			if _, err := os.Stat(lakeDir); err == nil {
+				t.Errorf("eventlake %s made the lake folder", strings.Join(tc.args, " "))
+				os.RemoveAll(lakeDir)
+			}
+		})
+	}
+}

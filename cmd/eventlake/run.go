@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -56,17 +55,35 @@ type parsed struct {
 	format lake.Format
 }
 
+// parse checks the flag values, before anything is opened or read: a value
+// no run can use is a usage mistake.
 func (f *lakeFlags) parse() (parsed, error) {
 	var p parsed
 	var err error
 	if p.layout, err = lake.ParseLayout(f.layout); err != nil {
-		return p, err
+		return p, badUsage("--layout: %v", err)
 	}
 	if p.comp, err = lake.ParseCompression(f.compression); err != nil {
-		return p, err
+		return p, badUsage("--compression: %v", err)
 	}
-	p.format, err = lake.ParseFormat(f.format)
-	return p, err
+	if p.format, err = lake.ParseFormat(f.format); err != nil {
+		return p, badUsage("--format: %v", err)
+	}
+	for _, n := range []struct {
+		name string
+		v    int
+	}{{"--max-event-size", f.maxEventSize}, {"--batch-events", f.batchEvents}, {"--batch-bytes", f.batchBytes}} {
+		if n.v <= 0 {
+			return p, badUsage("%s %d: want a positive number", n.name, n.v)
+		}
+	}
+	if f.batchPeriod < 0 || f.workers < 0 {
+		return p, badUsage("--batch-period %s, --workers %d: want neither negative", f.batchPeriod, f.workers)
+	}
+	if f.sourceID != "" && lake.SourceStem(f.sourceID) != f.sourceID {
+		return p, badUsage("--source-id %q: only letters, digits, '_' and '-', at most 64", f.sourceID)
+	}
+	return p, nil
 }
 
 // open builds the lake writer the flags describe.
@@ -74,9 +91,6 @@ func (f *lakeFlags) open(ctx context.Context) (*lake.Writer, func(), error) {
 	p, err := f.parse()
 	if err != nil {
 		return nil, nil, err
-	}
-	if f.maxEventSize <= 0 || f.batchEvents <= 0 || f.batchBytes <= 0 || f.batchPeriod < 0 || f.workers < 0 {
-		return nil, nil, errors.New("--max-event-size, --batch-events and --batch-bytes must be positive; --batch-period and --workers not negative")
 	}
 	opts := &lake.OpenOptions{S3Endpoint: f.s3Endpoint}
 	store, err := lake.Open(ctx, f.to, opts)
@@ -140,6 +154,12 @@ func (e env) run(ctx context.Context, args []string) error {
 	if fs.NArg() > 0 {
 		fmt.Fprintf(e.stderr, "eventlake run: unexpected argument %q\n", fs.Arg(0))
 		return errUsage
+	}
+	if _, err := lf.parse(); err != nil {
+		return err
+	}
+	if err := sf.check(from); err != nil {
+		return err
 	}
 	switch {
 	case strings.HasPrefix(from, "kinesis://"):

@@ -51,6 +51,29 @@ func (f *streamFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.deadLetterQueue, "dead-letter-queue", "", "send dead letters to this SQS queue (sqs://NAME or URL) instead of the lake")
 }
 
+// check refuses values no stream run can use (a usage mistake).
+func (f *streamFlags) check(from string) error {
+	start := strings.ToUpper(f.start)
+	switch start {
+	case string(kinesis.TrimHorizon), string(kinesis.Latest), string(kinesis.AtTimestamp):
+	default:
+		return badUsage("--start %q: want TRIM_HORIZON, LATEST or AT_TIMESTAMP", f.start)
+	}
+	if _, err := time.Parse(time.RFC3339, f.at); f.at != "" && err != nil {
+		return badUsage("--at %q: want an RFC 3339 time like 2026-11-01T00:00:00Z", f.at)
+	}
+	if start == string(kinesis.AtTimestamp) && f.at == "" && strings.HasPrefix(from, "kinesis://") {
+		return badUsage("--start AT_TIMESTAMP needs --at")
+	}
+	if f.batchSize < 1 || f.batchSize > 10000 {
+		return badUsage("--batch-size %d: want 1 to 10000 (Kinesis; SQS takes at most 10)", f.batchSize)
+	}
+	if f.window < 0 || f.maxRetries < -1 {
+		return badUsage("--batch-window %s, --max-retries %d: want a window not negative and retries of -1 (forever) or more", f.window, f.maxRetries)
+	}
+	return nil
+}
+
 // processor runs one batch through the function, here or in a Lambda
 // endpoint, and returns its partial batch response.
 type processor struct {

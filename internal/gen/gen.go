@@ -35,6 +35,12 @@ type Options struct {
 	Oversize int
 }
 
+// Check reports what, if anything, makes o unusable.
+func (o Options) Check() error {
+	_, err := o.withDefaults()
+	return err
+}
+
 func (o Options) withDefaults() (Options, error) {
 	if o.Events < 0 {
 		return o, fmt.Errorf("gen: negative event count %d", o.Events)
