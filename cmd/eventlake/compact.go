@@ -164,10 +164,13 @@ again, and to run twice at once (see docs/compaction.md).
 		w := e.stdout
 		fmt.Fprintf(w, "Compacted %s in %s: %d partitions, %d rounds.\n", store, elapsed.Round(time.Millisecond), st.Partitions, st.Rounds)
 		fmt.Fprintf(w, "  merged   %d objects (%s) into %d (%s)\n", st.InputObjects, bytesize(st.InputBytes), st.OutputObjects, bytesize(st.OutputBytes))
-		fmt.Fprintf(w, "  events   %d kept, %d duplicate event_uuids dropped\n", st.Events, st.Duplicates)
+		fmt.Fprintf(w, "  events   %d kept (%d of them merged again from earlier compacted objects), %d duplicate event_uuids dropped\n", st.Events, st.Recompacted, st.Duplicates)
 		fmt.Fprintf(w, "  deleted  %d superseded objects, old manifests and abandoned outputs\n", st.Deleted)
 		if st.Pending > 0 {
 			fmt.Fprintf(w, "  kept     %d superseded objects (hidden from readers) for the %s grace period; a later run deletes them\n", st.Pending, *grace)
+		}
+		if st.Leftovers.Files > 0 {
+			fmt.Fprintf(w, "  removed  %d temporary files of interrupted runs (%s)\n", st.Leftovers.Files, bytesize(st.Leftovers.Bytes))
 		}
 		if st.Young > 0 {
 			fmt.Fprintf(w, "  skipped  %d objects younger than --older-than %s (use --older-than 0 to include them)\n", st.Young, *olderThan)

@@ -75,10 +75,11 @@ type Partition struct {
 	OutputObjects int    // objects written
 	OutputBytes   int64  // their stored bytes
 	Events        int64  // events written
+	Recompacted   int64  // of them, events merged again from compacted objects of earlier runs
 	Duplicates    int64  // events dropped: their event_uuid was already kept
 	Deleted       int    // superseded objects, old manifests and abandoned outputs deleted
 	Pending       int    // superseded objects kept until the grace period ends
-	Young         int    // objects left alone as younger than OlderThan
+	Young         int    // objects left alone: written less than OlderThan before the run began, or during it
 	Conflicts     int    // commits lost to another compaction (then planned again)
 	Err           error  `json:"-"` // why the partition was not finished, if it was not
 }
@@ -87,6 +88,9 @@ type Partition struct {
 type Stats struct {
 	Partitions int
 	Partition  // totals; Partition.Partition is empty
+	// Leftovers are the temporary files of crashed writers removed from a
+	// local folder lake (lake.Sweeper).
+	Leftovers lake.Swept
 }
 
 func (s *Stats) add(p Partition) {
@@ -97,6 +101,7 @@ func (s *Stats) add(p Partition) {
 	s.OutputObjects += p.OutputObjects
 	s.OutputBytes += p.OutputBytes
 	s.Events += p.Events
+	s.Recompacted += p.Recompacted
 	s.Duplicates += p.Duplicates
 	s.Deleted += p.Deleted
 	s.Pending += p.Pending
@@ -135,16 +140,25 @@ func Run(ctx context.Context, r lake.Reader, opts *Options) (Stats, error) {
 	if err != nil {
 		return Stats{}, err
 	}
+	// Objects written after this point are the next run's: a run that
+	// chased objects landing meanwhile might never end.
+	cutoff := o.Now().Add(-o.OlderThan)
 	var (
 		mu    sync.Mutex
 		stats Stats
 		errs  []error
 	)
+	if sw, ok := r.(lake.Sweeper); ok {
+		var err error
+		if stats.Leftovers, err = sw.Sweep(ctx, o.Prefix); err != nil {
+			errs = append(errs, fmt.Errorf("remove temporary files of crashed runs: %w", err))
+		}
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(o.Concurrency)
 	for _, p := range parts {
 		g.Go(func() error {
-			c := &compactor{r: r, o: &o, res: Partition{Partition: p}}
+			c := &compactor{r: r, o: &o, cutoff: cutoff, res: Partition{Partition: p}, wrote: map[string]bool{}}
 			err := c.partition(gctx, p)
 			mu.Lock()
 			defer mu.Unlock()
@@ -196,9 +210,14 @@ func Partitions(ctx context.Context, r lake.Reader, prefix string) ([]string, er
 }
 
 type compactor struct {
-	r   lake.Reader
-	o   *Options
-	res Partition
+	r      lake.Reader
+	o      *Options
+	cutoff time.Time // objects written after it are left to the next run
+	res    Partition
+	// wrote holds the outputs this run committed: a round never merges
+	// them again (they are as large as a round could make them, or the
+	// last of the partition), so no event is merged twice by one run.
+	wrote map[string]bool
 	// known holds the event_uuids of live compacted objects that are not
 	// merged again, by object, read once per partition.
 	known map[string]map[string]struct{}
@@ -285,7 +304,6 @@ func (c *compactor) round(ctx context.Context, part string) (done bool, err erro
 			live[o.Key] = o
 		}
 	}
-	cutoff := c.o.Now().Add(-c.o.OlderThan)
 	var plain, small []lake.Entry
 	var full []string
 	young := 0
@@ -304,14 +322,14 @@ func (c *compactor) round(ctx context.Context, part string) (done bool, err erro
 			if _, ok := live[e.Key]; !ok {
 				continue // abandoned or superseded; cleanup's business
 			}
-			if e.Size < c.o.TargetSize/2 {
+			if e.Size < c.o.TargetSize/2 && !c.wrote[e.Key] {
 				small = append(small, e)
 			} else {
 				full = append(full, e.Key)
 			}
 		case !m.Visible(e.Key):
 			// superseded: cleanup's business
-		case e.ModTime.After(cutoff):
+		case e.ModTime.After(c.cutoff):
 			young++
 		default:
 			plain = append(plain, e)
@@ -458,6 +476,14 @@ next:
 	for _, o := range outputs {
 		c.res.OutputBytes += o.Bytes
 		c.res.Events += o.Events
+	}
+	for _, in := range inputs {
+		if lake.IsCompacted(in.Key) {
+			c.res.Recompacted += live[in.Key].Events
+		}
+	}
+	for _, o := range outputs {
+		c.wrote[o.Key] = true
 	}
 	return false, nil
 }
