@@ -69,8 +69,9 @@ func (e env) query(ctx context.Context, args []string) error {
 	cache := fs.String("cache", "", "where an s3:// lake is mirrored: a new or empty folder, or one mirrored before (default: in the user cache folder)")
 	partition := fs.String("partition", "", "mirror only this folder of an s3:// lake, e.g. event_type=payment/")
 	s3Endpoint := fs.String("s3-endpoint", "", "S3-compatible endpoint URL (else AWS_ENDPOINT_URL_S3)")
+	unrestricted := fs.Bool("unrestricted", false, "let the SQL reach any file and setting (COPY ... TO, read_text of any path, ATTACH, SET); default: one SELECT that reads only the lake")
 	fs.Usage = func() {
-		fmt.Fprintf(e.stderr, "usage: eventlake query [--lake DIR|s3://bucket/prefix] [--format table|csv|json] \"SELECT ... FROM events ...\"\n\nRuns SQL with DuckDB over a view \"events\" of the lake (NDJSON and Parquet):\nevent_uuid, event_name, event_type, event_subtype, created_at, created_datetime,\nand the partition columns; each event once, whatever compaction is doing.\nAn s3:// lake is first mirrored (what readers see; only new objects are fetched).\n\n")
+		fmt.Fprintf(e.stderr, "usage: eventlake query [--lake DIR|s3://bucket/prefix] [--format table|csv|json] \"SELECT ... FROM events ...\"\n\nRuns SQL with DuckDB over a view \"events\" of the lake (NDJSON and Parquet):\nevent_uuid, event_name, event_type, event_subtype, created_at, created_datetime,\nand the partition columns; each event once, whatever compaction is doing.\nAn s3:// lake is first mirrored (what readers see; only new objects are fetched).\nThe SQL is one SELECT that can read only the lake, unless --unrestricted.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -96,7 +97,7 @@ func (e env) query(ctx context.Context, args []string) error {
 	} else {
 		*dir = strings.TrimPrefix(*dir, "file://")
 	}
-	res, err := query.Run(ctx, *dir, fs.Arg(0))
+	res, err := query.Run(ctx, *dir, fs.Arg(0), &query.Options{Unrestricted: *unrestricted})
 	if err != nil {
 		return err
 	}

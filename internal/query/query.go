@@ -6,12 +6,13 @@ package query
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
-	_ "github.com/duckdb/duckdb-go/v2" // registers the "duckdb" driver
+	duckdb "github.com/duckdb/duckdb-go/v2" // also registers the "duckdb" driver
 
 	"github.com/eventlake/eventlake/internal/lake"
 )
@@ -64,6 +65,49 @@ func View(dir string) (string, error) {
 		"CREATE VIEW events AS " + lake.ViewSQL("o.* EXCLUDE (filename)", "events_objects", "events_compaction", key) + ";\n", nil
 }
 
+// lockDown leaves the connection able to read files below root only, and
+// locks its configuration.
+func lockDown(ctx context.Context, conn *sql.Conn, root string) error {
+	for _, stmt := range []string{
+		"SET allowed_directories = [" + quoteSQL(root+string(filepath.Separator)) + "]",
+		"SET enable_external_access = false",
+		"SET autoinstall_known_extensions = false",
+		"SET lock_configuration = true",
+	} {
+		if _, err := conn.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("lock the query down (%s): %w", stmt, err)
+		}
+	}
+	return nil
+}
+
+// oneSelect refuses q unless it is exactly one SELECT or EXPLAIN
+// statement: no COPY, ATTACH, SET, INSTALL, CREATE, nor a second statement
+// after a first.
+func oneSelect(conn *sql.Conn, q string) error {
+	return conn.Raw(func(dc any) error {
+		c, ok := dc.(*duckdb.Conn)
+		if !ok {
+			return fmt.Errorf("query: unexpected driver connection %T", dc)
+		}
+		stmt, err := c.Prepare(q) // refuses several statements
+		if err != nil {
+			return fmt.Errorf("query: want one SELECT statement: %w", err)
+		}
+		defer stmt.Close()
+		typ, err := stmt.(*duckdb.Stmt).StatementType()
+		if err != nil {
+			return err
+		}
+		if typ != duckdb.STATEMENT_TYPE_SELECT && typ != duckdb.STATEMENT_TYPE_EXPLAIN {
+			return errors.New("query: only a SELECT (or EXPLAIN) statement may run; --unrestricted allows others (COPY, ATTACH, SET ...)")
+		}
+		return nil
+	})
+}
+
+func quoteSQL(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
 func hasFiles(root, ext string) bool {
 	found := false
 	filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
@@ -82,9 +126,33 @@ func hasFiles(root, ext string) bool {
 	return found
 }
 
-// Run runs q over the lake folder dir.
-func Run(ctx context.Context, dir, q string) (*Result, error) {
-	view, err := View(dir)
+// Options tune Run. The zero value is the locked-down default.
+type Options struct {
+	// Unrestricted lets the SQL reach every file and setting DuckDB can:
+	// COPY ... TO any path, read_text('/etc/...'), ATTACH, INSTALL, SET.
+	// For a trusted user at a terminal, never for SQL from elsewhere.
+	Unrestricted bool
+}
+
+// Run runs q over the lake folder dir. Unless opts.Unrestricted, q must be
+// one SELECT (or EXPLAIN) statement, and it can read only files below dir:
+// DuckDB's external access is disabled with dir as the one allowed folder,
+// and its configuration locked, so the SQL cannot open it up again. A nil
+// opts means the defaults.
+func Run(ctx context.Context, dir, q string, opts *Options) (*Result, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	root, err := filepath.Abs(dir)
+	if err == nil {
+		// DuckDB checks the paths it opens, links resolved, against the
+		// allowed folder.
+		root, err = filepath.EvalSymlinks(root)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lake folder %s: not a folder (%v)", dir, err)
+	}
+	view, err := View(root)
 	if err != nil {
 		return nil, err
 	}
@@ -100,6 +168,14 @@ func Run(ctx context.Context, dir, q string) (*Result, error) {
 	defer conn.Close()
 	if _, err := conn.ExecContext(ctx, view); err != nil {
 		return nil, fmt.Errorf("define the events view: %w", err)
+	}
+	if !opts.Unrestricted {
+		if err := lockDown(ctx, conn, root); err != nil {
+			return nil, err
+		}
+		if err := oneSelect(conn, q); err != nil {
+			return nil, err
+		}
 	}
 	rows, err := conn.QueryContext(ctx, q)
 	if err != nil {

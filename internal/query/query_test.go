@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -51,7 +53,7 @@ func TestCountsMatchTheGenerator(t *testing.T) {
 			return nil
 		})
 	}
-	res, err := Run(context.Background(), dir, "SELECT event_type, count(*) FROM events GROUP BY 1 ORDER BY 1")
+	res, err := Run(context.Background(), dir, "SELECT event_type, count(*) FROM events GROUP BY 1 ORDER BY 1", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +89,7 @@ func TestViewFollowsCompaction(t *testing.T) {
 	}
 	count := func(q string) (total, distinct int64) {
 		t.Helper()
-		res, err := Run(ctx, dir, q)
+		res, err := Run(ctx, dir, q, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -125,7 +127,7 @@ func TestViewFollowsCompaction(t *testing.T) {
 		}
 		perType[strings.TrimPrefix(strings.SplitN(e.Key, "/", 2)[0], "event_type=")] += int64(len(lines))
 	}
-	res, err := Run(ctx, dir, "SELECT event_type, count(*) FROM events GROUP BY 1")
+	res, err := Run(ctx, dir, "SELECT event_type, count(*) FROM events GROUP BY 1", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,5 +138,56 @@ func TestViewFollowsCompaction(t *testing.T) {
 		if typ, n := row[0].(string), row[1].(int64); perType[typ] != n {
 			t.Errorf("%s: SQL %d, snapshot %d", typ, n, perType[typ])
 		}
+	}
+}
+
+// TestLockedDown: by default a query is one SELECT that reads the lake and
+// nothing else: it cannot write a file, read one outside the lake (even
+// through a link planted in it), attach a database, install an extension or
+// unlock the configuration. --unrestricted lifts all of it.
+func TestLockedDown(t *testing.T) {
+	base := t.TempDir()
+	dir := filepath.Join(base, "lake")
+	land(t, dir, lake.JSONL, gen.Options{Events: 500, Seed: 3})
+	secret := filepath.Join(base, "secret.txt")
+	os.WriteFile(secret, []byte("s3cr3t"), 0o600)
+	os.Symlink(secret, filepath.Join(dir, "event_type=evil.jsonl"))
+	out := filepath.Join(base, "out.csv")
+	inLake := filepath.Join(dir, "event_type=x", "forged.jsonl")
+	q := func(s string) string { return strings.ReplaceAll(s, "'", "''") }
+	refused := []string{
+		"COPY (SELECT 1) TO '" + q(out) + "'",
+		"COPY (SELECT 1) TO '" + q(inLake) + "'",
+		"SELECT * FROM read_text('" + q(secret) + "')",
+		"SELECT * FROM read_text('" + q(filepath.Join(dir, "event_type=evil.jsonl")) + "')",
+		"SELECT * FROM read_text('" + q(dir) + "/../secret.txt')",
+		"ATTACH '" + q(filepath.Join(base, "x.db")) + "'",
+		"SET enable_external_access = true",
+		"RESET lock_configuration",
+		"INSTALL httpfs",
+		"SELECT 1; COPY (SELECT 1) TO '" + q(out) + "'",
+		"CREATE TABLE t AS SELECT 1",
+		"SELECT * FROM glob('/etc/*')",
+	}
+	for _, sql := range refused {
+		if res, err := Run(context.Background(), dir, sql, nil); err == nil {
+			t.Errorf("%s: ran (%v), want refused", sql, res.Rows)
+		}
+	}
+	for _, p := range []string{out, inLake, filepath.Join(base, "x.db")} {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("%s was written", p)
+		}
+	}
+	res, err := Run(context.Background(), dir, "SELECT count(*) FROM events", nil)
+	if err != nil || len(res.Rows) != 1 {
+		t.Fatalf("a plain SELECT over the lake: %v %v", res, err)
+	}
+	if _, err := Run(context.Background(), dir, "EXPLAIN SELECT count(*) FROM events", nil); err != nil {
+		t.Errorf("EXPLAIN: %v", err)
+	}
+	res, err = Run(context.Background(), dir, "SELECT content FROM read_text('"+q(secret)+"')", &Options{Unrestricted: true})
+	if err != nil || fmt.Sprint(res.Rows) != "[[s3cr3t]]" {
+		t.Errorf("unrestricted read: %v %v", res, err)
 	}
 }
