@@ -79,6 +79,10 @@ type Object struct {
 	Dead   bool     // a dead-letter object
 	Body   [][]byte // NDJSON, uncompressed, in pieces
 	Events int      // lines in Body
+	// Done, if set, is called as soon as the writer no longer needs Body
+	// (the object is written, or failed), so the caller can reuse its
+	// memory before the whole batch is written.
+	Done func()
 
 	Key     string // the key it was written to, relative to its store
 	Existed bool   // an object was already there (same batch written before); nothing changed
@@ -108,6 +112,9 @@ func (w *Writer) Write(ctx context.Context, name Name, objs []Object) error {
 		}
 		g.Go(func() error {
 			o.Err = w.write(ctx, store, o)
+			if o.Done != nil {
+				o.Done()
+			}
 			return nil
 		})
 	}

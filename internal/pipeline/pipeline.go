@@ -691,7 +691,10 @@ func (c *collector) flushLoop(ctx context.Context, cancel context.CancelCauseFun
 	for b := range c.flushCh {
 		objs := make([]lake.Object, 0, len(b.parts))
 		for _, p := range b.parts {
-			objs = append(objs, lake.Object{Dir: p.dir, Dead: p.dead, Body: p.blocks, Events: p.events})
+			// Each object's blocks go back to the free list as soon as it is
+			// written, for the batch filling meanwhile.
+			release := func() { c.blocks.put(p.blocks) }
+			objs = append(objs, lake.Object{Dir: p.dir, Dead: p.dead, Body: p.blocks, Events: p.events, Done: release})
 		}
 		sort.Slice(objs, func(i, j int) bool { return objs[i].Dir < objs[j].Dir })
 		name := lake.Name{Source: c.r.cfg.SourceID, First: lake.LineNumber(b.first), Last: lake.LineNumber(b.last), Hash: b.hash.Sum64()}
@@ -710,12 +713,10 @@ func (c *collector) flushLoop(ctx context.Context, cancel context.CancelCauseFun
 		} else {
 			for _, o := range objs {
 				r.stats.Unwritten += int64(o.Events)
+				o.Done()
 			}
 		}
 		r.mu.Unlock()
-		for _, o := range objs {
-			c.blocks.put(o.Body)
-		}
 	}
 	return failed
 }
