@@ -177,13 +177,13 @@ var faults = []struct {
 // and others fail, the CLI pipeline's counts are those of the objects in
 // the lake, and a re-run, healed, finds exactly those already there.
 func TestCountsAfterPartialFailure(t *testing.T) {
-	x := expect(t, gen.Options{Events: 20000, Seed: 14, Bad: 0.01, Dup: 0.01})
+	x := expect(t, gen.Options{Events: 8000, Seed: 14, Bad: 0.01, Dup: 0.01})
 	for _, tc := range faults {
 		t.Run(tc.name, func(t *testing.T) {
 			mem, _ := lake.Open(context.Background(), "mem://", nil)
 			store := laketest.New(mem, tc.fault)
 			w, _ := lake.NewWriter(store, &lake.WriterOptions{Concurrency: 2})
-			r, _ := New(w, Config{Source: "f.jsonl", Batch: BatchPolicy{Events: 4000}})
+			r, _ := New(w, Config{Source: "f.jsonl", Batch: BatchPolicy{Events: 2000}})
 			st, err := r.Run(context.Background(), bytes.NewReader(x.input))
 			if err == nil || !errors.Is(err, tc.fault.Err) {
 				t.Fatalf("err = %v, want %v", err, tc.fault.Err)
@@ -202,7 +202,7 @@ func TestCountsAfterPartialFailure(t *testing.T) {
 
 			store.Heal()
 			w, _ = lake.NewWriter(store, &lake.WriterOptions{Concurrency: 2})
-			r, _ = New(w, Config{Source: "f.jsonl", Batch: BatchPolicy{Events: 4000}})
+			r, _ = New(w, Config{Source: "f.jsonl", Batch: BatchPolicy{Events: 2000}})
 			again, err := r.Run(context.Background(), bytes.NewReader(x.input))
 			if err != nil {
 				t.Fatal(err)
