@@ -1,0 +1,311 @@
+package table
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	iofs "io/fs"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/compress"
+	"github.com/apache/arrow-go/v18/parquet/metadata"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"github.com/apache/iceberg-go"
+	iceio "github.com/apache/iceberg-go/io"
+	itable "github.com/apache/iceberg-go/table"
+
+	"github.com/eventlake/eventlake/internal/lake"
+)
+
+// part is one partition of a batch: its partition values, the rows in it
+// and the data file they go to.
+type part struct {
+	values map[int]any // partition field id -> transform result
+	rel    string      // below the data folder: segments and file name
+	rows   []int       // indexes into Batch.Rows, sorted by created_datetime
+}
+
+// plan groups a batch's rows by the partition the table's spec puts them
+// in, and names each data file: <segments>/<batch name>.parquet. It does no
+// I/O.
+func plan(tbl *itable.Table, b *Batch, name string) ([]*part, error) {
+	spec, sc := tbl.Spec(), tbl.Schema()
+	type field struct {
+		pf  iceberg.PartitionField
+		col string
+		typ iceberg.Type
+	}
+	fields := make([]field, 0, spec.NumFields())
+	for _, pf := range spec.Fields() {
+		src, ok := sc.FindFieldByID(pf.SourceID())
+		if !ok || getter(src.Name) == nil {
+			return nil, fmt.Errorf("table: partition field %s has a source column Commit does not write", pf.Name)
+		}
+		fields = append(fields, field{pf, src.Name, src.Type})
+	}
+	byKey := map[string]*part{}
+	var parts []*part
+	var key strings.Builder
+	segs := make([]string, len(fields))
+	for i := range b.Rows {
+		r := &b.Rows[i]
+		key.Reset()
+		vals := make([]any, len(fields))
+		for j, f := range fields {
+			out := f.pf.Transform.Apply(iceberg.Optional[iceberg.Literal]{Val: literal(r, f.col), Valid: true})
+			h := "\x00null"
+			if out.Valid {
+				vals[j] = out.Val.Any()
+				h = f.pf.Transform.ToHumanStrType(f.typ, vals[j])
+			}
+			segs[j] = h
+			key.WriteString(strconv.Itoa(len(h)))
+			key.WriteByte(':')
+			key.WriteString(h)
+		}
+		p, ok := byKey[key.String()]
+		if !ok {
+			p = &part{values: map[int]any{}}
+			dirs := make([]string, len(fields))
+			for j, f := range fields {
+				if vals[j] != nil {
+					p.values[f.pf.FieldID] = vals[j]
+				}
+				dirs[j] = Segment(f.pf.Name, segs[j])
+			}
+			p.rel = strings.Join(append(dirs, name+".parquet"), "/")
+			byKey[key.String()] = p
+			parts = append(parts, p)
+		}
+		p.rows = append(p.rows, i)
+	}
+	seen := map[string]bool{}
+	for _, p := range parts {
+		if err := checkRel(p.rel); err != nil {
+			return nil, err
+		}
+		k := strings.ToLower(p.rel)
+		if seen[k] {
+			return nil, fmt.Errorf("table: two partitions of batch %s share the data file %s (a 64-bit hash collision)", name, p.rel)
+		}
+		seen[k] = true
+		sort.SliceStable(p.rows, func(x, y int) bool {
+			return b.Rows[p.rows[x]].CreatedDatetime.Before(b.Rows[p.rows[y]].CreatedDatetime)
+		})
+	}
+	sort.Slice(parts, func(i, j int) bool { return parts[i].rel < parts[j].rel })
+	return parts, nil
+}
+
+// literal is the value of column col of r as an Iceberg literal.
+func literal(r *lake.Row, col string) iceberg.Literal {
+	if col == ColDatetime {
+		return iceberg.TimestampLiteral(r.CreatedDatetime.UnixMicro())
+	}
+	return iceberg.StringLiteral(getter(col)(r))
+}
+
+// getter returns the string column col of a row, or nil if col is not one
+// (created_datetime is the one typed column).
+func getter(col string) func(*lake.Row) string {
+	switch col {
+	case ColUUID:
+		return func(r *lake.Row) string { return r.EventUUID }
+	case ColName:
+		return func(r *lake.Row) string { return r.EventName }
+	case ColType:
+		return func(r *lake.Row) string { return r.EventType }
+	case ColSubtype:
+		return func(r *lake.Row) string { return r.EventSubtype }
+	case ColCreated:
+		return func(r *lake.Row) string { return r.CreatedAt }
+	case ColEvent:
+		return func(r *lake.Row) string { return r.Event }
+	case ColDatetime:
+		return func(*lake.Row) string { return "" }
+	}
+	return nil
+}
+
+// encode writes the rows of a partition as Parquet with the table's field
+// ids, zstd, dictionaries for the low-cardinality columns. The same rows
+// always give the same bytes.
+func encode(sc *arrow.Schema, rows []lake.Row, idx []int) ([]byte, *metadata.FileMetaData, error) {
+	rb := array.NewRecordBuilder(memory.DefaultAllocator, sc)
+	defer rb.Release()
+	for i, f := range sc.Fields() {
+		switch fb := rb.Field(i).(type) {
+		case *array.TimestampBuilder:
+			if f.Name != ColDatetime {
+				return nil, nil, fmt.Errorf("table: column %s: no value for it", f.Name)
+			}
+			for _, k := range idx {
+				fb.Append(arrow.Timestamp(rows[k].CreatedDatetime.UnixMicro()))
+			}
+		case *array.StringBuilder:
+			get := getter(f.Name)
+			if get == nil || f.Name == ColDatetime {
+				if !f.Nullable {
+					return nil, nil, fmt.Errorf("table: required column %s: no value for it", f.Name)
+				}
+				fb.AppendNulls(len(idx))
+				continue
+			}
+			for _, k := range idx {
+				fb.Append(get(&rows[k]))
+			}
+		default:
+			if !f.Nullable {
+				return nil, nil, fmt.Errorf("table: required column %s of type %s: no value for it", f.Name, f.Type)
+			}
+			fb.AppendNulls(len(idx))
+		}
+	}
+	rec := rb.NewRecordBatch()
+	defer rec.Release()
+
+	props := parquet.NewWriterProperties(
+		parquet.WithCompression(compress.Codecs.Zstd),
+		parquet.WithMaxRowGroupLength(128<<10),
+		parquet.WithDictionaryDefault(false),
+		parquet.WithDictionaryFor(ColName, true),
+		parquet.WithDictionaryFor(ColType, true),
+		parquet.WithDictionaryFor(ColSubtype, true),
+		parquet.WithStats(true),
+	)
+	var buf bytes.Buffer
+	w, err := pqarrow.NewFileWriter(sc, &buf, props, pqarrow.DefaultWriterProps())
+	if err != nil {
+		return nil, nil, fmt.Errorf("table: parquet: %w", err)
+	}
+	if err := w.Write(rec); err != nil {
+		w.Close()
+		return nil, nil, fmt.Errorf("table: parquet: %w", err)
+	}
+	if err := w.Close(); err != nil {
+		return nil, nil, fmt.Errorf("table: parquet: %w", err)
+	}
+	md, err := w.FileMetadata()
+	if err != nil {
+		return nil, nil, fmt.Errorf("table: parquet: %w", err)
+	}
+	return buf.Bytes(), md, nil
+}
+
+// put stores a data file unless a file of the same size is already at loc:
+// names carry the batch's identity and hash, so that is our file, left by
+// an attempt that did not commit or by a concurrent commit of the same
+// batch. It reports whether it wrote. On a local folder the file is written
+// aside and renamed into place, so no reader ever sees part of it; object
+// stores make an object visible whole.
+func put(fsys iceio.IO, loc string, data []byte) (bool, error) {
+	if st, ok := fsys.(iceio.StatIO); ok {
+		fi, err := st.Stat(loc)
+		switch {
+		case err == nil && fi.Size() == int64(len(data)):
+			return false, nil
+		case err != nil && !errors.Is(err, iofs.ErrNotExist):
+			return false, fmt.Errorf("table: stat %s: %w", loc, err)
+		}
+	}
+	wfs, ok := fsys.(iceio.WriteFileIO)
+	if !ok {
+		return false, fmt.Errorf("table: the table's file system %T cannot write", fsys)
+	}
+	rn, ok := fsys.(iceio.RenameIO)
+	if !ok {
+		if err := wfs.WriteFile(loc, data); err != nil {
+			return false, fmt.Errorf("table: write %s: %w", loc, err)
+		}
+		return true, nil
+	}
+	var nonce [8]byte
+	rand.Read(nonce[:])
+	tmp := loc + ".tmp-" + hex.EncodeToString(nonce[:])
+	if err := wfs.WriteFile(tmp, data); err != nil {
+		fsys.Remove(tmp)
+		return false, fmt.Errorf("table: write %s: %w", tmp, err)
+	}
+	if err := rn.Rename(tmp, loc); err != nil {
+		fsys.Remove(tmp)
+		return false, fmt.Errorf("table: rename %s: %w", loc, err)
+	}
+	return true, nil
+}
+
+// writeFiles encodes and stores the data files of a batch and describes
+// each for the manifest. It is the only stage that writes data; the commit
+// loop reuses what it returns.
+func writeFiles(ctx context.Context, tbl *itable.Table, b *Batch, name string) ([]iceberg.DataFile, int, error) {
+	parts, err := plan(tbl, b, name)
+	if err != nil {
+		return nil, 0, err
+	}
+	sc, err := itable.SchemaToArrowSchema(tbl.Schema(), nil, true, false)
+	if err != nil {
+		return nil, 0, fmt.Errorf("table: arrow schema: %w", err)
+	}
+	fsys, err := tbl.FS(ctx)
+	if err != nil {
+		return nil, 0, fmt.Errorf("table: file system of %s: %w", tbl.Location(), err)
+	}
+	lp, err := tbl.LocationProvider()
+	if err != nil {
+		return nil, 0, fmt.Errorf("table: locations: %w", err)
+	}
+	sortID := 0
+	if so := tbl.SortOrder(); so.Len() == 1 && so.Field(0).SourceID() == fieldID(tbl, ColDatetime) &&
+		so.Field(0).Direction == itable.SortASC {
+		sortID = so.OrderID()
+	}
+	files := make([]iceberg.DataFile, 0, len(parts))
+	written := 0
+	for _, p := range parts {
+		if err := ctx.Err(); err != nil {
+			return nil, 0, err
+		}
+		loc := lp.NewDataLocation(p.rel)
+		if !strings.HasSuffix(loc, "/"+p.rel) {
+			return nil, 0, fmt.Errorf("table: data file %s was placed at %s", p.rel, loc)
+		}
+		data, md, err := encode(sc, b.Rows, p.rows)
+		if err != nil {
+			return nil, 0, fmt.Errorf("%w (data file %s)", err, p.rel)
+		}
+		w, err := put(fsys, loc, data)
+		if err != nil {
+			return nil, 0, err
+		}
+		if w {
+			written++
+		}
+		df, err := itable.DataFileFromMetadata(itable.DataFileArgs{
+			Schema: tbl.Schema(), Spec: tbl.Spec(), Format: iceberg.ParquetFile, Metadata: md,
+			FilePath: loc, FileSize: int64(len(data)), Content: iceberg.EntryContentData,
+			PartitionValues: p.values, SortOrderID: sortID, Properties: tbl.Properties(),
+			FormatVersion: tbl.Metadata().Version(),
+		})
+		if err != nil {
+			return nil, 0, fmt.Errorf("table: describe %s: %w", loc, err)
+		}
+		files = append(files, df)
+	}
+	return files, written, nil
+}
+
+func fieldID(tbl *itable.Table, col string) int {
+	f, ok := tbl.Schema().FindFieldByName(col)
+	if !ok {
+		return -1
+	}
+	return f.ID
+}
