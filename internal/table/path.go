@@ -17,8 +17,9 @@ import (
 //
 // A value made of [a-z0-9_.-] that does not start with '.' is used as it
 // is (event_type=payment, created_datetime_day=2026-11-01). Any other value
-// becomes '~', at most 32 bytes of it with other bytes as '_' (for people),
-// '~' and the xxhash64 of the whole value in hex. '~' never appears in a
+// becomes '~', its first 32 bytes lower-cased with other bytes as '_' (for
+// people), '~' and the xxhash64 of the whole value in hex
+// (event_type=~payment~e502e172e6af39b5 for "Payment"). '~' never appears in a
 // plain value, so two values share a folder only if their 64-bit hashes
 // collide; upper case is hashed too, so that no two folders differ only by
 // case (macOS). The file names in a folder carry the batch, so folders may
@@ -43,7 +44,10 @@ func safe(v string) string {
 	b.WriteByte('~')
 	for i := 0; i < len(v) && i < maxPrefix; i++ {
 		c := v[i]
-		if !plainByte(c) {
+		switch {
+		case c >= 'A' && c <= 'Z':
+			c += 'a' - 'A'
+		case !plainByte(c):
 			c = '_'
 		}
 		b.WriteByte(c)
