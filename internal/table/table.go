@@ -167,6 +167,9 @@ func folder(warehouse string) (string, error) {
 		}
 		dir = u.Path
 	}
+	if strings.ContainsAny(dir, "?#") {
+		return "", fmt.Errorf("table: warehouse %q: a folder name with '?' or '#' cannot be in the catalog's data source", warehouse)
+	}
 	return filepath.Abs(dir)
 }
 

@@ -560,3 +560,21 @@ func TestStaleBase(t *testing.T) {
 	}
 	checkTable(t, tb, append(rows[:len(rows):len(rows)], genRows(t, 10, 10)...))
 }
+
+// TestWarehouse: a folder or a file:/// URL opens the same table; other
+// URLs need an injected catalog.
+func TestWarehouse(t *testing.T) {
+	wh := t.TempDir()
+	tb := open(t, wh)
+	commit(t, tb, Batch{Source: "w", First: "1", Last: "1", Rows: genRows(t, 1, 12)})
+	byURL := open(t, "file://"+filepath.ToSlash(wh))
+	if res := commit(t, byURL, Batch{Source: "w", First: "1", Last: "1", Rows: genRows(t, 1, 12)}); !res.AlreadyCommitted {
+		t.Fatalf("file:// URL opened another table: %+v", res)
+	}
+	for _, bad := range []string{"", "s3://bucket/prefix", "file://host/x", "file:///x?fsync=true", filepath.Join(wh, "a?b")} {
+		if tb, err := Open(context.Background(), Options{Warehouse: bad}); err == nil {
+			tb.Close()
+			t.Errorf("warehouse %q opened", bad)
+		}
+	}
+}
