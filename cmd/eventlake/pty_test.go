@@ -74,7 +74,7 @@ func onTerminal(t *testing.T, env []string, args ...string) string {
 func TestProgressOnATerminal(t *testing.T) {
 	dir := t.TempDir()
 	events := filepath.Join(dir, "events.jsonl")
-	screen := onTerminal(t, nil, "gen", "-n", "40000", "--seed", "3", "--to", events)
+	screen := onTerminal(t, nil, "gen", "-n", "40000", "--seed", "3", "--rate", "40000", "--to", events) // paced: a second, so the line is drawn
 	if !strings.Contains(screen, "of 40k lines") {
 		t.Errorf("gen drew no progress line:\n%q", screen)
 	}
