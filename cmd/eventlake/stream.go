@@ -28,7 +28,7 @@ type streamFlags struct {
 	kinesisEndpoint, sqsEndpoint string
 	checkpoint, start, at        string
 	batchSize                    int
-	window                       time.Duration
+	window, visibility           time.Duration
 	drain, bisect                bool
 	invoke                       string
 	maxRetries                   int
@@ -43,6 +43,7 @@ func (f *streamFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.at, "at", "", "kinesis: the RFC 3339 time for --start AT_TIMESTAMP")
 	fs.IntVar(&f.batchSize, "batch-size", 100, "records per invocation (Kinesis up to 10000, SQS up to 10)")
 	fs.DurationVar(&f.window, "batch-window", 0, "kinesis: wait up to this long to fill a batch")
+	fs.DurationVar(&f.visibility, "visibility", 5*time.Minute, "sqs: how long a received message stays hidden before it is delivered again (the queue's visibility timeout in the SQS event source mapping)")
 	fs.BoolVar(&f.drain, "drain", false, "exit once everything in the stream or queue is read and written")
 	fs.BoolVar(&f.bisect, "bisect", false, "kinesis: split a batch in two when the function fails (not on partial batch responses); the halves are named anew, so objects from the failed attempt may be written twice")
 	fs.StringVar(&f.invoke, "invoke", "", "post batches to this Lambda invocation URL (e.g. the runtime interface emulator) instead of running the function here")
@@ -70,6 +71,9 @@ func (f *streamFlags) check(from string) error {
 	}
 	if f.window < 0 || f.maxRetries < -1 {
 		return badUsage("--batch-window %s, --max-retries %d: want a window not negative and retries of -1 (forever) or more", f.window, f.maxRetries)
+	}
+	if f.visibility < time.Second || f.visibility > 12*time.Hour || f.visibility%time.Second != 0 {
+		return badUsage("--visibility %s: want whole seconds from 1s to 12h (the SQS limits)", f.visibility)
 	}
 	return nil
 }
@@ -332,7 +336,7 @@ func (e env) runSQS(ctx context.Context, from string, lf *lakeFlags, sf *streamF
 		return err
 	}
 	poller, err := sqs.NewPoller(q, proc.processSQS, sqs.PollOptions{
-		BatchSize: min(max(sf.batchSize, 1), sqs.MaxBatchEntries), Drain: sf.drain, Region: os.Getenv("AWS_REGION"), Log: log,
+		BatchSize: min(max(sf.batchSize, 1), sqs.MaxBatchEntries), Visibility: sf.visibility, Drain: sf.drain, Region: os.Getenv("AWS_REGION"), Log: log,
 	})
 	if err != nil {
 		return err
