@@ -159,6 +159,9 @@ func peakRSS(t *testing.T, args ...string) int64 {
 	t.Helper()
 	gnuTime, err := exec.LookPath("/usr/bin/time")
 	if err != nil {
+		if os.Getenv("CI") != "" { // scripts/servers/install puts it there
+			t.Fatal("no /usr/bin/time to measure peak RSS with: run scripts/servers/install (apt-get install time)")
+		}
 		t.Skip("no /usr/bin/time (apt-get install time) to measure peak RSS with")
 	}
 	cmd := exec.Command(gnuTime, append([]string{"-f", "maxrss-kb=%M", binary(t)}, args...)...)
