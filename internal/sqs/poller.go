@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -168,7 +169,7 @@ func (p *Poller) settle(ctx context.Context, msgs []Message, failed map[string]b
 
 // event is the SQS event Lambda would send for msgs.
 func (p *Poller) event(msgs []Message) events.SQSEvent {
-	arn := "arn:aws:sqs:" + p.o.Region + ":000000000000:" + QueueName(p.q.URL())
+	arn := "arn:aws:sqs:" + p.o.Region + ":000000000000:" + queueName(p.q.URL())
 	ev := events.SQSEvent{Records: make([]events.SQSMessage, len(msgs))}
 	for i, m := range msgs {
 		ev.Records[i] = events.SQSMessage{
@@ -183,12 +184,5 @@ func (p *Poller) event(msgs []Message) events.SQSEvent {
 	return ev
 }
 
-// QueueName is the last path segment of a queue URL.
-func QueueName(url string) string {
-	for i := len(url) - 1; i >= 0; i-- {
-		if url[i] == '/' {
-			return url[i+1:]
-		}
-	}
-	return url
-}
+// queueName is the last path segment of a queue URL.
+func queueName(url string) string { return url[strings.LastIndexByte(url, '/')+1:] }
