@@ -67,6 +67,11 @@ func TooLarge(size int64, limit int) *Error {
 	return bad(ReasonTooLarge, "event is %d bytes, more than the limit of %d", size, limit)
 }
 
+// BOM is the UTF-8 byte order mark. At the start of an input (a file, a
+// record, a message) it is dropped, as most JSON tools do; anywhere else it
+// is data.
+const BOM = "\xef\xbb\xbf"
+
 // DefaultMaxSize is the largest event accepted by default: 1 MiB, the
 // Kinesis Data Streams record limit.
 const DefaultMaxSize = 1 << 20

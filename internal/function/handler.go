@@ -280,7 +280,7 @@ func (h *Handler) sendDeadLetters(ctx context.Context, name lake.Name, dls []dea
 	for i, d := range dls {
 		body := asciiJSON(deadletter.Append(nil, d))
 		if len(body) > h.cfg.DeadLetterMaxBytes {
-			key := fmt.Sprintf("%sreason=%s/%s-%d.json", lake.DeadLetterPrefix, d.Reason, name, i)
+			key := fmt.Sprintf("%s%s%s-%d.json", lake.DeadLetterPrefix, lake.DeadLetterDir(d.Reason), name, i)
 			if err := h.store.Create(ctx, key, body); err != nil && !errors.Is(err, lake.ErrExist) {
 				return fmt.Errorf("store large dead letter: %w", err)
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"strings"
 
 	"golang.org/x/sync/errgroup"
 )
@@ -11,6 +12,16 @@ import (
 // DeadLetterPrefix is where dead letters go inside the lake when no other
 // destination is given. Hive readers skip folders starting with '_'.
 const DeadLetterPrefix = "_dead_letters/"
+
+// DeadLetterDir is the folder, below the dead-letter prefix, of the dead
+// letters refused for reason. Reasons are fixed codes (event.Reason), so the
+// folder is always a safe name.
+func DeadLetterDir(reason string) string { return "reason=" + reason + "/" }
+
+// DeadLetterReason is the reason of a folder made by DeadLetterDir.
+func DeadLetterReason(dir string) string {
+	return strings.TrimSuffix(strings.TrimPrefix(dir, "reason="), "/")
+}
 
 // WriterOptions tune a Writer. The zero value means gzip, one write per core
 // times four, dead letters inside the lake.

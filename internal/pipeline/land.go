@@ -3,10 +3,8 @@ package pipeline
 import (
 	"bytes"
 	"context"
-	"errors"
 	"hash/maphash"
 	"sort"
-	"strconv"
 
 	"github.com/cespare/xxhash/v2"
 
@@ -82,14 +80,13 @@ func Land(ctx context.Context, w *lake.Writer, name lake.Name, recs []Record, op
 
 // lander is one batch on its way through Land.
 type lander struct {
-	opts    *LandOptions
-	ck      *checker
-	maxSize int
-	seeds   [2]maphash.Seed
-	seen    map[[16]byte]struct{}
-	parts   map[string]*landPart
-	res     LandResult
-	out     []byte
+	opts  *LandOptions
+	c     *core
+	seeds [2]maphash.Seed
+	seen  map[[16]byte]struct{}
+	parts map[string]*landPart
+	res   LandResult
+	out   []byte
 }
 
 // landPart is one object of the batch and the records with events in it.
@@ -100,73 +97,65 @@ type landPart struct {
 
 func newLander(opts *LandOptions) *lander {
 	l := &lander{
-		opts: opts, ck: newChecker(opts.Layout, opts.Event), maxSize: opts.Event.MaxSize,
+		opts: opts, c: newCore(opts.Layout, opts.Event),
 		seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
 		seen:  map[[16]byte]struct{}{}, parts: map[string]*landPart{},
-	}
-	if l.maxSize <= 0 {
-		l.maxSize = event.DefaultMaxSize
 	}
 	l.res.Stats.DeadByReason = map[event.Reason]int64{}
 	return l
 }
 
-// record enriches the events of record ri, or makes them dead letters.
+// record lands the events of record ri, or makes them dead letters.
 func (l *lander) record(ri int, r Record) {
-	events := [][]byte{r.Data}
+	data := bytes.TrimPrefix(r.Data, []byte(event.BOM))
+	events := [][]byte{data}
 	if r.Lines {
-		events = SplitEvents(r.Data)
+		events = SplitEvents(data)
 	}
 	st := &l.res.Stats
+	var counts lineCounts
 	for li, raw := range events {
-		st.Lines++
 		st.BytesIn += int64(len(raw))
-		info, dir, err := l.ck.check(raw)
+		n := int64(0)
+		if len(events) > 1 {
+			n = int64(li + 1)
+		}
+		v := l.c.line(raw, int64(len(raw)), r.Source, n)
+		counts.add(v.kind)
 		switch {
-		case err == nil:
-			st.In++
-			key := uuidKey(&l.seeds, info.UUID)
-			if _, dup := l.seen[key]; dup || (l.opts.Seen != nil && l.opts.Seen(info.UUID)) {
+		case v.kind == kindBlank:
+			continue
+		case v.kind == kindEvent:
+			key := uuidKey(&l.seeds, v.uuid)
+			if _, dup := l.seen[key]; dup || (l.opts.Seen != nil && l.opts.Seen(v.uuid)) {
 				st.Duplicates++
 				continue
 			}
 			l.seen[key] = struct{}{}
 			if l.opts.CollectUUIDs {
-				l.res.UUIDs = append(l.res.UUIDs, string(info.UUID))
+				l.res.UUIDs = append(l.res.UUIDs, string(v.uuid))
 			}
-			l.out = l.ck.enriched(l.out[:0])
-			l.add(dir, false, l.out, ri)
-		case errors.Is(err, event.ErrBlank):
-			st.Blank++
-		default:
-			st.In++
-			ee := refusal(err)
-			src := r.Source
-			if len(events) > 1 {
-				src += ":" + strconv.Itoa(li+1)
-			}
-			dl := deadLetter(ee, src, raw, int64(len(raw)), l.maxSize)
-			if !l.opts.KeepDeadLetters { // counted once stored
-				l.out = deadletter.Append(l.out[:0], dl)
-				l.add("reason="+string(ee.Reason)+"/", true, l.out, ri)
-				continue
-			}
-			st.DeadByReason[ee.Reason]++
+		case l.opts.KeepDeadLetters: // counted here, not once stored
+			st.DeadByReason[v.reason]++
 			st.DeadLetters++
-			l.res.DeadLetters = append(l.res.DeadLetters, dl)
+			l.res.DeadLetters = append(l.res.DeadLetters, v.dead)
 			l.res.DeadLetterRecords = append(l.res.DeadLetterRecords, ri)
+			continue
 		}
+		l.out = l.c.appendLine(l.out[:0], &v)
+		l.add(v.dir, v.kind == kindDead, l.out, ri)
 	}
+	counts.addTo(st)
 }
 
-// add appends a line of record ri to the object of folder dir.
+// add appends a stored line of record ri to the object of folder dir.
 func (l *lander) add(dir string, dead bool, line []byte, ri int) {
 	p, ok := l.parts[dir]
 	if !ok {
 		p = &landPart{obj: lake.Object{Dir: dir, Dead: dead, Body: [][]byte{nil}}}
 		l.parts[dir] = p
 	}
-	p.obj.Body[0] = append(append(p.obj.Body[0], line...), '\n')
+	p.obj.Body[0] = append(p.obj.Body[0], line...)
 	p.obj.Events++
 	if n := len(p.recs); n == 0 || p.recs[n-1] != ri {
 		p.recs = append(p.recs, ri)

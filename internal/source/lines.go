@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/eventlake/eventlake/internal/event"
 )
 
 // Chunk is a run of whole lines from the input.
@@ -46,9 +48,8 @@ type LineReader struct {
 	bomDone bool // the start of the input was checked for a byte order mark
 }
 
-// bom is the UTF-8 byte order mark. At the start of the input it is
-// dropped, as most JSON tools do; anywhere else it is data.
-const bom = "\xef\xbb\xbf"
+// bom is dropped at the start of the input (see event.BOM).
+const bom = event.BOM
 
 // LineReaderOptions tune a LineReader; zero values mean defaults.
 type LineReaderOptions struct {
