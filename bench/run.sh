@@ -12,7 +12,11 @@
 # events made larger, ~2 kB, mostly non-ASCII). DATA=/path/file.jsonl
 # benchmarks your own NDJSON.
 #
-# usage: bench/run.sh [N]    env: RUNS=3 OUT=bench/out DATA=gen|harder|FILE SKIP_PYTHON=1 ONLY="none gzip"
+# BASE=<git revision> also builds that revision and runs its none, gzip,
+# zstd and parquet landing in turn with ours (base-none, ...): a before/after
+# comparison on one machine in one run, as refactors and speed-ups must show.
+#
+# usage: bench/run.sh [N]    env: RUNS=3 OUT=bench/out DATA=gen|harder|FILE SKIP_PYTHON=1 ONLY="none gzip" BASE=rev
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-1000000}
@@ -46,6 +50,16 @@ CMDS[cp]="cp $IN $OUT/dst/copy"
 CMDS[dd]="dd if=$IN of=$OUT/dst/copy bs=1M status=none"
 CMDS[python3]="python3 bench/baseline.py $IN $OUT/dst/py"
 ORDER=${ONLY:-none gzip zstd parquet cp dd python3}
+if [ -n "${BASE:-}" ]; then
+  rm -rf "$OUT/base-src"; mkdir -p "$OUT/base-src"
+  git archive "$BASE" | tar -x -C "$OUT/base-src"
+  (cd "$OUT/base-src" && go build -o ../eventlake-base ./cmd/eventlake)
+  for name in none gzip zstd parquet; do
+    [[ " $ORDER " == *" $name "* ]] || continue
+    CMDS[base-$name]="${CMDS[$name]/#$EL /$OUT/eventlake-base }"
+    ORDER="${ORDER/$name/$name base-$name}"
+  done
+fi
 [ -n "${SKIP_PYTHON:-}" ] && ORDER=${ORDER//python3/}
 
 declare -A RES
@@ -69,9 +83,10 @@ summary() { # name -> "wall min max cpu sys rss"
     END { m=int((NR+1)/2); printf "%s %s %s %.3f %.3f %d\n", w[m], w[1], w[NR], u[m]+s[m], s[m], r[m] }'
 }
 read -r ours _ < <(summary none 2>/dev/null || echo 0)
-printf '\n%-9s %8s %15s %11s %7s %7s %9s %9s\n' tool wall_s "(min-max)" events/s cpu_s sys_s "peak RSS" "x none"
+printf '\n%-12s %8s %15s %11s %7s %7s %9s %9s\n' tool wall_s "(min-max)" events/s cpu_s sys_s "peak RSS" "x none"
+[ -n "${BASE:-}" ] && echo "base-*: $(git rev-parse --short "$BASE")"
 for name in $ORDER; do
   read -r w lo hi cpu sys rss < <(summary "$name")
   awk -v n="$name" -v w="$w" -v lo="$lo" -v hi="$hi" -v cpu="$cpu" -v sys="$sys" -v rss="$rss" -v N="$N" -v o="${ours:-0}" 'BEGIN{
-    printf "%-9s %8.3f %15s %11.0f %7.2f %7.2f %6.0f MB %8.2fx\n", n, w, sprintf("(%.2f-%.2f)", lo, hi), N/w, cpu, sys, rss/1024, (o > 0 ? w/o : 0) }'
+    printf "%-12s %8.3f %15s %11.0f %7.2f %7.2f %6.0f MB %8.2fx\n", n, w, sprintf("(%.2f-%.2f)", lo, hi), N/w, cpu, sys, rss/1024, (o > 0 ? w/o : 0) }'
 done

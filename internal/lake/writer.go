@@ -139,27 +139,29 @@ func (w *Writer) Write(ctx context.Context, name Name, objs []Object) error {
 	return errors.Join(errs...)
 }
 
-func (w *Writer) write(ctx context.Context, store Store, o *Object) error {
-	var body [][]byte
+// encode makes o's stored body; release gives its memory back.
+func (w *Writer) encode(o *Object) (body [][]byte, release func(), err error) {
 	if w.format == Parquet && !o.Dead {
 		pq, err := encodeParquet(o.Body)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
-		body = [][]byte{pq}
-	} else {
-		b, release, err := w.enc.encode(o.Body)
-		if err != nil {
-			return err
-		}
-		defer release()
-		body = b
+		return [][]byte{pq}, func() {}, nil
 	}
+	return w.enc.encode(o.Body)
+}
+
+func (w *Writer) write(ctx context.Context, store Store, o *Object) error {
+	body, release, err := w.encode(o)
+	if err != nil {
+		return err
+	}
+	defer release()
 	o.Size = 0
 	for _, b := range body {
 		o.Size += len(b)
 	}
-	err := store.Create(ctx, o.Key, body...)
+	err = store.Create(ctx, o.Key, body...)
 	if errors.Is(err, ErrExist) {
 		o.Existed = true
 		return nil
