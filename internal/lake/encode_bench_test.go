@@ -2,6 +2,7 @@ package lake
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/eventlake/eventlake/internal/event"
@@ -55,5 +56,26 @@ func BenchmarkEncode(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*events), "ns/event")
 			b.ReportMetric(float64(size)/float64(len(body)), "ratio")
 		})
+	}
+}
+
+func TestSplitLines(t *testing.T) {
+	for _, c := range []struct {
+		body [][]byte
+		want []string
+	}{
+		{nil, nil},
+		{[][]byte{[]byte("a\nb\n")}, []string{"a", "b"}},
+		{[][]byte{[]byte("ab"), []byte("c\nd"), []byte("\n\n"), []byte("e")}, []string{"abc", "d", "e"}},
+		{[][]byte{[]byte("x"), []byte("y"), []byte("z\n")}, []string{"xyz"}},
+	} {
+		got := splitLines(c.body)
+		var s []string
+		for _, l := range got {
+			s = append(s, string(l))
+		}
+		if strings.Join(s, "|") != strings.Join(c.want, "|") || len(s) != len(c.want) {
+			t.Errorf("splitLines(%q) = %q, want %q", c.body, s, c.want)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"time"
+	"unsafe"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress/zstd"
@@ -56,18 +57,39 @@ type Row struct {
 // Its settings never change; it is safe for concurrent use.
 var parquetCodec = &zstd.Codec{Level: zstd.SpeedFastest}
 
-// encodeParquet turns NDJSON enriched events into a Parquet file.
+// encodeParquet turns NDJSON enriched events, in pieces, into a Parquet
+// file. Lines are read where they lie; only those spanning two pieces are
+// copied.
 func encodeParquet(body [][]byte) ([]byte, error) {
+	return parquetOf(splitLines(body))
+}
+
+// splitLines returns the non-empty lines of the concatenation of body,
+// without newlines, pointing into body wherever a line lies in one piece.
+func splitLines(body [][]byte) [][]byte {
 	var lines [][]byte
-	data := bytes.Join(body, nil)
-	for len(data) > 0 {
-		line, rest, _ := bytes.Cut(data, []byte{'\n'})
-		data = rest
-		if len(line) > 0 {
-			lines = append(lines, line)
+	var carry []byte // the start of a line continued in the next piece
+	for _, p := range body {
+		for len(p) > 0 {
+			line, rest, found := bytes.Cut(p, []byte{'\n'})
+			p = rest
+			if !found {
+				carry = append(carry, line...)
+				break
+			}
+			if len(carry) > 0 {
+				line = append(carry, line...)
+				carry = nil
+			}
+			if len(line) > 0 {
+				lines = append(lines, line)
+			}
 		}
 	}
-	return parquetOf(lines)
+	if len(carry) > 0 {
+		lines = append(lines, carry)
+	}
+	return lines
 }
 
 // parquetOf encodes enriched events, one per line (without newlines).
@@ -79,10 +101,14 @@ func parquetOf(lines [][]byte) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("parquet: an enriched event does not pass the rules: %w", err)
 		}
+		// The rows only live through parquet.Write, which copies every
+		// value into its column buffers: Event may view the line (it does
+		// not change). info's fields are in the enricher's buffers, reused
+		// by the next Check: they are copied.
 		rows = append(rows, Row{
 			EventUUID: string(info.UUID), EventName: string(info.Name), EventType: string(info.Type),
 			EventSubtype: string(info.Subtype), CreatedAt: string(info.CreatedAt),
-			CreatedDatetime: time.Unix(info.Sec, int64(info.Nsec)).UTC(), Event: string(line),
+			CreatedDatetime: time.Unix(info.Sec, int64(info.Nsec)).UTC(), Event: view(line),
 		})
 	}
 	var buf bytes.Buffer
@@ -90,6 +116,15 @@ func parquetOf(lines [][]byte) ([]byte, error) {
 		return nil, fmt.Errorf("parquet: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+// view is b as a string without copying; b must not change while the
+// string is used.
+func view(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
 }
 
 // ReadParquet reads the rows of a Parquet object.
