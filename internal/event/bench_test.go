@@ -74,3 +74,27 @@ func BenchmarkValidOnly(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkEnrichNonASCII is BenchmarkEnrich on bigger events whose text is
+// mostly not ASCII (a ~1.2 kB member of Cyrillic, CJK, accented Latin and
+// emoji added to each), the kind of data that flatters a scanner least.
+func BenchmarkEnrichNonASCII(b *testing.B) {
+	text := bytes.Repeat([]byte("Привет, мир! 東京都渋谷区 Zürich Straße ŁÓDŹ 😀🎉 "), 16)
+	var lines [][]byte
+	for _, l := range sampleLines(b) {
+		l = bytes.TrimSuffix(l, []byte("}"))
+		l = append(append(append(l, `,"note":"`...), text...), `"}`...)
+		lines = append(lines, l)
+	}
+	e := event.NewEnricher(nil)
+	var dst []byte
+	b.SetBytes(size(lines) / int64(len(lines)))
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		var err error
+		dst, _, err = e.Enrich(dst[:0], lines[i%len(lines)])
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -174,7 +174,7 @@ func (e *Enricher) Check(raw []byte) (Info, error) {
 	if len(raw) > e.opts.MaxSize {
 		return info, TooLarge(int64(len(raw)), e.opts.MaxSize)
 	}
-	e.sc = scanner{b: raw}
+	e.sc = scanner{b: raw, utf8OK: utf8.Valid(raw)}
 	s := &e.sc
 	i := s.skipWS(0)
 	if i == len(raw) {

@@ -32,6 +32,11 @@ type scanner struct {
 	// newline records that a '\n' or '\r' was seen between tokens, which the
 	// enricher must remove so that the output stays one line.
 	newline bool
+	// utf8OK says that b is known to be valid UTF-8 (checked first, in one
+	// pass, by utf8.Valid): strings then skip bytes >= 0x80 eight at a time
+	// instead of decoding each sequence. Invalid text is scanned with it
+	// false, so errors and reasons are the same either way.
+	utf8OK bool
 }
 
 // skipWS returns the index of the first non-whitespace byte at or after i.
@@ -82,6 +87,16 @@ func notPlain8(x uint64) uint64 {
 	return ((q - lsb) | (bs - lsb) | (x - lsb*0x20) | x) & msb
 }
 
+// notPlainUTF8 is notPlain8 for text known to be valid UTF-8: bytes >= 0x80
+// are not flagged. Each term is the exact "has a zero byte" test (y - lsb)
+// &^ y, whose only false flags lie above a true one.
+func notPlainUTF8(x uint64) uint64 {
+	q := x ^ (lsb * '"')
+	bs := x ^ (lsb * '\\')
+	ctl := x - lsb*0x20
+	return (((q - lsb) &^ q) | ((bs - lsb) &^ bs) | (ctl &^ x)) & msb
+}
+
 // errBadUTF8 is the scan error for invalid UTF-8 in a string.
 type errBadUTF8 struct{ off int }
 
@@ -101,7 +116,12 @@ func (s *scanner) scanString(i int) (end int, escaped bool, err error) {
 				}
 				break
 			}
-			if m := notPlain8(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+			x := binary.LittleEndian.Uint64(b[i:])
+			m := notPlain8(x)
+			if s.utf8OK {
+				m = notPlainUTF8(x)
+			}
+			if m != 0 {
 				i += bits.TrailingZeros64(m) >> 3
 				break
 			}
@@ -113,6 +133,8 @@ func (s *scanner) scanString(i int) (end int, escaped bool, err error) {
 		switch c := b[i]; {
 		case c == '"':
 			return i + 1, escaped, nil
+		case c >= utf8.RuneSelf && s.utf8OK:
+			i++ // valid text; i may be inside a sequence after an 8-byte step
 		case c >= utf8.RuneSelf:
 			r, n := utf8.DecodeRune(b[i:])
 			if r == utf8.RuneError && n == 1 {
