@@ -55,7 +55,7 @@ type ReadLister interface {
 }
 
 // ReadWriteStore is a Store that can also list, read back and delete:
-// what compaction, the demo and tests need. Every driver (folder, s3, mem)
+// what compaction and tests need. Every driver (folder, s3, mem)
 // is one; storetest.Run checks the contract.
 type ReadWriteStore interface {
 	Store
