@@ -14,6 +14,7 @@ import (
 
 	"github.com/eventlake/eventlake/internal/compact"
 	"github.com/eventlake/eventlake/internal/lake"
+	"github.com/eventlake/eventlake/internal/lake/lakeurl"
 )
 
 // byteSize is a flag holding a size: 134217728, 128MiB, 64KB, 1GiB.
@@ -128,7 +129,7 @@ again, and to run twice at once (see docs/compaction.md).
 		// The events in memory, their encoded copies, and room for the rest.
 		debug.SetMemoryLimit(2*int64(maxRound) + 128<<20)
 	}
-	store, err := lake.Open(ctx, *lakeURL, &lake.OpenOptions{S3Endpoint: *s3Endpoint})
+	store, err := lakeurl.Open(ctx, *lakeURL, &lakeurl.Options{S3Endpoint: *s3Endpoint})
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/eventlake/eventlake/internal/gen"
 	"github.com/eventlake/eventlake/internal/lake"
+	"github.com/eventlake/eventlake/internal/lake/lakeurl"
 	"github.com/eventlake/eventlake/internal/pipeline"
 )
 
@@ -70,7 +71,7 @@ func (e env) demo(ctx context.Context, args []string) error {
 	if runErr != nil {
 		return runErr
 	}
-	store, err := lake.Open(ctx, lf.to, &lake.OpenOptions{S3Endpoint: lf.s3Endpoint})
+	store, err := lakeurl.Open(ctx, lf.to, &lakeurl.Options{S3Endpoint: lf.s3Endpoint})
 	if err != nil {
 		return err
 	}

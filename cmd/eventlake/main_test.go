@@ -20,6 +20,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/eventlake/eventlake/internal/lake"
+	"github.com/eventlake/eventlake/internal/lake/lakeurl"
 	"github.com/eventlake/eventlake/internal/testservers"
 )
 
@@ -470,7 +471,7 @@ func TestCompactKilled(t *testing.T) {
 			t.Fatalf("run: %v\n%s", err, stderr)
 		}
 	}
-	store, err := lake.Open(context.Background(), lakeDir, nil)
+	store, err := lakeurl.Open(context.Background(), lakeDir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/eventlake/eventlake/internal/lake"
+	"github.com/eventlake/eventlake/internal/lake/lakeurl"
 	"github.com/eventlake/eventlake/internal/query"
 )
 
@@ -33,7 +34,7 @@ func (e env) mirror(ctx context.Context, url, cache, partition, s3Endpoint strin
 		sum := sha256.Sum256([]byte(url + "\x00" + partition))
 		cache = filepath.Join(base, "eventlake", "mirror", hex.EncodeToString(sum[:8]))
 	}
-	store, err := lake.Open(ctx, url, &lake.OpenOptions{S3Endpoint: s3Endpoint})
+	store, err := lakeurl.Open(ctx, url, &lakeurl.Options{S3Endpoint: s3Endpoint})
 	if err != nil {
 		return "", err
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/eventlake/eventlake/internal/lake"
 	"github.com/eventlake/eventlake/internal/lake/laketest"
+	"github.com/eventlake/eventlake/internal/lake/lakeurl"
 	"github.com/eventlake/eventlake/internal/pipeline"
 )
 
@@ -397,7 +398,7 @@ func diskFullInjected(t *testing.T, dir string) {
 	if _, _, err := cli(t, nil, "gen", "-n", "30000", "--seed", "8", "--bad", "0.01", "--to", events); err != nil {
 		t.Fatal(err)
 	}
-	store, err := lake.Open(context.Background(), filepath.Join(dir, "lake"), nil)
+	store, err := lakeurl.Open(context.Background(), filepath.Join(dir, "lake"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

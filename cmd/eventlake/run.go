@@ -17,6 +17,7 @@ import (
 
 	"github.com/eventlake/eventlake/internal/event"
 	"github.com/eventlake/eventlake/internal/lake"
+	"github.com/eventlake/eventlake/internal/lake/lakeurl"
 	"github.com/eventlake/eventlake/internal/pipeline"
 )
 
@@ -92,15 +93,15 @@ func (f *lakeFlags) open(ctx context.Context) (*lake.Writer, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	opts := &lake.OpenOptions{S3Endpoint: f.s3Endpoint}
-	store, err := lake.Open(ctx, f.to, opts)
+	opts := &lakeurl.Options{S3Endpoint: f.s3Endpoint}
+	store, err := lakeurl.Open(ctx, f.to, opts)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--to: %w", err)
 	}
 	closers := []func() error{store.Close}
 	var dead lake.Store
 	if f.deadLetters != "" {
-		d, err := lake.Open(ctx, f.deadLetters, opts)
+		d, err := lakeurl.Open(ctx, f.deadLetters, opts)
 		if err != nil {
 			store.Close()
 			return nil, nil, fmt.Errorf("--dead-letters: %w", err)

@@ -19,7 +19,7 @@ import (
 
 	"github.com/eventlake/eventlake/internal/function"
 	"github.com/eventlake/eventlake/internal/kinesis"
-	"github.com/eventlake/eventlake/internal/lake"
+	"github.com/eventlake/eventlake/internal/lake/lakeurl"
 	"github.com/eventlake/eventlake/internal/sqs"
 )
 
@@ -101,7 +101,7 @@ func (e env) newProcessor(ctx context.Context, lf *lakeFlags, sf *streamFlags, l
 	if err != nil {
 		return nil, nil, err
 	}
-	store, err := lake.Open(ctx, lf.to, &lake.OpenOptions{S3Endpoint: lf.s3Endpoint})
+	store, err := lakeurl.Open(ctx, lf.to, &lakeurl.Options{S3Endpoint: lf.s3Endpoint})
 	if err != nil {
 		return nil, nil, fmt.Errorf("--to: %w", err)
 	}

@@ -17,7 +17,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/eventlake/eventlake/internal/function"
-	"github.com/eventlake/eventlake/internal/lake"
+	"github.com/eventlake/eventlake/internal/lake/lakeurl"
 	"github.com/eventlake/eventlake/internal/sqs"
 )
 
@@ -48,7 +48,7 @@ func compact(ctx context.Context) error {
 		debug.SetMemoryLimit(mb << 20 * 8 / 10) // collect harder before the function's memory runs out
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
-	store, err := lake.Open(ctx, cfg.LakeURL, nil)
+	store, err := lakeurl.Open(ctx, cfg.LakeURL, nil)
 	if err != nil {
 		return fmt.Errorf("%s: %w", function.EnvLakeURL, err)
 	}
@@ -74,7 +74,7 @@ func land(ctx context.Context) error {
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
-	store, err := lake.Open(ctx, cfg.LakeURL, nil)
+	store, err := lakeurl.Open(ctx, cfg.LakeURL, nil)
 	if err != nil {
 		return fmt.Errorf("%s: %w", function.EnvLakeURL, err)
 	}

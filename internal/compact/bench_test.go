@@ -8,6 +8,7 @@ import (
 
 	"github.com/eventlake/eventlake/internal/gen"
 	"github.com/eventlake/eventlake/internal/lake"
+	"github.com/eventlake/eventlake/internal/lake/lakeurl"
 )
 
 // BenchmarkCompact compacts a lake of 100,000 events in batches of 1,000
@@ -18,7 +19,7 @@ func BenchmarkCompact(b *testing.B) {
 	if _, err := gen.Write(context.Background(), &in, gen.Options{Events: 100_000, Seed: 1, Span: 24 * time.Hour}, nil); err != nil {
 		b.Fatal(err)
 	}
-	src, _ := lake.Open(context.Background(), "mem://", nil)
+	src, _ := lakeurl.Open(context.Background(), "mem://", nil)
 	landLines(b, src, lake.JSONL, "bench", 1000, in.Bytes())
 	var objects [][2]string
 	for e, err := range src.List(context.Background(), "") {
@@ -33,7 +34,7 @@ func BenchmarkCompact(b *testing.B) {
 			var events int64
 			for b.Loop() {
 				b.StopTimer()
-				r, _ := lake.Open(context.Background(), "mem://", nil)
+				r, _ := lakeurl.Open(context.Background(), "mem://", nil)
 				for _, o := range objects {
 					r.Create(context.Background(), o[0], []byte(o[1]))
 				}

@@ -15,6 +15,7 @@ import (
 	"github.com/eventlake/eventlake/internal/event"
 	"github.com/eventlake/eventlake/internal/gen"
 	"github.com/eventlake/eventlake/internal/lake"
+	"github.com/eventlake/eventlake/internal/lake/lakeurl"
 	"github.com/eventlake/eventlake/internal/pipeline"
 	"github.com/eventlake/eventlake/internal/testservers"
 )
@@ -22,7 +23,7 @@ import (
 // stores opens each kind of store a lake can live in.
 func stores(t *testing.T) map[string]func(t *testing.T) lake.Reader {
 	open := func(t *testing.T, url string) lake.Reader {
-		s, err := lake.Open(context.Background(), url, nil)
+		s, err := lakeurl.Open(context.Background(), url, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -223,7 +224,7 @@ func TestCompactCrashAtEveryStep(t *testing.T) {
 		// rounds and objects: more steps to crash at.
 		return &Options{TargetSize: 300, MaxRoundBytes: 2000, Concurrency: 1, step: step}
 	}
-	clean, _ := lake.Open(ctx, "mem://", nil)
+	clean, _ := lakeurl.Open(ctx, "mem://", nil)
 	smallLake(t, clean, lake.JSONL)
 	before, _ := view(t, clean)
 	perPart := func(v map[string][]string) map[string]string {
@@ -256,7 +257,7 @@ func TestCompactCrashAtEveryStep(t *testing.T) {
 	pb, pa := perPart(before), perPart(after)
 	crash := errors.New("crash")
 	for i, s := range steps {
-		r, _ := lake.Open(ctx, "mem://", nil)
+		r, _ := lakeurl.Open(ctx, "mem://", nil)
 		smallLake(t, r, lake.JSONL)
 		n := 0
 		_, err := Run(ctx, r, opts(func(string) error {
@@ -388,7 +389,7 @@ func TestCompactConcurrentRuns(t *testing.T) {
 
 func TestCompactRefusesBadInput(t *testing.T) {
 	ctx := context.Background()
-	r, _ := lake.Open(ctx, "mem://", nil)
+	r, _ := lakeurl.Open(ctx, "mem://", nil)
 	if _, err := Run(ctx, r, &Options{Prefix: "../x/"}); err == nil || !strings.Contains(err.Error(), "partition") {
 		t.Errorf("bad prefix: %v", err)
 	}
@@ -435,7 +436,7 @@ func (r *readCounter) Read(ctx context.Context, key string) ([]byte, error) {
 // compacted objects whose created_at range can hold a copy.
 func TestCompactLaterCopies(t *testing.T) {
 	ctx := context.Background()
-	mem, _ := lake.Open(ctx, "mem://", nil)
+	mem, _ := lakeurl.Open(ctx, "mem://", nil)
 	r := &readCounter{Reader: mem, reads: map[string]int{}}
 	const day = 1732665600
 	var all, late bytes.Buffer
@@ -502,7 +503,7 @@ func TestCompactLayoutsAndFormats(t *testing.T) {
 			ext  string
 		}{{"same", nil, nil, ".jsonl.gz"}, {"parquet", &parquet, nil, ".parquet"}, {"zstd", nil, &zstd, ".jsonl.zst"}} {
 			t.Run(layout.String()+"/"+to.name, func(t *testing.T) {
-				r, _ := lake.Open(ctx, "mem://", nil)
+				r, _ := lakeurl.Open(ctx, "mem://", nil)
 				w, _ := lake.NewWriter(r, &lake.WriterOptions{Compression: lake.Gzip})
 				p, _ := pipeline.New(w, pipeline.Config{Source: "g", Layout: layout, Batch: pipeline.BatchPolicy{Events: 200}})
 				if _, err := p.Run(ctx, bytes.NewReader(in.Bytes())); err != nil {

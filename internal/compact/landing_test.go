@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/eventlake/eventlake/internal/lake"
+	"github.com/eventlake/eventlake/internal/lake/lakeurl"
 )
 
 // TestCompactWhileLanding: objects keep landing while a compaction runs,
@@ -20,7 +21,7 @@ import (
 // land meanwhile to the next run, and its summary counts each event once.
 func TestCompactWhileLanding(t *testing.T) {
 	ctx := context.Background()
-	r, err := lake.Open(ctx, "mem://", nil)
+	r, err := lakeurl.Open(ctx, "mem://", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +102,7 @@ func TestCompactRemovesLeftovers(t *testing.T) {
 		os.WriteFile(f, make([]byte, 100), 0o644)
 		os.Chtimes(f, old, old)
 	}
-	r, err := lake.Open(context.Background(), dir, nil)
+	r, err := lakeurl.Open(context.Background(), dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,7 @@ import (
 
 	evgen "github.com/eventlake/eventlake/internal/gen"
 	"github.com/eventlake/eventlake/internal/kpl"
-	"github.com/eventlake/eventlake/internal/lake"
+	"github.com/eventlake/eventlake/internal/lake/lakeurl"
 )
 
 // benchBatch is a 10,000-record Kinesis batch of generated events (1% bad,
@@ -71,7 +71,7 @@ func BenchmarkKinesisHandler(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				b.StopTimer()
-				store, err := lake.Open(context.Background(), "mem://", nil)
+				store, err := lakeurl.Open(context.Background(), "mem://", nil)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -13,12 +13,13 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/eventlake/eventlake/internal/lake"
+	"github.com/eventlake/eventlake/internal/lake/lakeurl"
 )
 
 // compactLake lands events of two types in several batches each.
 func compactLake(t *testing.T) lake.Reader {
 	t.Helper()
-	store, _ := lake.Open(context.Background(), "mem://", nil)
+	store, _ := lakeurl.Open(context.Background(), "mem://", nil)
 	h, err := New(Config{LakeURL: "mem://"}, Deps{Lake: store})
 	if err != nil {
 		t.Fatal(err)

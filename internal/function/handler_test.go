@@ -17,6 +17,7 @@ import (
 	"github.com/eventlake/eventlake/internal/deadletter"
 	"github.com/eventlake/eventlake/internal/kpl"
 	"github.com/eventlake/eventlake/internal/lake"
+	"github.com/eventlake/eventlake/internal/lake/lakeurl"
 )
 
 // queue is an in-memory dead-letter queue.
@@ -52,7 +53,7 @@ func (s *flakyStore) Create(ctx context.Context, key string, body ...[]byte) err
 
 func newHandler(t *testing.T, dlq DeadLetterSender) (*Handler, *flakyStore, *bytes.Buffer) {
 	t.Helper()
-	mem, err := lake.Open(context.Background(), "mem://", nil)
+	mem, err := lakeurl.Open(context.Background(), "mem://", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,7 +313,7 @@ func TestDuplicateInTheNextBatchIsWrittenOnce(t *testing.T) {
 }
 
 func TestInvokeWritesParquet(t *testing.T) {
-	store, _ := lake.Open(context.Background(), "mem://", nil)
+	store, _ := lakeurl.Open(context.Background(), "mem://", nil)
 	cfg, err := ConfigFromEnv(func(k string) string {
 		return map[string]string{EnvLakeURL: "mem://", EnvFormat: "parquet"}[k]
 	})

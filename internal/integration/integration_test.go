@@ -24,6 +24,7 @@ import (
 	"github.com/eventlake/eventlake/internal/gen"
 	"github.com/eventlake/eventlake/internal/kinesis"
 	"github.com/eventlake/eventlake/internal/lake"
+	"github.com/eventlake/eventlake/internal/lake/lakeurl"
 	"github.com/eventlake/eventlake/internal/sqs"
 	"github.com/eventlake/eventlake/internal/testservers"
 )
@@ -194,7 +195,7 @@ func expect(t *testing.T, optss ...gen.Options) expectation {
 func (w *world) lakeEvents() (map[string][]string, int) {
 	w.t.Helper()
 	ctx := context.Background()
-	store, err := lake.Open(ctx, w.lakeURL+"?endpoint="+w.s3.URL, nil)
+	store, err := lakeurl.Open(ctx, w.lakeURL+"?endpoint="+w.s3.URL, nil)
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -563,7 +564,7 @@ func TestKeyedByTypeWritesFewerObjects(t *testing.T) {
 		w.gen(opts, "--to", "kinesis://"+stream, "--create-shards", "4", "--partition-key", key)
 		dir := filepath.Join(w.dir, stream)
 		w.run("run", "--from", "kinesis://"+stream, "--to", dir, "--drain", "--quiet", "--batch-size", "500", "--checkpoint", stream+".json")
-		store, err := lake.Open(context.Background(), dir, nil)
+		store, err := lakeurl.Open(context.Background(), dir, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,7 +1,10 @@
 // Package lake owns where and how events land: the Hive-style partition
-// layout, object names, compression, and the stores (a local folder, S3,
-// memory) that objects are created in, never overwritten. It knows the event
-// rules but nothing of where events come from.
+// layout, object names, formats and compression, the Writer of a batch's
+// objects, the manifests that say what readers see, and the store contract
+// (Store, Lister, ReadLister, ReadWriteStore) that objects are created in,
+// never overwritten. The stores themselves are its sub-packages folder, s3
+// and mem (lakeurl opens one by URL; storetest checks each). It knows the
+// event rules but nothing of where events come from.
 package lake
 
 import (

@@ -1,7 +1,6 @@
 package lake
 
 import (
-	"context"
 	"errors"
 	"path"
 	"strings"
@@ -9,7 +8,6 @@ import (
 	"time"
 
 	"github.com/eventlake/eventlake/internal/event"
-	"github.com/eventlake/eventlake/internal/testservers"
 )
 
 func info(typ string, t time.Time) event.Info {
@@ -143,29 +141,6 @@ func TestCheckPartition(t *testing.T) {
 	}
 }
 
-// TestCheckMatchesTheFolderStore: for every byte value, the partition rule
-// accepts an event type exactly when a real folder can be made for it.
-func TestCheckMatchesTheFolderStore(t *testing.T) {
-	ctx := context.Background()
-	s, err := Open(ctx, t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := time.Date(2024, 3, 17, 10, 0, 0, 0, time.UTC)
-	for c := 0; c < 256; c++ {
-		for _, n := range []int{81, 82, 128} {
-			typ := strings.Repeat(string([]byte{byte(c)}), n)
-			in := info(typ, ts)
-			key := string(LayoutDaily.AppendPath(nil, in)) + "x.jsonl"
-			checkErr := LayoutDaily.Check(in)
-			createErr := s.Create(ctx, key, []byte("{}\n"))
-			if (checkErr == nil) != (createErr == nil) {
-				t.Fatalf("byte %#x x %d: Check says %v, the folder store %v", c, n, checkErr, createErr)
-			}
-		}
-	}
-}
-
 // TestLongestKeyFitsS3: the longest object key the lake makes, under the
 // longest prefix an S3 lake accepts, is within S3's limit.
 func TestLongestKeyFitsS3(t *testing.T) {
@@ -182,14 +157,5 @@ func TestLongestKeyFitsS3(t *testing.T) {
 	prefix := strings.Repeat("p", MaxPrefixLen-1) + "/"
 	if full := prefix + key; len(full) > MaxKeyLen || CheckKey(key) != nil {
 		t.Errorf("prefix + longest key = %d bytes, S3 allows %d", len(full), MaxKeyLen)
-	}
-	testservers.Credentials(t)
-	if _, err := Open(context.Background(), "s3://lake/"+prefix+"x?endpoint=http://127.0.0.1:1", nil); err == nil || !strings.Contains(err.Error(), "prefix") {
-		t.Errorf("a prefix over %d bytes: err %v, want refused", MaxPrefixLen, err)
-	}
-	if s, err := Open(context.Background(), "s3://lake/"+prefix+"?endpoint=http://127.0.0.1:1", nil); err != nil {
-		t.Errorf("a prefix of %d bytes refused: %v", MaxPrefixLen, err)
-	} else {
-		s.Close()
 	}
 }

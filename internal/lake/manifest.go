@@ -166,7 +166,7 @@ func (m *Manifest) Encode() []byte {
 
 // Manifests lists the manifest seqs of every partition under prefix (a
 // partition folder or a part of one; "" for the whole lake).
-func Manifests(ctx context.Context, r Reader, prefix string) (map[string][]int64, error) {
+func Manifests(ctx context.Context, r Lister, prefix string) (map[string][]int64, error) {
 	out := map[string][]int64{}
 	for e, err := range r.List(ctx, ManifestPrefix+prefix) {
 		if err != nil {
@@ -184,7 +184,7 @@ func Manifests(ctx context.Context, r Reader, prefix string) (map[string][]int64
 }
 
 // ReadManifest reads the manifest seq of partition.
-func ReadManifest(ctx context.Context, r Reader, partition string, seq int64) (*Manifest, error) {
+func ReadManifest(ctx context.Context, r ReadLister, partition string, seq int64) (*Manifest, error) {
 	key := ManifestKey(partition, seq)
 	b, err := r.Read(ctx, key)
 	if err != nil {
@@ -210,7 +210,7 @@ func ReadManifest(ctx context.Context, r Reader, partition string, seq int64) (*
 
 // LatestManifest reads the latest manifest of partition, or returns nil
 // when it has none.
-func LatestManifest(ctx context.Context, r Reader, partition string) (*Manifest, error) {
+func LatestManifest(ctx context.Context, r ReadLister, partition string) (*Manifest, error) {
 	for try := 0; ; try++ {
 		seqs, err := Manifests(ctx, r, partition)
 		if err != nil {
@@ -235,14 +235,14 @@ func LatestManifest(ctx context.Context, r Reader, partition string) (*Manifest,
 // state of the lake. An object can still be deleted before the caller
 // reads it, when it was superseded at least a grace period earlier; a
 // reader that then gets ErrNotExist takes a new snapshot.
-func Snapshot(ctx context.Context, r Reader, prefix string) ([]Entry, error) {
+func Snapshot(ctx context.Context, r ReadLister, prefix string) ([]Entry, error) {
 	objs, _, err := SnapshotWithManifests(ctx, r, prefix)
 	return objs, err
 }
 
 // SnapshotWithManifests is Snapshot, and the latest manifest of each
 // partition it used.
-func SnapshotWithManifests(ctx context.Context, r Reader, prefix string) ([]Entry, map[string]*Manifest, error) {
+func SnapshotWithManifests(ctx context.Context, r ReadLister, prefix string) ([]Entry, map[string]*Manifest, error) {
 	for try := 0; ; try++ {
 		before, err := Manifests(ctx, r, prefix)
 		if err != nil {

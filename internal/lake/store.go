@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"iter"
-	"net/url"
 	"strings"
 	"time"
 )
@@ -15,10 +14,10 @@ import (
 // ErrExist is returned by Store.Create when an object is already at the key.
 var ErrExist = errors.New("object already exists")
 
-// ErrNotExist is returned by Reader.Read for a missing key.
+// ErrNotExist is returned by ReadLister.Read for a missing key.
 var ErrNotExist = errors.New("object does not exist")
 
-// Store is where objects land.
+// Store is where objects land: all the landing path needs.
 type Store interface {
 	// Create stores the concatenation of body at key only if no object is
 	// there. When one is, it changes nothing and returns an error matching
@@ -40,21 +39,41 @@ type Entry struct {
 	ModTime time.Time // when it was written
 }
 
-// Reader is a Store that can also list, read back and delete, for tests,
-// the demo, queries and compaction.
-type Reader interface {
-	Store
+// Lister lists the objects of a store.
+type Lister interface {
 	// List yields the objects under prefix in lexical key order. Temporary
 	// files of writes in progress are not listed.
 	List(ctx context.Context, prefix string) iter.Seq2[Entry, error]
+}
+
+// ReadLister lists objects and reads them back: all a query, a snapshot or
+// a manifest lookup needs.
+type ReadLister interface {
+	Lister
 	// Read returns the object at key, or an error matching ErrNotExist.
 	Read(ctx context.Context, key string) ([]byte, error)
+}
+
+// ReadWriteStore is a Store that can also list, read back and delete:
+// what compaction and tests need. Every driver (folder, s3, mem)
+// is one; storetest.Run checks the contract.
+type ReadWriteStore interface {
+	Store
+	ReadLister
 	// Delete removes the object at key. Deleting a missing object is not
 	// an error, so deletes can be repeated after a crash.
 	Delete(ctx context.Context, key string) error
 }
 
-// DirLister is a Reader that can list the folders right below a prefix
+// Reader is the old name of ReadWriteStore, which also creates and
+// deletes.
+//
+// Deprecated: use ReadWriteStore (or Lister, ReadLister where that is all a
+// function uses). Kept so the branches of issue 11 that still say
+// lake.Reader merge without edits; remove once they have.
+type Reader = ReadWriteStore
+
+// DirLister is a store that can list the folders right below a prefix
 // without listing every object under them (S3's delimiter listing).
 type DirLister interface {
 	// Dirs returns the names of the folders right below prefix (which
@@ -64,7 +83,7 @@ type DirLister interface {
 
 // Dirs lists the folders right below prefix, with the store's DirLister
 // when it has one, else by listing every object.
-func Dirs(ctx context.Context, r Reader, prefix string) ([]string, error) {
+func Dirs(ctx context.Context, r Lister, prefix string) ([]string, error) {
 	if d, ok := r.(DirLister); ok {
 		return d.Dirs(ctx, prefix)
 	}
@@ -83,85 +102,21 @@ func Dirs(ctx context.Context, r Reader, prefix string) ([]string, error) {
 	return out, nil
 }
 
-// OpenOptions holds what a URL cannot say. The zero value is fine.
-type OpenOptions struct {
-	// S3Endpoint overrides the S3 endpoint (also settable with the URL's
-	// endpoint parameter and the AWS_ENDPOINT_URL_S3 variable).
-	S3Endpoint string
+// Swept counts the leftovers of crashed writers a store removed.
+type Swept struct {
+	Files int
+	Bytes int64
 }
 
-// Open opens a store by URL:
-//
-//	/path/to/lake, ./lake, file:///path/to/lake   a local folder
-//	    ?fsync=true   sync each object and its folder before reporting it written
-//	s3://bucket/prefix                            an S3 bucket, optionally below a prefix
-//	    ?region=eu-west-1     the bucket's region (else the AWS configuration's, else us-east-1)
-//	    ?endpoint=URL         an S3-compatible server (else AWS_ENDPOINT_URL_S3)
-//	    ?path_style=true      path-style requests (default: true when an endpoint is set)
-//	mem://                                        memory, for tests
-//
-// Unknown parameters are refused.
-func Open(ctx context.Context, rawURL string, opts *OpenOptions) (Reader, error) {
-	if opts == nil {
-		opts = &OpenOptions{}
-	}
-	if rawURL == "" {
-		return nil, errors.New("empty destination: give a folder, file:///path or s3://bucket/prefix")
-	}
-	scheme, _, hasScheme := strings.Cut(rawURL, "://")
-	if !hasScheme {
-		return openDir(rawURL, false)
-	}
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return nil, fmt.Errorf("bad destination URL %q: %w", rawURL, err)
-	}
-	q := u.Query()
-	switch scheme {
-	case "file":
-		if u.Host != "" && u.Host != "localhost" {
-			return nil, fmt.Errorf("bad file URL %q: want file:///absolute/path", rawURL)
-		}
-		fsync, err := boolParam(q, "fsync")
-		if err != nil {
-			return nil, err
-		}
-		if err := noOtherParams(q, rawURL); err != nil {
-			return nil, err
-		}
-		return openDir(u.Path, fsync)
-	case "s3":
-		return openS3(ctx, u, opts)
-	case "mem":
-		if err := noOtherParams(q, rawURL); err != nil {
-			return nil, err
-		}
-		return openMem(), nil
-	default:
-		return nil, fmt.Errorf("unsupported destination scheme %q in %q: want a folder, file://, s3:// or mem://", scheme, rawURL)
-	}
-}
-
-func boolParam(q url.Values, name string) (bool, error) {
-	if !q.Has(name) {
-		return false, nil
-	}
-	v := q.Get(name)
-	q.Del(name)
-	switch v {
-	case "true", "1", "":
-		return true, nil
-	case "false", "0":
-		return false, nil
-	}
-	return false, fmt.Errorf("parameter %s=%q: want true or false", name, v)
-}
-
-func noOtherParams(q url.Values, rawURL string) error {
-	for k := range q {
-		return fmt.Errorf("unknown parameter %q in %q", k, rawURL)
-	}
-	return nil
+// Sweeper is a Store whose writes can leave temporary files behind when
+// the process dies (a local folder), and that can remove them safely.
+type Sweeper interface {
+	// Sweep removes, in the folders under prefix (which ends in '/' or is
+	// empty), the temporary files of writes that can no longer finish.
+	Sweep(ctx context.Context, prefix string) (Swept, error)
+	// Swept is what this store removed so far: by Sweep, and in each folder
+	// the first time this store wrote to it.
+	Swept() Swept
 }
 
 // CheckKey refuses keys that could leave the store's root or prefix: empty,
@@ -182,7 +137,7 @@ func CheckKey(key string) error {
 }
 
 // ReadAll reads an object and decompresses it by its name's extension.
-func ReadAll(ctx context.Context, r Reader, key string) ([]byte, error) {
+func ReadAll(ctx context.Context, r ReadLister, key string) ([]byte, error) {
 	data, err := r.Read(ctx, key)
 	if err != nil {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 
 	"github.com/eventlake/eventlake/internal/event"
 	"github.com/eventlake/eventlake/internal/lake"
+	"github.com/eventlake/eventlake/internal/lake/lakeurl"
 )
 
 func ev(uuid, name string) []byte {
@@ -17,7 +18,7 @@ func ev(uuid, name string) []byte {
 
 func TestLandBatch(t *testing.T) {
 	ctx := context.Background()
-	store, _ := lake.Open(ctx, "mem://", nil)
+	store, _ := lakeurl.Open(ctx, "mem://", nil)
 	w, _ := lake.NewWriter(store, &lake.WriterOptions{Compression: lake.None})
 	recs := []Record{
 		{Data: ev("a", "pay:x"), Source: "shard-1:100"},
@@ -67,7 +68,7 @@ func (f failDir) Create(ctx context.Context, key string, body ...[]byte) error {
 
 func TestLandReportsRecordsOfFailedObjects(t *testing.T) {
 	ctx := context.Background()
-	mem, _ := lake.Open(ctx, "mem://", nil)
+	mem, _ := lakeurl.Open(ctx, "mem://", nil)
 	w, _ := lake.NewWriter(failDir{mem, "event_type=auth/"}, nil)
 	recs := []Record{
 		{Data: ev("a", "pay:x")}, {Data: ev("b", "auth:y")}, {Data: ev("c", "pay:x")}, {Data: ev("d", "auth:y")},

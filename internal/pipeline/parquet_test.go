@@ -13,6 +13,7 @@ import (
 
 	"github.com/eventlake/eventlake/internal/gen"
 	"github.com/eventlake/eventlake/internal/lake"
+	"github.com/eventlake/eventlake/internal/lake/lakeurl"
 )
 
 // TestParquetRoundTrip: the same input landed as NDJSON and as Parquet
@@ -22,7 +23,7 @@ func TestParquetRoundTrip(t *testing.T) {
 	x := expect(t, gen.Options{Events: 8000, Seed: 5, Bad: 0.01, Dup: 0.01})
 	ctx := context.Background()
 	land := func(f lake.Format) lake.Reader {
-		store, _ := lake.Open(ctx, "mem://", nil)
+		store, _ := lakeurl.Open(ctx, "mem://", nil)
 		run(t, store, Config{Source: "e.jsonl", Batch: BatchPolicy{Events: 3000}}, x.input, &lake.WriterOptions{Compression: lake.None, Format: f})
 		return store
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/eventlake/eventlake/internal/event"
 	"github.com/eventlake/eventlake/internal/gen"
 	"github.com/eventlake/eventlake/internal/lake"
+	"github.com/eventlake/eventlake/internal/lake/lakeurl"
 )
 
 // expectation is what the lake must hold for a generated stream, worked out
@@ -146,7 +147,7 @@ func TestEndToEnd(t *testing.T) {
 	x := expect(t, opts)
 	for _, c := range []lake.Compression{lake.None, lake.Gzip, lake.Zstd} {
 		t.Run(c.String(), func(t *testing.T) {
-			store, err := lake.Open(context.Background(), t.TempDir(), nil)
+			store, err := lakeurl.Open(context.Background(), t.TempDir(), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -257,7 +258,7 @@ func count(t *testing.T, s lake.Reader) int {
 func TestSameBatchesWhateverTheChunking(t *testing.T) {
 	x := expect(t, gen.Options{Events: 5000, Seed: 9, Bad: 0.01, Dup: 0.01})
 	keys := func(chunk, workers int) []string {
-		store, _ := lake.Open(context.Background(), "mem://", nil)
+		store, _ := lakeurl.Open(context.Background(), "mem://", nil)
 		run(t, store, Config{Source: "e.jsonl", Batch: BatchPolicy{Events: 1234}, ChunkSize: chunk, Workers: workers}, x.input, nil)
 		var out []string
 		for ent := range store.List(context.Background(), "") {
@@ -280,7 +281,7 @@ func TestHostileValuesStayInside(t *testing.T) {
 		fmt.Fprintf(&in, `{"event_uuid":"u%d","event_name":"%s","created_at":1}`+"\n", i, name)
 	}
 	root := t.TempDir()
-	store, err := lake.Open(context.Background(), root+"/lake", nil)
+	store, err := lakeurl.Open(context.Background(), root+"/lake", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,7 +323,7 @@ func (f *failingStore) Create(ctx context.Context, key string, body ...[]byte) e
 
 func TestWriteFailureIsAnErrorAndCounted(t *testing.T) {
 	x := expect(t, gen.Options{Events: 20000, Seed: 4})
-	mem, _ := lake.Open(context.Background(), "mem://", nil)
+	mem, _ := lakeurl.Open(context.Background(), "mem://", nil)
 	w, _ := lake.NewWriter(&failingStore{Store: mem, n: 3}, &lake.WriterOptions{Concurrency: 1})
 	r, _ := New(w, Config{Batch: BatchPolicy{Events: 2000}})
 	st, err := r.Run(context.Background(), bytes.NewReader(x.input))
@@ -337,7 +338,7 @@ func TestWriteFailureIsAnErrorAndCounted(t *testing.T) {
 // TestInterruptFlushes: a cancelled run writes what it read and says so.
 func TestInterruptFlushes(t *testing.T) {
 	pr, pw := io.Pipe()
-	store, _ := lake.Open(context.Background(), "mem://", nil)
+	store, _ := lakeurl.Open(context.Background(), "mem://", nil)
 	w, _ := lake.NewWriter(store, nil)
 	r, _ := New(w, Config{Source: "stdin"})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -367,7 +368,7 @@ func TestInterruptFlushes(t *testing.T) {
 // waiting for the batch to fill.
 func TestPeriodCutsStreams(t *testing.T) {
 	pr, pw := io.Pipe()
-	store, _ := lake.Open(context.Background(), "mem://", nil)
+	store, _ := lakeurl.Open(context.Background(), "mem://", nil)
 	w, _ := lake.NewWriter(store, nil)
 	r, _ := New(w, Config{Source: "stdin", Batch: BatchPolicy{Period: 50 * time.Millisecond}})
 	done := make(chan error)

@@ -16,6 +16,7 @@ import (
 	"github.com/eventlake/eventlake/internal/gen"
 	"github.com/eventlake/eventlake/internal/lake"
 	"github.com/eventlake/eventlake/internal/lake/laketest"
+	"github.com/eventlake/eventlake/internal/lake/lakeurl"
 )
 
 // poison are valid events whose partition folder no file system can make:
@@ -52,7 +53,7 @@ func TestPoisonPartitionIsADeadLetter(t *testing.T) {
 	half := bytes.IndexByte(x.input[len(x.input)/2:], '\n') + len(x.input)/2 + 1
 	input := []byte(poison[0] + "\n" + string(x.input[:half]) + poison[1] + "\n" + string(x.input[half:]) + poison[2] + "\n")
 
-	cli, err := lake.Open(ctx, t.TempDir(), nil)
+	cli, err := lakeurl.Open(ctx, t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +62,7 @@ func TestPoisonPartitionIsADeadLetter(t *testing.T) {
 		t.Fatalf("CLI path: written %d, partition_too_long %d, unwritten %d; want %d, 3, 0", st.Written, st.DeadByReason[event.ReasonPartitionTooLong], st.Unwritten, len(x.good))
 	}
 
-	lambda, err := lake.Open(ctx, t.TempDir(), nil)
+	lambda, err := lakeurl.Open(ctx, t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +108,7 @@ func TestGiantLineKeepsItsStartAndTrueSize(t *testing.T) {
 	const size = 300 << 20 // over the reader's old 64 MiB cut
 	head := `{"event_uuid":"big","event_name":"a:b","created_at":1710633600,"pad":"`
 	in := io.MultiReader(strings.NewReader(head), &endless{n: size - int64(len(head)) - 2}, strings.NewReader("\"}\n"+`{"event_uuid":"after","event_name":"a:b","created_at":1710633600}`+"\n"))
-	store, _ := lake.Open(context.Background(), "mem://", nil)
+	store, _ := lakeurl.Open(context.Background(), "mem://", nil)
 	w, _ := lake.NewWriter(store, &lake.WriterOptions{Compression: lake.None})
 	r, err := New(w, Config{Source: "big.jsonl"})
 	if err != nil {
@@ -180,7 +181,7 @@ func TestCountsAfterPartialFailure(t *testing.T) {
 	x := expect(t, gen.Options{Events: 8000, Seed: 14, Bad: 0.01, Dup: 0.01})
 	for _, tc := range faults {
 		t.Run(tc.name, func(t *testing.T) {
-			mem, _ := lake.Open(context.Background(), "mem://", nil)
+			mem, _ := lakeurl.Open(context.Background(), "mem://", nil)
 			store := laketest.New(mem, tc.fault)
 			w, _ := lake.NewWriter(store, &lake.WriterOptions{Concurrency: 2})
 			r, _ := New(w, Config{Source: "f.jsonl", Batch: BatchPolicy{Events: 2000}})
@@ -229,7 +230,7 @@ func TestLandCountsAfterPartialFailure(t *testing.T) {
 	for _, tc := range faults {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
-			mem, _ := lake.Open(ctx, "mem://", nil)
+			mem, _ := lakeurl.Open(ctx, "mem://", nil)
 			store := laketest.New(mem, tc.fault)
 			w, _ := lake.NewWriter(store, &lake.WriterOptions{Concurrency: 2})
 			res, err := Land(ctx, w, name, recs, nil)

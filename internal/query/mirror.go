@@ -36,7 +36,7 @@ type MirrorStats struct {
 //
 // onFetch, when set, is told of each object fetched (from several
 // goroutines at once) with the number still to fetch at the start.
-func Mirror(ctx context.Context, r lake.Reader, dir, prefix string, onFetch func(bytes int64, of int)) (MirrorStats, error) {
+func Mirror(ctx context.Context, r lake.ReadLister, dir, prefix string, onFetch func(bytes int64, of int)) (MirrorStats, error) {
 	var st MirrorStats
 	marker := filepath.Join(dir, MirrorMarker)
 	if _, err := os.Stat(marker); err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/eventlake/eventlake/internal/compact"
 	"github.com/eventlake/eventlake/internal/gen"
 	"github.com/eventlake/eventlake/internal/lake"
+	"github.com/eventlake/eventlake/internal/lake/lakeurl"
 	"github.com/eventlake/eventlake/internal/pipeline"
 )
 
@@ -24,7 +25,7 @@ func land(t *testing.T, dir string, f lake.Format, opts gen.Options) {
 	if _, err := gen.Write(context.Background(), &in, opts, nil); err != nil {
 		t.Fatal(err)
 	}
-	store, err := lake.Open(context.Background(), dir, nil)
+	store, err := lakeurl.Open(context.Background(), dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +82,7 @@ func TestViewFollowsCompaction(t *testing.T) {
 	land(t, dir, lake.JSONL, gen.Options{Events: 4000, Seed: 3}) // same events, same objects: nothing added
 	var in bytes.Buffer
 	gen.Write(ctx, &in, opts, nil)
-	store, _ := lake.Open(ctx, dir, nil)
+	store, _ := lakeurl.Open(ctx, dir, nil)
 	w, _ := lake.NewWriter(store, &lake.WriterOptions{Compression: lake.Zstd})
 	r, _ := pipeline.New(w, pipeline.Config{Source: "replay", Batch: pipeline.BatchPolicy{Events: 500}})
 	if _, err := r.Run(ctx, &in); err != nil {

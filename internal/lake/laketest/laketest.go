@@ -29,10 +29,10 @@ type Fault struct {
 	Err error
 }
 
-// Store is a lake.Reader whose creates fail as its faults say. Reads,
+// Store is a lake.ReadWriteStore whose creates fail as its faults say. Reads,
 // lists and deletes pass through.
 type Store struct {
-	lake.Reader
+	lake.ReadWriteStore
 	mu      sync.Mutex
 	faults  []Fault
 	seen    []int // matching creates so far, per fault
@@ -40,11 +40,11 @@ type Store struct {
 	failed  int
 }
 
-var _ lake.Reader = (*Store)(nil)
+var _ lake.ReadWriteStore = (*Store)(nil)
 
 // New wraps r. With no faults it only counts.
-func New(r lake.Reader, faults ...Fault) *Store {
-	return &Store{Reader: r, faults: faults, seen: make([]int, len(faults))}
+func New(r lake.ReadWriteStore, faults ...Fault) *Store {
+	return &Store{ReadWriteStore: r, faults: faults, seen: make([]int, len(faults))}
 }
 
 // Create fails with the first fault that applies, else creates.
@@ -52,7 +52,7 @@ func (s *Store) Create(ctx context.Context, key string, body ...[]byte) error {
 	if err := s.fault(key); err != nil {
 		return fmt.Errorf("create %s: %w", key, err)
 	}
-	err := s.Reader.Create(ctx, key, body...)
+	err := s.ReadWriteStore.Create(ctx, key, body...)
 	if err == nil {
 		s.mu.Lock()
 		s.created++

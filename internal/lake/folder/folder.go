@@ -1,4 +1,8 @@
-package lake
+// Package folder is the lake store over a local folder: conditional creates
+// by link(2), no partial objects, no way out of the folder (os.Root, no
+// symbolic links written through), and sweeps of the temporary files a
+// crashed writer left.
+package folder
 
 import (
 	"context"
@@ -15,13 +19,15 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/eventlake/eventlake/internal/lake"
 )
 
 // tmpPrefix starts the names of objects being written. Readers that follow
 // Hive conventions skip names starting with '.' or '_'.
 const tmpPrefix = ".tmp-"
 
-// dirStore is a local folder. Create writes a temporary file in the target
+// Store is a local folder. Create writes a temporary file in the target
 // folder and then hard-links it to its name: link(2) fails if the name
 // exists, so the create is atomic and conditional even between processes,
 // and readers never see a partial file. (gocloud's fileblob checks for the
@@ -33,7 +39,7 @@ const tmpPrefix = ".tmp-"
 // each is opened). A writer holds a lock on its temporary file until the
 // object is linked; temporary files nobody holds, left by a crashed run, are
 // removed when a folder is first written (see sweep).
-type dirStore struct {
+type Store struct {
 	root   *os.Root
 	abs    string
 	fsync  bool
@@ -41,16 +47,28 @@ type dirStore struct {
 
 	swept sync.Map // folders (relative, slash-separated) swept of leftovers
 	mu    sync.Mutex
-	tally Swept
+	tally lake.Swept
 }
 
 var (
-	_ Reader    = (*dirStore)(nil)
-	_ DirLister = (*dirStore)(nil)
-	_ Sweeper   = (*dirStore)(nil)
+	_ lake.ReadWriteStore = (*Store)(nil)
+	_ lake.DirLister      = (*Store)(nil)
+	_ lake.Sweeper        = (*Store)(nil)
 )
 
-func openDir(p string, fsync bool) (*dirStore, error) {
+// Options tune a folder store. The zero value is fine.
+type Options struct {
+	// Fsync syncs each object and its folder before Create reports it
+	// written.
+	Fsync bool
+}
+
+// Open opens the folder at path p as a store, making it if missing, and
+// checks that it is writable. A nil opts means defaults.
+func Open(p string, opts *Options) (*Store, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
 	if p == "" {
 		return nil, errors.New("empty folder path")
 	}
@@ -65,7 +83,7 @@ func openDir(p string, fsync bool) (*dirStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot open lake folder: %w", err)
 	}
-	s := &dirStore{root: root, abs: abs, fsync: fsync, opened: time.Now()}
+	s := &Store{root: root, abs: abs, fsync: opts.Fsync, opened: time.Now()}
 	// Fail now, not at the first batch, when the folder is not writable.
 	f, name, err := createTemp(root)
 	if err != nil {
@@ -77,13 +95,15 @@ func openDir(p string, fsync bool) (*dirStore, error) {
 	return s, nil
 }
 
-func (s *dirStore) String() string { return "file://" + filepath.ToSlash(s.abs) }
+// String is the store's file:// URL.
+func (s *Store) String() string { return "file://" + filepath.ToSlash(s.abs) }
 
-func (s *dirStore) Close() error { return s.root.Close() }
+// Close releases the folder.
+func (s *Store) Close() error { return s.root.Close() }
 
 // name is the store-relative file name of key.
-func (s *dirStore) name(key string) (string, error) {
-	if err := CheckKey(key); err != nil {
+func (s *Store) name(key string) (string, error) {
+	if err := lake.CheckKey(key); err != nil {
 		return "", err
 	}
 	return filepath.FromSlash(key), nil
@@ -94,7 +114,7 @@ func (s *dirStore) name(key string) (string, error) {
 // Each component must be a real folder: a symbolic link is refused, even
 // one that stays inside the lake, and the folder opened must be the one
 // checked, so a link swapped in meanwhile is refused too.
-func (s *dirStore) openFolder(dir string, create bool) (*os.Root, error) {
+func (s *Store) openFolder(dir string, create bool) (*os.Root, error) {
 	cur, err := s.root.OpenRoot(".")
 	if err != nil {
 		return nil, err
@@ -149,11 +169,13 @@ func kindOfFile(m fs.FileMode) string {
 	}
 }
 
-func (s *dirStore) Create(ctx context.Context, key string, body ...[]byte) error {
+// Create writes a locked temporary file in key's folder and links it to
+// key; see Store.
+func (s *Store) Create(ctx context.Context, key string, body ...[]byte) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := CheckKey(key); err != nil {
+	if err := lake.CheckKey(key); err != nil {
 		return err
 	}
 	dir, base := path.Split(key)
@@ -164,7 +186,7 @@ func (s *dirStore) Create(ctx context.Context, key string, body ...[]byte) error
 	defer folder.Close()
 	s.sweepOnce(dir, folder)
 	if _, err := folder.Lstat(base); err == nil {
-		return fmt.Errorf("create %s: %w", key, ErrExist)
+		return fmt.Errorf("create %s: %w", key, lake.ErrExist)
 	}
 	if err := s.write(folder, base, body); err != nil {
 		return fmt.Errorf("create %s: %w", key, err)
@@ -175,7 +197,7 @@ func (s *dirStore) Create(ctx context.Context, key string, body ...[]byte) error
 // write writes body to a locked temporary file in folder and links it to
 // name. The temporary name is removed before the lock is released, so a
 // sweep never sees it unlocked.
-func (s *dirStore) write(folder *os.Root, name string, body [][]byte) error {
+func (s *Store) write(folder *os.Root, name string, body [][]byte) error {
 	f, tmp, err := createTemp(folder)
 	if err != nil {
 		return err
@@ -191,7 +213,7 @@ func (s *dirStore) write(folder *os.Root, name string, body [][]byte) error {
 	if err == nil {
 		err = folder.Link(tmp, name)
 		if errors.Is(err, fs.ErrExist) {
-			err = ErrExist
+			err = lake.ErrExist
 		}
 	}
 	folder.Remove(tmp)
@@ -254,19 +276,21 @@ func sameFile(folder *os.Root, name string, f *os.File) bool {
 	return err == nil && os.SameFile(a, b)
 }
 
-func (s *dirStore) Read(ctx context.Context, key string) ([]byte, error) {
+// Read reads the regular file at key.
+func (s *Store) Read(ctx context.Context, key string) ([]byte, error) {
 	name, err := s.name(key)
 	if err != nil {
 		return nil, err
 	}
 	b, err := s.root.ReadFile(name)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("read %s: %w", key, ErrNotExist)
+		return nil, fmt.Errorf("read %s: %w", key, lake.ErrNotExist)
 	}
 	return b, err
 }
 
-func (s *dirStore) Delete(ctx context.Context, key string) error {
+// Delete removes the file at key, if any.
+func (s *Store) Delete(ctx context.Context, key string) error {
 	name, err := s.name(key)
 	if err != nil {
 		return err
@@ -279,9 +303,9 @@ func (s *dirStore) Delete(ctx context.Context, key string) error {
 
 // List yields the regular files under prefix; temporary files and
 // symbolic links are not objects.
-func (s *dirStore) List(ctx context.Context, prefix string) iter.Seq2[Entry, error] {
-	return func(yield func(Entry, error) bool) {
-		var entries []Entry
+func (s *Store) List(ctx context.Context, prefix string) iter.Seq2[lake.Entry, error] {
+	return func(yield func(lake.Entry, error) bool) {
+		var entries []lake.Entry
 		err := fs.WalkDir(s.root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err
@@ -299,11 +323,11 @@ func (s *dirStore) List(ctx context.Context, prefix string) iter.Seq2[Entry, err
 			if err != nil {
 				return err
 			}
-			entries = append(entries, Entry{Key: p, Size: info.Size(), ModTime: info.ModTime()})
+			entries = append(entries, lake.Entry{Key: p, Size: info.Size(), ModTime: info.ModTime()})
 			return nil
 		})
 		if err != nil {
-			yield(Entry{}, err)
+			yield(lake.Entry{}, err)
 			return
 		}
 		sort.Slice(entries, func(i, j int) bool { return entries[i].Key < entries[j].Key })
@@ -315,13 +339,14 @@ func (s *dirStore) List(ctx context.Context, prefix string) iter.Seq2[Entry, err
 	}
 }
 
-func (s *dirStore) Dirs(ctx context.Context, prefix string) ([]string, error) {
+// Dirs lists the folders right below prefix.
+func (s *Store) Dirs(ctx context.Context, prefix string) ([]string, error) {
 	if prefix != "" && !strings.HasSuffix(prefix, "/") {
 		return nil, fmt.Errorf("dirs %q: want a folder ending in /", prefix)
 	}
 	dir := "."
 	if prefix != "" {
-		if err := CheckKey(strings.TrimSuffix(prefix, "/")); err != nil {
+		if err := lake.CheckKey(strings.TrimSuffix(prefix, "/")); err != nil {
 			return nil, err
 		}
 		dir = strings.TrimSuffix(prefix, "/")

@@ -1,6 +1,6 @@
 //go:build !unix
 
-package lake
+package folder
 
 import "os"
 

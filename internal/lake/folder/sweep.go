@@ -1,4 +1,4 @@
-package lake
+package folder
 
 import (
 	"context"
@@ -9,24 +9,9 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	"github.com/eventlake/eventlake/internal/lake"
 )
-
-// Swept counts the leftovers of crashed writers a store removed.
-type Swept struct {
-	Files int
-	Bytes int64
-}
-
-// Sweeper is a Store whose writes can leave temporary files behind when
-// the process dies (a local folder), and that can remove them safely.
-type Sweeper interface {
-	// Sweep removes, in the folders under prefix (which ends in '/' or is
-	// empty), the temporary files of writes that can no longer finish.
-	Sweep(ctx context.Context, prefix string) (Swept, error)
-	// Swept is what this store removed so far: by Sweep, and in each folder
-	// the first time this store wrote to it.
-	Swept() Swept
-}
 
 // errNoLocks says the file system cannot lock files.
 var errNoLocks = errors.New("file locks not supported")
@@ -54,7 +39,7 @@ func isTemp(name string) bool {
 // abandoned reports whether a temporary file can be removed: no writer
 // holds its lock and it was last modified before this store was opened,
 // or, where there are no locks, over staleAge ago.
-func (s *dirStore) abandoned(f *os.File, info fs.FileInfo) (bool, error) {
+func (s *Store) abandoned(f *os.File, info fs.FileInfo) (bool, error) {
 	locked, err := tryLock(f)
 	switch {
 	case errors.Is(err, errNoLocks):
@@ -68,7 +53,7 @@ func (s *dirStore) abandoned(f *os.File, info fs.FileInfo) (bool, error) {
 
 // sweepOnce sweeps folder (dir, relative, ending in '/' or empty) the first
 // time this store writes to it. A failure to sweep never fails a write.
-func (s *dirStore) sweepOnce(dir string, folder *os.Root) {
+func (s *Store) sweepOnce(dir string, folder *os.Root) {
 	if _, done := s.swept.LoadOrStore(dir, true); done {
 		return
 	}
@@ -76,7 +61,7 @@ func (s *dirStore) sweepOnce(dir string, folder *os.Root) {
 }
 
 // sweepFolder removes the abandoned temporary files right in folder.
-func (s *dirStore) sweepFolder(folder *os.Root) error {
+func (s *Store) sweepFolder(folder *os.Root) error {
 	entries, err := fs.ReadDir(folder.FS(), ".")
 	if err != nil {
 		return err
@@ -94,7 +79,7 @@ func (s *dirStore) sweepFolder(folder *os.Root) error {
 
 // removeIfAbandoned removes the temporary file name while holding its lock,
 // if it is abandoned and still the file that was checked.
-func (s *dirStore) removeIfAbandoned(folder *os.Root, name string) error {
+func (s *Store) removeIfAbandoned(folder *os.Root, name string) error {
 	f, err := folder.OpenFile(name, os.O_RDONLY, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil // its writer finished
@@ -122,12 +107,12 @@ func (s *dirStore) removeIfAbandoned(folder *os.Root, name string) error {
 }
 
 // Sweep removes abandoned temporary files in every folder under prefix.
-func (s *dirStore) Sweep(ctx context.Context, prefix string) (Swept, error) {
+func (s *Store) Sweep(ctx context.Context, prefix string) (lake.Swept, error) {
 	before := s.Swept()
 	start := "."
 	if prefix != "" {
-		if err := CheckKey(strings.TrimSuffix(prefix, "/")); err != nil {
-			return Swept{}, err
+		if err := lake.CheckKey(strings.TrimSuffix(prefix, "/")); err != nil {
+			return lake.Swept{}, err
 		}
 		start = strings.TrimSuffix(prefix, "/")
 	}
@@ -152,11 +137,11 @@ func (s *dirStore) Sweep(ctx context.Context, prefix string) (Swept, error) {
 		return nil
 	})
 	after := s.Swept()
-	return Swept{Files: after.Files - before.Files, Bytes: after.Bytes - before.Bytes}, err
+	return lake.Swept{Files: after.Files - before.Files, Bytes: after.Bytes - before.Bytes}, err
 }
 
 // Swept is what this store removed so far.
-func (s *dirStore) Swept() Swept {
+func (s *Store) Swept() lake.Swept {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.tally
