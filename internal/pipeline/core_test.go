@@ -11,6 +11,7 @@ import (
 	"github.com/eventlake/eventlake/internal/event"
 	"github.com/eventlake/eventlake/internal/gen"
 	"github.com/eventlake/eventlake/internal/lake"
+	"github.com/eventlake/eventlake/internal/lake/mem"
 )
 
 // hostileLines are lines every entry point must treat alike: blank ones,
@@ -134,7 +135,7 @@ func TestOneLandingRule(t *testing.T) {
 
 // objectsByDir returns each object's body by its key without the batch
 // name: the folder (dead letters under their prefix) and the extension.
-func objectsByDir(t *testing.T, s lake.Reader) map[string][]byte {
+func objectsByDir(t *testing.T, s lake.ReadLister) map[string][]byte {
 	t.Helper()
 	ctx := context.Background()
 	out := map[string][]byte{}
@@ -165,11 +166,9 @@ func objectsByDir(t *testing.T, s lake.Reader) map[string][]byte {
 }
 
 // memStore is an empty memory store.
-func memStore(t *testing.T) lake.Reader {
+func memStore(t *testing.T) lake.ReadWriteStore {
 	t.Helper()
-	s, err := lake.Open(context.Background(), "mem://", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mem.New()
+	t.Cleanup(func() { s.Close() })
 	return s
 }
