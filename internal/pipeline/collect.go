@@ -24,6 +24,23 @@ type part struct {
 // blockSize is the size of the blocks parts are made of.
 const blockSize = 128 << 10
 
+// fill appends data to body, a list of blocks, taking a new block from get
+// when the last is full: what is already there is never copied again.
+func fill(body [][]byte, data []byte, get func() []byte) [][]byte {
+	for len(data) > 0 {
+		n := len(body) - 1
+		if n < 0 || len(body[n]) == cap(body[n]) {
+			body = append(body, get())
+			n++
+		}
+		blk := body[n]
+		k := copy(blk[len(blk):cap(blk)], data)
+		body[n] = blk[:len(blk)+k]
+		data = data[k:]
+	}
+	return body
+}
+
 // blocks is a free list of blocks.
 type blocks struct {
 	mu   sync.Mutex
@@ -201,17 +218,7 @@ func (c *collector) move(g *group) {
 		p = &part{dir: g.dir, dead: g.dead}
 		c.cur.parts[g.dir] = p
 	}
-	for data := g.data[g.from:g.pos]; len(data) > 0; {
-		n := len(p.blocks) - 1
-		if n < 0 || len(p.blocks[n]) == cap(p.blocks[n]) {
-			p.blocks = append(p.blocks, c.blocks.get())
-			n++
-		}
-		blk := p.blocks[n]
-		k := copy(blk[len(blk):cap(blk)], data)
-		p.blocks[n] = blk[:len(blk)+k]
-		data = data[k:]
-	}
+	p.blocks = fill(p.blocks, g.data[g.from:g.pos], c.blocks.get)
 	p.events += g.pending
 	g.from, g.pending = g.pos, 0
 }

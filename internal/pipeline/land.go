@@ -152,15 +152,20 @@ func (l *lander) record(ri int, r Record) {
 func (l *lander) add(dir string, dead bool, line []byte, ri int) {
 	p, ok := l.parts[dir]
 	if !ok {
-		p = &landPart{obj: lake.Object{Dir: dir, Dead: dead, Body: [][]byte{nil}}}
+		p = &landPart{obj: lake.Object{Dir: dir, Dead: dead}}
 		l.parts[dir] = p
 	}
-	p.obj.Body[0] = append(p.obj.Body[0], line...)
+	p.obj.Body = fill(p.obj.Body, line, newLandBlock)
 	p.obj.Events++
 	if n := len(p.recs); n == 0 || p.recs[n-1] != ri {
 		p.recs = append(p.recs, ri)
 	}
 }
+
+// newLandBlock is a block of a delivered batch's object. Smaller than the
+// pipeline's: a function's batch spreads a few thousand events over up to
+// hundreds of partitions.
+func newLandBlock() []byte { return make([]byte, 0, 32<<10) }
 
 // write creates the batch's objects and counts each one's outcome; the
 // records with an event in an object not created are Failed.
