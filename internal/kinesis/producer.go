@@ -26,7 +26,6 @@ import (
 const (
 	MaxPutRecords = 500
 	MaxPutBytes   = 5 << 20 // data plus partition keys
-	MaxRecordSize = 1 << 20
 )
 
 // Options say how to reach Kinesis. Empty fields fall back to the AWS
