@@ -12,9 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
-
 	"github.com/eventlake/eventlake/internal/event"
 	"github.com/eventlake/eventlake/internal/lake"
 	"github.com/eventlake/eventlake/internal/pipeline"
@@ -213,25 +210,12 @@ func (e env) openInput(from string) (io.Reader, string, time.Duration, func(), e
 		f.Close()
 		return nil, "", 0, nil, fmt.Errorf("--from: %s is a folder, want an NDJSON file", from)
 	}
-	var r io.Reader = f
-	closeFn := func() { f.Close() }
-	switch {
-	case strings.HasSuffix(from, ".gz"):
-		zr, err := gzip.NewReader(f)
-		if err != nil {
-			f.Close()
-			return nil, "", 0, nil, fmt.Errorf("--from %s: %w", from, err)
-		}
-		r = zr
-	case strings.HasSuffix(from, ".zst"):
-		zr, err := zstd.NewReader(f)
-		if err != nil {
-			f.Close()
-			return nil, "", 0, nil, fmt.Errorf("--from %s: %w", from, err)
-		}
-		r = zr
-		closeFn = func() { zr.Close(); f.Close() }
+	r, err := lake.NewFileReader(from, f)
+	if err != nil {
+		f.Close()
+		return nil, "", 0, nil, fmt.Errorf("--from %s: %w", from, err)
 	}
+	closeFn := func() { r.Close(); f.Close() }
 	return r, from, 0, closeFn, nil
 }
 
