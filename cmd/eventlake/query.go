@@ -88,14 +88,14 @@ func (e env) query(ctx context.Context, args []string) error {
 	if _, err := lake.PartitionPrefix(*partition); err != nil {
 		return badUsage("--partition: %v", err)
 	}
-	if strings.Contains(*dir, "://") && !strings.HasPrefix(*dir, "file://") {
+	if local, ok := localLake(*dir); ok {
+		*dir = local
+	} else {
 		local, err := e.mirror(ctx, *dir, *cache, *partition, *s3Endpoint)
 		if err != nil {
 			return err
 		}
 		*dir = local
-	} else {
-		*dir = strings.TrimPrefix(*dir, "file://")
 	}
 	res, err := query.Run(ctx, *dir, fs.Arg(0), &query.Options{Unrestricted: *unrestricted})
 	if err != nil {
