@@ -18,8 +18,8 @@ M="python3 bench/measure.py"
 
 $EL gen -n "$N" --seed 42 --bad 0.01 --dup 0.01 --quiet --to "$OUT/events.jsonl"
 head -n $((N / 10)) "$OUT/events.jsonl" >"$OUT/replay.jsonl"
-$EL run --from "$OUT/events.jsonl" --to "$OUT/small" --batch-events 10000 --quiet >/dev/null
-$EL run --from "$OUT/replay.jsonl" --to "$OUT/small" --batch-events 10000 --quiet >/dev/null
+$EL run --from "$OUT/events.jsonl" --lake "$OUT/small" --batch-events 10000 --quiet >/dev/null
+$EL run --from "$OUT/replay.jsonl" --lake "$OUT/small" --batch-events 10000 --quiet >/dev/null
 cp -a "$OUT/small" "$OUT/jsonl"
 cp -a "$OUT/small" "$OUT/parquet"
 

@@ -26,7 +26,7 @@ EL="$OUT/eventlake"
 echo "== gen $N events -> kinesis://events (4 shards)"
 $EL gen -n "$N" --seed 42 --bad 0.01 --dup 0.01 --quiet --to kinesis://events --create-shards 4
 echo "== run, function in-process, lake in a folder"
-$EL run --from kinesis://events --to "$OUT/lake-cli" --drain --quiet --batch-size 1000 --checkpoint "$OUT/cp1.json"
+$EL run --from kinesis://events --lake "$OUT/lake-cli" --drain --quiet --batch-size 1000 --checkpoint "$OUT/cp1.json"
 echo "== run --invoke, the real bootstrap under the runtime interface emulator"
 $EL run --from kinesis://events --invoke "http://127.0.0.1:$RP/2015-03-31/functions/function/invocations" --drain --quiet --batch-size 1000 --checkpoint "$OUT/cp2.json"
 echo "== lakes: $(find "$OUT/lake-cli" -type f | wc -l) objects (in-process), $(find "$OUT/lake-invoke" -type f | wc -l) objects (invoke)"

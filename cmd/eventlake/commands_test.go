@@ -23,6 +23,14 @@ func TestCommandTable(t *testing.T) {
 			t.Errorf("%s -h: %v\n%s", c.name, err, stderr)
 		}
 	}
+	// run and demo name the lake --lake, as compact, query and ddl do, and
+	// still take its old name --to, which their help calls deprecated.
+	for _, name := range []string{"run", "demo"} {
+		_, stderr, _ := cli(t, nil, name, "-h")
+		if !strings.Contains(stderr, "  -lake string\n    \tthe lake: ") || !strings.Contains(stderr, "  -to string\n    \tdeprecated: the old name of --lake") {
+			t.Errorf("%s -h does not show --lake and the deprecated --to:\n%s", name, stderr)
+		}
+	}
 	for _, args := range [][]string{{"help"}, {"-h"}, {"--help"}} {
 		out, _, err := cli(t, nil, args...)
 		if err != nil || out != text {

@@ -23,7 +23,7 @@ func (e env) demo(ctx context.Context, args []string) error {
 	g.register(fs, 1_000_000)
 	lf.register(fs, "./lake")
 	fs.Usage = func() {
-		fmt.Fprintf(e.stderr, "usage: eventlake demo [-n N] [--to LAKE] [flags]\n\nGenerates events (0.1%% bad, 0.1%% duplicates by default) and lands them in the lake.\n\n")
+		fmt.Fprintf(e.stderr, "usage: eventlake demo [-n N] [--lake LAKE] [flags]\n\nGenerates events (0.1%% bad, 0.1%% duplicates by default) and lands them in the lake.\n\n")
 		fs.PrintDefaults()
 	}
 	// The demo shows dead letters and duplicates too.
@@ -53,7 +53,7 @@ func (e env) demo(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "Generating %d events (seed %d) and landing them in %s (%s, %s layout)...\n\n", opts.Events, opts.Seed, lf.to, lf.compression, lf.layout)
+	fmt.Fprintf(e.stdout, "Generating %d events (seed %d) and landing them in %s (%s, %s layout)...\n\n", opts.Events, opts.Seed, lf.lake, lf.compression, lf.layout)
 
 	pr, pw := io.Pipe()
 	genDone := make(chan error, 1)
@@ -70,7 +70,7 @@ func (e env) demo(ctx context.Context, args []string) error {
 	if runErr != nil {
 		return runErr
 	}
-	store, err := lake.Open(ctx, lf.to, &lake.OpenOptions{S3Endpoint: lf.s3Endpoint})
+	store, err := lake.Open(ctx, lf.lake, &lake.OpenOptions{S3Endpoint: lf.s3Endpoint})
 	if err != nil {
 		return err
 	}

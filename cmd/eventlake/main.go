@@ -1,8 +1,8 @@
 // Command eventlake lands streams of JSON events in a partitioned data lake.
 //
-//	eventlake demo                       generate 1M events and land them in ./lake
-//	eventlake gen -n N --to FILE|-       generate events
-//	eventlake run --from FILE|- --to URL land events from a file or stdin
+//	eventlake demo                         generate 1M events and land them in ./lake
+//	eventlake gen -n N --to FILE|-         generate events
+//	eventlake run --from FILE|- --lake URL land events from a file or stdin
 //
 // Run "eventlake help" or "eventlake <command> -h" for flags.
 package main

@@ -46,7 +46,7 @@ func countObjects(t *testing.T, root string) (objects int) {
 
 func TestDemoLandsAndIsIdempotent(t *testing.T) {
 	dir := t.TempDir() + "/lake"
-	out, _, err := cli(t, nil, "demo", "-n", "20000", "--to", dir)
+	out, _, err := cli(t, nil, "demo", "-n", "20000", "--lake", dir)
 	if err != nil {
 		t.Fatalf("demo: %v\n%s", err, out)
 	}
@@ -59,6 +59,7 @@ func TestDemoLandsAndIsIdempotent(t *testing.T) {
 	if n == 0 {
 		t.Fatal("demo wrote no objects")
 	}
+	// Again, naming the lake by its deprecated flag: the same lake.
 	out, _, err = cli(t, nil, "demo", "-n", "20000", "--to", dir)
 	if err != nil {
 		t.Fatal(err)
@@ -112,9 +113,9 @@ func TestRunFromFilesAndStdin(t *testing.T) {
 
 	var first summary
 	for i, args := range [][]string{
-		{"run", "--from", events, "--to", dir + "/plain", "--json"},
-		{"run", "--from", events + ".gz", "--to", "file://" + dir + "/gz", "--json", "--compression", "zstd"},
-		{"run", "--from", "-", "--to", dir + "/stdin", "--json", "--layout", "hourly", "--dead-letters", dir + "/dlq"},
+		{"run", "--from", events, "--lake", dir + "/plain", "--json"},
+		{"run", "--from", events + ".gz", "--to", "file://" + dir + "/gz", "--json", "--compression", "zstd"}, // --to: the deprecated name of --lake
+		{"run", "--from", "-", "--lake", dir + "/stdin", "--json", "--layout", "hourly", "--dead-letters", dir + "/dlq"},
 	} {
 		out, stderr, err := cli(t, bytes.NewReader(raw), args...)
 		if err != nil {
@@ -155,17 +156,17 @@ func TestClearErrors(t *testing.T) {
 	}{
 		{[]string{}, true, "Commands:"},
 		{[]string{"frobnicate"}, true, "unknown command"},
-		{[]string{"run", "--to", dir}, true, "--from and --to are required"},
-		{[]string{"run", "--from", in, "--to", dir, "extra"}, true, "unexpected argument"},
-		{[]string{"run", "--from", in, "--to", dir, "--bogus"}, true, "flag provided but not defined"},
-		{[]string{"run", "--from", in, "--to", dir, "--layout", "weekly"}, true, `unknown layout "weekly"`},
-		{[]string{"run", "--from", in, "--to", dir, "--compression", "lz4"}, true, `unknown compression "lz4"`},
-		{[]string{"run", "--from", in, "--to", "ftp://x/y"}, false, "unsupported destination scheme"},
-		{[]string{"run", "--from", in, "--to", "s3://b?colour=red"}, false, `unknown parameter "colour"`},
-		{[]string{"run", "--from", filepath.Join(dir, "missing.jsonl"), "--to", dir}, false, "no such file"},
-		{[]string{"run", "--from", dir, "--to", dir + "/l"}, false, "is a folder"},
-		{[]string{"run", "--from", in, "--to", "/proc/forbidden/lake"}, false, "lake folder"},
-		{[]string{"run", "--from", in, "--to", dir, "--batch-events", "0"}, true, "--batch-events 0: want a positive number"},
+		{[]string{"run", "--lake", dir}, true, "--from and --lake are required"},
+		{[]string{"run", "--from", in, "--lake", dir, "extra"}, true, "unexpected argument"},
+		{[]string{"run", "--from", in, "--lake", dir, "--bogus"}, true, "flag provided but not defined"},
+		{[]string{"run", "--from", in, "--lake", dir, "--layout", "weekly"}, true, `unknown layout "weekly"`},
+		{[]string{"run", "--from", in, "--lake", dir, "--compression", "lz4"}, true, `unknown compression "lz4"`},
+		{[]string{"run", "--from", in, "--lake", "ftp://x/y"}, false, "unsupported destination scheme"},
+		{[]string{"run", "--from", in, "--lake", "s3://b?colour=red"}, false, `unknown parameter "colour"`},
+		{[]string{"run", "--from", filepath.Join(dir, "missing.jsonl"), "--lake", dir}, false, "no such file"},
+		{[]string{"run", "--from", dir, "--lake", dir + "/l"}, false, "is a folder"},
+		{[]string{"run", "--from", in, "--lake", "/proc/forbidden/lake"}, false, "lake folder"},
+		{[]string{"run", "--from", in, "--lake", dir, "--batch-events", "0"}, true, "--batch-events 0: want a positive number"},
 		{[]string{"gen", "--bad", "2"}, true, "fractions"},
 		{[]string{"gen", "--start", "yesterday"}, true, "--start"},
 		{[]string{"compact", "--lake", dir, "--target-size", "big"}, true, "want a positive size"},
@@ -198,7 +199,7 @@ func TestClearErrors(t *testing.T) {
 func TestSignalFlushes(t *testing.T) {
 	dir := t.TempDir()
 	bin := binary(t)
-	cmd := exec.Command(bin, "run", "--from", "-", "--to", dir+"/lake", "--json", "--batch-period", "1h")
+	cmd := exec.Command(bin, "run", "--from", "-", "--lake", dir+"/lake", "--json", "--batch-period", "1h")
 	stdin, _ := cmd.StdinPipe()
 	var out bytes.Buffer
 	cmd.Stdout = &out
@@ -254,7 +255,7 @@ func TestRunToS3(t *testing.T) {
 	}
 	var runs []summary
 	for range 2 {
-		out, stderr, err := cli(t, nil, "run", "--from", events, "--to", "s3://lake/prod/events", "--s3-endpoint", s3.URL, "--json")
+		out, stderr, err := cli(t, nil, "run", "--from", events, "--lake", "s3://lake/prod/events", "--s3-endpoint", s3.URL, "--json")
 		if err != nil {
 			t.Fatalf("run: %v\n%s", err, stderr)
 		}
@@ -290,7 +291,7 @@ func TestRunToS3(t *testing.T) {
 
 func TestQueryTheDemoLake(t *testing.T) {
 	dir := t.TempDir() + "/lake"
-	o, _, err := cli(t, nil, "demo", "-n", "5000", "--to", dir, "--quiet", "--json")
+	o, _, err := cli(t, nil, "demo", "-n", "5000", "--lake", dir, "--quiet", "--json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -328,7 +329,7 @@ func TestCompactTheLake(t *testing.T) {
 	for _, to := range []string{local, "s3://lake/events"} {
 		var written int64
 		for _, in := range []string{a, b} {
-			out, stderr, err := cli(t, nil, "run", "--from", in, "--to", to, "--s3-endpoint", s3.URL, "--batch-events", "500", "--json")
+			out, stderr, err := cli(t, nil, "run", "--from", in, "--lake", to, "--s3-endpoint", s3.URL, "--batch-events", "500", "--json")
 			if err != nil {
 				t.Fatalf("run: %v\n%s", err, stderr)
 			}
@@ -396,7 +397,7 @@ func TestQueryAnS3Lake(t *testing.T) {
 	}
 	lakeURL := "s3://lake/events"
 	for _, src := range []string{"a", "b"} { // every event twice, in other objects
-		if _, stderr, err := cli(t, nil, "run", "--from", a, "--to", lakeURL, "--s3-endpoint", s3.URL, "--source-id", src, "--batch-events", "500"); err != nil {
+		if _, stderr, err := cli(t, nil, "run", "--from", a, "--lake", lakeURL, "--s3-endpoint", s3.URL, "--source-id", src, "--batch-events", "500"); err != nil {
 			t.Fatalf("run: %v\n%s", err, stderr)
 		}
 	}
@@ -466,7 +467,7 @@ func TestCompactKilled(t *testing.T) {
 	}
 	lakeDir := filepath.Join(dir, "lake")
 	for _, src := range []string{"a", "b"} {
-		if _, stderr, err := cli(t, nil, "run", "--from", events, "--to", lakeDir, "--source-id", src, "--batch-events", "1000"); err != nil {
+		if _, stderr, err := cli(t, nil, "run", "--from", events, "--lake", lakeDir, "--source-id", src, "--batch-events", "1000"); err != nil {
 			t.Fatalf("run: %v\n%s", err, stderr)
 		}
 	}

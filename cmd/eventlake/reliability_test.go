@@ -81,7 +81,7 @@ func TestPoisonEventDoesNotStopTheRun(t *testing.T) {
 	f.Close()
 	lakeDir := filepath.Join(dir, "lake")
 	for i, want := range []struct{ written, present int64 }{{100000, 0}, {0, 100000}} {
-		code, out, stderr := runBinary(t, "run", "--from", input, "--to", lakeDir, "--batch-events", "10000", "--json")
+		code, out, stderr := runBinary(t, "run", "--from", input, "--lake", lakeDir, "--batch-events", "10000", "--json")
 		if code != 0 {
 			t.Fatalf("run %d: exit %d\n%s", i+1, code, stderr)
 		}
@@ -114,7 +114,7 @@ func TestKilledRunLeavesNoTempFiles(t *testing.T) {
 		t.Fatal(stderr)
 	}
 	lakeDir := filepath.Join(dir, "lake")
-	args := []string{"run", "--from", events, "--to", lakeDir, "--compression", "none", "--batch-events", "100000", "--json", "--quiet"}
+	args := []string{"run", "--from", events, "--lake", lakeDir, "--compression", "none", "--batch-events", "100000", "--json", "--quiet"}
 	var left []string
 	for try := 0; try < 20 && len(left) == 0; try++ {
 		os.RemoveAll(lakeDir)
@@ -214,7 +214,7 @@ func TestGiantLinesStayUnderTheMemoryBound(t *testing.T) {
 		w.Flush()
 		f.Close()
 		lakeDir := filepath.Join(dir, "lake-"+filepath.Base(input))
-		rss := peakRSS(t, "run", "--from", input, "--to", lakeDir, "--quiet")
+		rss := peakRSS(t, "run", "--from", input, "--lake", lakeDir, "--quiet")
 		t.Logf("%s: peak RSS %d MB", tc.name, rss>>20)
 		if rss > 256<<20 {
 			t.Errorf("%s: peak RSS %d MB, over the 256 MB bound", tc.name, rss>>20)
@@ -249,8 +249,8 @@ func TestBadFlagValuesExitTwo(t *testing.T) {
 	events := filepath.Join(dir, "events.jsonl")
 	os.WriteFile(events, []byte(`{"event_uuid":"u","event_name":"a:b","created_at":1}`+"\n"), 0o644)
 	lakeDir := filepath.Join(dir, "lake")
-	run := []string{"run", "--from", events, "--to", lakeDir}
-	kin := []string{"run", "--from", "kinesis://s", "--to", lakeDir, "--kinesis-endpoint", "http://127.0.0.1:1"}
+	run := []string{"run", "--from", events, "--lake", lakeDir}
+	kin := []string{"run", "--from", "kinesis://s", "--lake", lakeDir, "--kinesis-endpoint", "http://127.0.0.1:1"}
 	tests := []struct {
 		args []string
 		flag string
@@ -272,9 +272,9 @@ func TestBadFlagValuesExitTwo(t *testing.T) {
 		{append(kin, "--max-retries", "-2"), "--max-retries"},
 		{append(kin, "--batch-window", "-1s"), "--batch-window"},
 		{append(kin, "--compression", "foo"), "--compression"},
-		{[]string{"demo", "--to", lakeDir, "--compression", "foo"}, "--compression"},
-		{[]string{"demo", "--to", lakeDir, "-n", "-1"}, "-n"},
-		{[]string{"demo", "--to", lakeDir, "--bad", "2"}, "--bad"},
+		{[]string{"demo", "--lake", lakeDir, "--compression", "foo"}, "--compression"},
+		{[]string{"demo", "--lake", lakeDir, "-n", "-1"}, "-n"},
+		{[]string{"demo", "--lake", lakeDir, "--bad", "2"}, "--bad"},
 		{[]string{"gen", "-n", "-1"}, "-n"},
 		{[]string{"gen", "--start", "yesterday"}, "--start"},
 		{[]string{"gen", "--dup", "-0.5"}, "--dup"},
@@ -361,7 +361,7 @@ func TestDiskFull(t *testing.T) {
 		t.Fatal(stderr)
 	}
 	lakeDir := filepath.Join(mnt, "lake")
-	args := []string{"run", "--from", events, "--to", lakeDir, "--compression", "none", "--batch-events", "5000", "--json", "--quiet"}
+	args := []string{"run", "--from", events, "--lake", lakeDir, "--compression", "none", "--batch-events", "5000", "--json", "--quiet"}
 	code, out, stderr := runBinary(t, args...)
 	if code != 1 || !strings.Contains(stderr, "no space left on device") {
 		t.Fatalf("on a full disk: exit %d, stderr %q; want 1 and ENOSPC", code, stderr)

@@ -20,16 +20,16 @@ import (
 // lakeFlags are the flags that say where and how events land, shared by run
 // and demo.
 type lakeFlags struct {
-	to, deadLetters, layout, compression, s3Endpoint string
-	format                                           string
-	maxEventSize, batchEvents, batchBytes, workers   int
-	batchPeriod                                      time.Duration
-	sourceID                                         string
-	quiet, jsonSummary                               bool
+	lake, deadLetters, layout, compression, s3Endpoint string
+	format                                             string
+	maxEventSize, batchEvents, batchBytes, workers     int
+	batchPeriod                                        time.Duration
+	sourceID                                           string
+	quiet, jsonSummary                                 bool
 }
 
-func (f *lakeFlags) register(fs *flag.FlagSet, defaultTo string) {
-	fs.StringVar(&f.to, "to", defaultTo, "the lake: a folder, file:///path or s3://bucket/prefix[?region=&endpoint=]")
+func (f *lakeFlags) register(fs *flag.FlagSet, defaultLake string) {
+	lakeFlag(fs, &f.lake, defaultLake, "the lake: a folder, file:///path or s3://bucket/prefix[?region=&endpoint=]")
 	fs.StringVar(&f.deadLetters, "dead-letters", "", "where bad events go (default: <lake>/_dead_letters/)")
 	fs.StringVar(&f.layout, "layout", "daily", "partitions: daily (event_type=/created_date=), type (event_type=) or hourly")
 	fs.StringVar(&f.compression, "compression", "gzip", "object compression: gzip, zstd or none (NDJSON objects)")
@@ -90,9 +90,9 @@ func (f *lakeFlags) open(ctx context.Context) (*lake.Writer, func(), error) {
 		return nil, nil, err
 	}
 	opts := &lake.OpenOptions{S3Endpoint: f.s3Endpoint}
-	store, err := lake.Open(ctx, f.to, opts)
+	store, err := lake.Open(ctx, f.lake, opts)
 	if err != nil {
-		return nil, nil, fmt.Errorf("--to: %w", err)
+		return nil, nil, fmt.Errorf("--lake: %w", err)
 	}
 	closers := []func() error{store.Close}
 	var dead lake.Store
@@ -142,7 +142,7 @@ func (e env) run(ctx context.Context, args []string) error {
 	sf.register(fs)
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file (for development)")
 	fs.Usage = func() {
-		fmt.Fprintf(e.stderr, "usage: eventlake run --from FILE|-|kinesis://STREAM|sqs://QUEUE --to LAKE [flags]\n\nLands events in the lake, enriched and partitioned; bad events become dead letters.\nFrom Kinesis or SQS it does what the Lambda event source mapping does, running the\nfunction here or, with --invoke, in a Lambda endpoint.\n\n")
+		fmt.Fprintf(e.stderr, "usage: eventlake run --from FILE|-|kinesis://STREAM|sqs://QUEUE --lake LAKE [flags]\n\nLands events in the lake, enriched and partitioned; bad events become dead letters.\nFrom Kinesis or SQS it does what the Lambda event source mapping does, running the\nfunction here or, with --invoke, in a Lambda endpoint.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -164,8 +164,8 @@ func (e env) run(ctx context.Context, args []string) error {
 	case strings.HasPrefix(from, "sqs://"):
 		return e.runSQS(ctx, from, &lf, &sf)
 	}
-	if from == "" || lf.to == "" {
-		fmt.Fprintln(e.stderr, "eventlake run: --from and --to are required")
+	if from == "" || lf.lake == "" {
+		fmt.Fprintln(e.stderr, "eventlake run: --from and --lake are required")
 		fs.Usage()
 		return errUsage
 	}

@@ -94,16 +94,16 @@ func (e env) newFunction(ctx context.Context, lf *lakeFlags, sf *streamFlags, lo
 		}
 		return c, func() {}, nil
 	}
-	if lf.to == "" {
-		return nil, nil, errors.New("--to is required (or --invoke a function that knows its lake)")
+	if lf.lake == "" {
+		return nil, nil, errors.New("--lake is required (or --invoke a function that knows its lake)")
 	}
 	p, err := lf.parse()
 	if err != nil {
 		return nil, nil, err
 	}
-	store, err := lake.Open(ctx, lf.to, &lake.OpenOptions{S3Endpoint: lf.s3Endpoint})
+	store, err := lake.Open(ctx, lf.lake, &lake.OpenOptions{S3Endpoint: lf.s3Endpoint})
 	if err != nil {
-		return nil, nil, fmt.Errorf("--to: %w", err)
+		return nil, nil, fmt.Errorf("--lake: %w", err)
 	}
 	deps := function.Deps{Lake: store, Log: log, FunctionName: "eventlake-cli"}
 	if sf.deadLetterQueue != "" {
