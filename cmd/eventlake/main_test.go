@@ -35,13 +35,49 @@ func cli(t *testing.T, stdin io.Reader, args ...string) (string, string, error) 
 
 func countObjects(t *testing.T, root string) (objects int) {
 	t.Helper()
-	filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
 			objects++
 		}
-		return nil
+		return err
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	return objects
+}
+
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func writeFile(t *testing.T, path string, data []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func unmarshal(t *testing.T, data string, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(data), v); err != nil {
+		t.Fatalf("not the JSON expected: %v\n%s", err, data)
+	}
+}
+
+// glob is filepath.Glob of a pattern known to be well formed.
+func glob(t *testing.T, pattern string) []string {
+	t.Helper()
+	m, err := filepath.Glob(pattern)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
 
 func TestDemoLandsAndIsIdempotent(t *testing.T) {
@@ -76,8 +112,7 @@ func TestGenIsDeterministic(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	a, _ := os.ReadFile(filepath.Join(dir, "a"))
-	b, _ := os.ReadFile(filepath.Join(dir, "b"))
+	a, b := readFile(t, filepath.Join(dir, "a")), readFile(t, filepath.Join(dir, "b"))
 	if !bytes.Equal(a, b) || bytes.Count(a, []byte("\n")) != 3000 {
 		t.Fatalf("gen not deterministic or wrong length (%d lines)", bytes.Count(a, []byte("\n")))
 	}
@@ -104,12 +139,16 @@ func TestRunFromFilesAndStdin(t *testing.T) {
 	if _, _, err := cli(t, nil, "gen", "-n", "5000", "--seed", "2", "--bad", "0.02", "--dup", "0.02", "--to", events); err != nil {
 		t.Fatal(err)
 	}
-	raw, _ := os.ReadFile(events)
+	raw := readFile(t, events)
 	var gz bytes.Buffer
 	zw := gzip.NewWriter(&gz)
-	zw.Write(raw)
-	zw.Close()
-	os.WriteFile(events+".gz", gz.Bytes(), 0o644)
+	if _, err := zw.Write(raw); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, events+".gz", gz.Bytes())
 
 	var first summary
 	for i, args := range [][]string{
@@ -137,10 +176,10 @@ func TestRunFromFilesAndStdin(t *testing.T) {
 	if countObjects(t, dir+"/dlq") == 0 {
 		t.Error("--dead-letters folder is empty")
 	}
-	if m, _ := filepath.Glob(dir + "/stdin/event_type=*/created_date=*/created_hour=*/*.jsonl.gz"); len(m) == 0 {
+	if m := glob(t, dir+"/stdin/event_type=*/created_date=*/created_hour=*/*.jsonl.gz"); len(m) == 0 {
 		t.Error("hourly layout not used")
 	}
-	if m, _ := filepath.Glob(dir + "/stdin/_dead_letters"); len(m) != 0 {
+	if m := glob(t, dir+"/stdin/_dead_letters"); len(m) != 0 {
 		t.Error("dead letters went to the lake despite --dead-letters")
 	}
 }
@@ -148,7 +187,7 @@ func TestRunFromFilesAndStdin(t *testing.T) {
 func TestClearErrors(t *testing.T) {
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in.jsonl")
-	os.WriteFile(in, []byte(`{"event_uuid":"u","event_name":"a:b","created_at":1}`+"\n"), 0o644)
+	writeFile(t, in, []byte(`{"event_uuid":"u","event_name":"a:b","created_at":1}`+"\n"))
 	tests := []struct {
 		args  []string
 		usage bool
@@ -200,7 +239,10 @@ func TestSignalFlushes(t *testing.T) {
 	dir := t.TempDir()
 	bin := binary(t)
 	cmd := exec.Command(bin, "run", "--from", "-", "--lake", dir+"/lake", "--json", "--batch-period", "1h")
-	stdin, _ := cmd.StdinPipe()
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	var out bytes.Buffer
 	cmd.Stdout = &out
 	if err := cmd.Start(); err != nil {
@@ -212,8 +254,10 @@ func TestSignalFlushes(t *testing.T) {
 	// The process reads 1000 lines from a pipe in microseconds; a second is
 	// ample before asking it to stop.
 	time.Sleep(time.Second)
-	cmd.Process.Signal(syscall.SIGTERM)
-	err := cmd.Wait()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	err = cmd.Wait()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
 		t.Fatalf("exit = %v, want status 130", err)
@@ -225,17 +269,17 @@ func TestSignalFlushes(t *testing.T) {
 	if !s.Interrupted || s.Written != 1000 || s.EventsIn != 1000 {
 		t.Fatalf("summary %+v, want 1000 written and interrupted", s)
 	}
-	matches, _ := filepath.Glob(dir + "/lake/event_type=a/created_date=*/*.jsonl.gz")
 	lines := 0
-	for _, m := range matches {
-		f, _ := os.Open(m)
-		zr, err := gzip.NewReader(f)
+	for _, m := range glob(t, dir+"/lake/event_type=a/created_date=*/*.jsonl.gz") {
+		zr, err := gzip.NewReader(bytes.NewReader(readFile(t, m)))
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, _ := io.ReadAll(zr)
+		b, err := io.ReadAll(zr)
+		if err != nil {
+			t.Fatalf("%s: %v", m, err)
+		}
 		lines += bytes.Count(b, []byte("\n"))
-		f.Close()
 	}
 	if lines != 1000 {
 		t.Fatalf("lake holds %d events, want 1000", lines)
@@ -323,8 +367,7 @@ func TestCompactTheLake(t *testing.T) {
 	if _, _, err := cli(t, nil, "gen", "-n", "6000", "--seed", "5", "--to", a); err != nil {
 		t.Fatal(err)
 	}
-	data, _ := os.ReadFile(a)
-	os.WriteFile(b, data, 0o644)
+	writeFile(t, b, readFile(t, a))
 	local := filepath.Join(dir, "lake")
 	for _, to := range []string{local, "s3://lake/events"} {
 		var written int64
@@ -334,7 +377,7 @@ func TestCompactTheLake(t *testing.T) {
 				t.Fatalf("run: %v\n%s", err, stderr)
 			}
 			var s summary
-			json.Unmarshal([]byte(out), &s)
+			unmarshal(t, out, &s)
 			written = s.Written
 		}
 		out, stderr, err := cli(t, nil, "compact", "--lake", to, "--s3-endpoint", s3.URL, "--json")
@@ -345,7 +388,7 @@ func TestCompactTheLake(t *testing.T) {
 			Partitions, Rounds, InputObjects, OutputObjects, Young int
 			Events, Duplicates                                     int64
 		}
-		json.Unmarshal([]byte(out), &st)
+		unmarshal(t, out, &st)
 		if st.Rounds != 0 || st.Young == 0 {
 			t.Fatalf("%s: objects just written were compacted despite --older-than 1h: %s", to, out)
 		}
@@ -353,7 +396,7 @@ func TestCompactTheLake(t *testing.T) {
 		if err != nil {
 			t.Fatalf("compact: %v\n%s", err, stderr)
 		}
-		json.Unmarshal([]byte(out), &st)
+		unmarshal(t, out, &st)
 		if st.Events != written || st.Duplicates != written || st.OutputObjects != st.Partitions || st.InputObjects < 4*st.Partitions {
 			t.Fatalf("%s: compaction %s; want %d events kept, as many dropped, one object per partition", to, out, written)
 		}
@@ -370,15 +413,20 @@ func TestCompactTheLake(t *testing.T) {
 		t.Errorf("query after compaction: %q", out)
 	}
 	objects := 0
-	filepath.WalkDir(local, func(p string, d os.DirEntry, err error) error {
+	if err := filepath.WalkDir(local, func(p string, d os.DirEntry, err error) error {
 		if err == nil && !d.IsDir() && strings.HasPrefix(p, filepath.Join(local, "event_type=")) {
 			objects++
 		}
-		return nil
-	})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
 	var st struct{ Partitions int }
-	o, _, _ := cli(t, nil, "compact", "--lake", local, "--json")
-	json.Unmarshal([]byte(o), &st)
+	o, stderr, err := cli(t, nil, "compact", "--lake", local, "--json")
+	if err != nil {
+		t.Fatalf("compact: %v\n%s", err, stderr)
+	}
+	unmarshal(t, o, &st)
 	if objects != st.Partitions {
 		t.Errorf("%d objects left in %d partitions", objects, st.Partitions)
 	}
@@ -435,8 +483,10 @@ func TestQueryAnS3Lake(t *testing.T) {
 	}
 	// A folder that is not a mirror is never cleaned into one.
 	mine := filepath.Join(dir, "mine")
-	os.MkdirAll(mine, 0o755)
-	os.WriteFile(filepath.Join(mine, "thesis.txt"), []byte("precious"), 0o644)
+	if err := os.MkdirAll(mine, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(mine, "thesis.txt"), []byte("precious"))
 	if _, _, err := cli(t, nil, "query", "--lake", lakeURL, "--s3-endpoint", s3.URL, "--cache", mine, "SELECT 1"); err == nil || !strings.Contains(err.Error(), "not an eventlake mirror") {
 		t.Errorf("a non-empty folder was used as a mirror: %v", err)
 	}
@@ -495,7 +545,9 @@ func TestCompactKilled(t *testing.T) {
 				var ev struct {
 					UUID string `json:"event_uuid"`
 				}
-				json.Unmarshal(l, &ev)
+				if err := json.Unmarshal(l, &ev); err != nil {
+					t.Fatalf("%s: %v", e.Key, err)
+				}
 				seen[ev.UUID]++
 			}
 		}
@@ -519,7 +571,7 @@ func TestCompactKilled(t *testing.T) {
 		select {
 		case err = <-done:
 		case <-time.After(delay):
-			cmd.Process.Kill()
+			cmd.Process.Kill() // an error means it has just exited: Wait says how
 			err = <-done
 			kills++
 		}

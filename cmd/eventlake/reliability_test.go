@@ -72,13 +72,18 @@ func TestPoisonEventDoesNotStopTheRun(t *testing.T) {
 	if err := os.WriteFile(input, []byte(poison), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	f, _ := os.OpenFile(input, os.O_APPEND|os.O_WRONLY, 0)
+	f, err := os.OpenFile(input, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.Command(binary(t), "gen", "-n", "100000", "--to", "-")
 	cmd.Stdout = f
 	if err := cmd.Run(); err != nil {
 		t.Fatal(err)
 	}
-	f.Close()
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
 	lakeDir := filepath.Join(dir, "lake")
 	for i, want := range []struct{ written, present int64 }{{100000, 0}, {0, 100000}} {
 		code, out, stderr := runBinary(t, "run", "--from", input, "--lake", lakeDir, "--batch-events", "10000", "--json")
@@ -92,7 +97,9 @@ func TestPoisonEventDoesNotStopTheRun(t *testing.T) {
 	}
 }
 
-// tempFiles lists the temporary files under root.
+// tempFiles lists the temporary files under root. Walk errors are skipped
+// on purpose: it runs while a run writes, before the folder exists and as
+// temporary files are renamed away.
 func tempFiles(root string) []string {
 	var out []string
 	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
@@ -117,7 +124,9 @@ func TestKilledRunLeavesNoTempFiles(t *testing.T) {
 	args := []string{"run", "--from", events, "--lake", lakeDir, "--compression", "none", "--batch-events", "100000", "--json", "--quiet"}
 	var left []string
 	for try := 0; try < 20 && len(left) == 0; try++ {
-		os.RemoveAll(lakeDir)
+		if err := os.RemoveAll(lakeDir); err != nil {
+			t.Fatal(err)
+		}
 		cmd := exec.Command(binary(t), args...)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -127,8 +136,10 @@ func TestKilledRunLeavesNoTempFiles(t *testing.T) {
 				break
 			}
 		}
-		cmd.Process.Signal(syscall.SIGKILL)
-		cmd.Wait()
+		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		cmd.Wait() // "signal: killed", as intended
 		left = tempFiles(lakeDir)
 	}
 	if len(left) == 0 {
@@ -206,20 +217,27 @@ func TestGiantLinesStayUnderTheMemoryBound(t *testing.T) {
 		sizes []int
 	}{{"one 100 MB line", []int{100e6}}, {"5 MB then 50 MB", []int{5e6, 50e6}}} {
 		input := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-")+".jsonl")
-		f, _ := os.Create(input)
+		f, err := os.Create(input)
+		if err != nil {
+			t.Fatal(err)
+		}
 		w := bufio.NewWriterSize(f, 1<<20)
 		for i, n := range tc.sizes {
 			writeLine(t, w, fmt.Sprint("big", i), n)
 		}
-		w.Flush()
-		f.Close()
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
 		lakeDir := filepath.Join(dir, "lake-"+filepath.Base(input))
 		rss := peakRSS(t, "run", "--from", input, "--lake", lakeDir, "--quiet")
 		t.Logf("%s: peak RSS %d MB", tc.name, rss>>20)
 		if rss > 256<<20 {
 			t.Errorf("%s: peak RSS %d MB, over the 256 MB bound", tc.name, rss>>20)
 		}
-		matches, _ := filepath.Glob(filepath.Join(lakeDir, "_dead_letters", "reason=too_large", "*"))
+		matches := glob(t, filepath.Join(lakeDir, "_dead_letters", "reason=too_large", "*"))
 		if len(matches) != 1 {
 			t.Fatalf("%s: too_large objects %v", tc.name, matches)
 		}
@@ -247,7 +265,7 @@ func readGz(t *testing.T, path string) []byte {
 func TestBadFlagValuesExitTwo(t *testing.T) {
 	dir := t.TempDir()
 	events := filepath.Join(dir, "events.jsonl")
-	os.WriteFile(events, []byte(`{"event_uuid":"u","event_name":"a:b","created_at":1}`+"\n"), 0o644)
+	writeFile(t, events, []byte(`{"event_uuid":"u","event_name":"a:b","created_at":1}`+"\n"))
 	lakeDir := filepath.Join(dir, "lake")
 	run := []string{"run", "--from", events, "--lake", lakeDir}
 	kin := []string{"run", "--from", "kinesis://s", "--lake", lakeDir, "--kinesis-endpoint", "http://127.0.0.1:1"}
@@ -312,7 +330,7 @@ type lakeContent struct{ objects, events, deadObjects, dead, temps int64 }
 func readLake(t *testing.T, root string) lakeContent {
 	t.Helper()
 	var c lakeContent
-	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	if err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
@@ -333,7 +351,9 @@ func readLake(t *testing.T, root string) lakeContent {
 			c.events += n
 		}
 		return nil
-	})
+	}); err != nil {
+		t.Fatal(err)
+	}
 	return c
 }
 
@@ -345,7 +365,9 @@ func readLake(t *testing.T, root string) lakeContent {
 func TestDiskFull(t *testing.T) {
 	dir := t.TempDir()
 	mnt := filepath.Join(dir, "mnt")
-	os.Mkdir(mnt, 0o755)
+	if err := os.Mkdir(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", mnt).CombinedOutput(); err != nil {
 		t.Logf("!!! CANNOT MOUNT A TMPFS (%v: %s): the real disk-full test does not run here; falling back to an injected ENOSPC (see internal/pipeline TestCountsAfterPartialFailure)", err, bytes.TrimSpace(out))
 		diskFullInjected(t, dir)
@@ -402,9 +424,18 @@ func diskFullInjected(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 	faulty := laketest.New(store, laketest.Fault{After: 30, Err: syscall.ENOSPC})
-	w, _ := lake.NewWriter(faulty, &lake.WriterOptions{Compression: lake.None})
-	r, _ := pipeline.New(w, pipeline.Config{Source: events, Batch: pipeline.BatchPolicy{Events: 5000}})
-	in, _ := os.Open(events)
+	w, err := lake.NewWriter(faulty, &lake.WriterOptions{Compression: lake.None})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := pipeline.New(w, pipeline.Config{Source: events, Batch: pipeline.BatchPolicy{Events: 5000}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := os.Open(events)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer in.Close()
 	st, err := r.Run(context.Background(), in)
 	have := readLake(t, filepath.Join(dir, "lake"))

@@ -34,6 +34,16 @@ var (
 	buildErr  error
 )
 
+// TestMain removes the binaries the tests built (once per test process).
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	testservers.RemoveBuilds()
+	os.Exit(code)
+}
+
 // eventlake builds the CLI once.
 func eventlake(t *testing.T) string {
 	buildOnce.Do(func() {
