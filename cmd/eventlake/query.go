@@ -101,6 +101,12 @@ func (e env) query(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	return e.printResult(res, *format)
+}
+
+// printResult prints res on stdout as a table (and the row count on
+// stderr), CSV or JSON.
+func (e env) printResult(res *query.Result, format string) error {
 	str := func(v any) string {
 		switch x := v.(type) {
 		case nil:
@@ -111,7 +117,7 @@ func (e env) query(ctx context.Context, args []string) error {
 			return fmt.Sprint(x)
 		}
 	}
-	switch *format {
+	switch format {
 	case "csv":
 		w := csv.NewWriter(e.stdout)
 		w.Write(res.Columns)
