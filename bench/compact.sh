@@ -8,18 +8,22 @@
 #
 # usage: bench/compact.sh [N]      (default 1000000 events)
 set -euo pipefail
+shopt -s inherit_errexit # a failure inside $(...) fails the script too
 cd "$(dirname "$0")/.."
 N=${1:-1000000}
 OUT=${BENCH_OUT:-$(mktemp -d)}
+LOG="$OUT/bench.log" # what the measured commands say (measure.py puts their stdout there too)
 trap '[ -z "${BENCH_OUT:-}" ] && rm -rf "$OUT"' EXIT
+trap 'echo "bench/compact.sh: line $LINENO failed: $BASH_COMMAND; the end of $LOG:" >&2; tail -n 20 "$LOG" >&2 || true' ERR
+: >"$LOG"
 go build -o "$OUT/eventlake" ./cmd/eventlake
 EL="$OUT/eventlake"
 M="python3 bench/measure.py"
 
 $EL gen -n "$N" --seed 42 --bad 0.01 --dup 0.01 --quiet --to "$OUT/events.jsonl"
 head -n $((N / 10)) "$OUT/events.jsonl" >"$OUT/replay.jsonl"
-$EL run --from "$OUT/events.jsonl" --to "$OUT/small" --batch-events 10000 --quiet >/dev/null
-$EL run --from "$OUT/replay.jsonl" --to "$OUT/small" --batch-events 10000 --quiet >/dev/null
+$EL run --from "$OUT/events.jsonl" --lake "$OUT/small" --batch-events 10000 --quiet >/dev/null
+$EL run --from "$OUT/replay.jsonl" --lake "$OUT/small" --batch-events 10000 --quiet >/dev/null
 cp -a "$OUT/small" "$OUT/jsonl"
 cp -a "$OUT/small" "$OUT/parquet"
 
@@ -38,24 +42,31 @@ shape() { # objects, MB under event_type=
 best() { # best wall time of 3 runs of a query
   local best=999999 s
   for _ in 1 2 3; do
-    s=$($M "$EL" query --lake "$1" --format csv "$2" 2>/dev/null | tail -1 | cut -d' ' -f1)
+    s=$($M "$EL" query --lake "$1" --format csv "$2" 2>>"$LOG" | tail -1 | cut -d' ' -f1)
     best=$(python3 -c "print(min($best, $s))")
   done
   echo "$best"
 }
-answer() { "$EL" query --lake "$1" --format csv "${QUERIES[0]}" 2>/dev/null | tail -1; }
+answer() { "$EL" query --lake "$1" --format csv "${QUERIES[0]}" 2>>"$LOG" | tail -1; }
 
 echo "== compaction (--older-than 0 --grace 0, 2 cores)"
-jt=$($M "$EL" compact --lake "$OUT/jsonl" --older-than 0 --grace 0 2>/dev/null | cut -d' ' -f1)
-$EL compact --lake "$OUT/jsonl" --older-than 0 --grace 0 --json >/dev/null # nothing left to do: checks idempotence
-pt=$($M "$EL" compact --lake "$OUT/parquet" --older-than 0 --grace 0 --format parquet 2>/dev/null | cut -d' ' -f1)
+jt=$($M "$EL" compact --lake "$OUT/jsonl" --older-than 0 --grace 0 2>>"$LOG" | cut -d' ' -f1)
+again=$($EL compact --lake "$OUT/jsonl" --older-than 0 --grace 0 --json) # nothing left to do: checks idempotence
+grep -q '"Rounds": 0' <<<"$again" || { echo "bench/compact.sh: a second compaction found work left: $again" >&2; exit 1; }
+pt=$($M "$EL" compact --lake "$OUT/parquet" --older-than 0 --grace 0 --format parquet 2>>"$LOG" | cut -d' ' -f1)
 echo "jsonl.gz: ${jt}s   parquet: ${pt}s"
 echo
 printf '%-22s %8s %9s %10s %10s %10s  %s\n' lake objects MB q1_s q2_s q3_s "events,distinct"
 for l in small jsonl parquet; do
-  read -r n b <<<"$(shape "$OUT/$l")"
-  printf '%-22s %8s %9s %10s %10s %10s  %s\n' "$l" "$n" "$b" \
-    "$(best "$OUT/$l" "${QUERIES[0]}")" "$(best "$OUT/$l" "${QUERIES[1]}")" "$(best "$OUT/$l" "${QUERIES[2]}")" "$(answer "$OUT/$l")"
+  # Each measure in a variable of its own: a failure inside a $(...) given
+  # as an argument would not stop the script.
+  s=$(shape "$OUT/$l")
+  read -r n b <<<"$s"
+  q1=$(best "$OUT/$l" "${QUERIES[0]}")
+  q2=$(best "$OUT/$l" "${QUERIES[1]}")
+  q3=$(best "$OUT/$l" "${QUERIES[2]}")
+  a=$(answer "$OUT/$l")
+  printf '%-22s %8s %9s %10s %10s %10s  %s\n' "$l" "$n" "$b" "$q1" "$q2" "$q3" "$a"
 done
 echo
 echo "q1: ${QUERIES[0]}"

@@ -39,10 +39,10 @@ NONASCII=$(LC_ALL=C grep -c -P '[\x80-\xff]' "$IN" || true)
 echo "input: $IN: $N lines, $BYTES bytes ($((BYTES / N)) B/line, $((100 * NONASCII / N))% with non-ASCII); $(nproc) cores; median of $RUNS runs"
 
 declare -A CMDS
-CMDS[none]="$EL run --from $IN --to $OUT/dst/lake --compression none --quiet"
-CMDS[gzip]="$EL run --from $IN --to $OUT/dst/lake --quiet"
-CMDS[zstd]="$EL run --from $IN --to $OUT/dst/lake --compression zstd --quiet"
-CMDS[parquet]="$EL run --from $IN --to $OUT/dst/lake --format parquet --quiet"
+CMDS[none]="$EL run --from $IN --lake $OUT/dst/lake --compression none --quiet"
+CMDS[gzip]="$EL run --from $IN --lake $OUT/dst/lake --quiet"
+CMDS[zstd]="$EL run --from $IN --lake $OUT/dst/lake --compression zstd --quiet"
+CMDS[parquet]="$EL run --from $IN --lake $OUT/dst/lake --format parquet --quiet"
 CMDS[cp]="cp $IN $OUT/dst/copy"
 # cp (coreutils 9) copies inside the kernel (copy_file_range): no byte enters
 # user space. dd with 1 MiB blocks is the floor for anything that reads the

@@ -117,10 +117,7 @@ again, and to run twice at once (see docs/compaction.md).
 		}
 		opts.Compression = &c
 	}
-	if local, ok := strings.CutPrefix(*lakeURL, "file://"); ok || !strings.Contains(*lakeURL, "://") {
-		if !ok {
-			local = *lakeURL
-		}
+	if local, ok := localLake(*lakeURL); ok {
 		if st, err := os.Stat(local); err != nil || !st.IsDir() {
 			return fmt.Errorf("lake folder %s does not exist", local)
 		}

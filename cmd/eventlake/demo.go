@@ -24,7 +24,7 @@ func (e env) demo(ctx context.Context, args []string) error {
 	g.register(fs, 1_000_000)
 	lf.register(fs, "./lake")
 	fs.Usage = func() {
-		fmt.Fprintf(e.stderr, "usage: eventlake demo [-n N] [--to LAKE] [flags]\n\nGenerates events (0.1%% bad, 0.1%% duplicates by default) and lands them in the lake.\n\n")
+		fmt.Fprintf(e.stderr, "usage: eventlake demo [-n N] [--lake LAKE] [flags]\n\nGenerates events (0.1%% bad, 0.1%% duplicates by default) and lands them in the lake.\n\n")
 		fs.PrintDefaults()
 	}
 	// The demo shows dead letters and duplicates too.
@@ -54,7 +54,7 @@ func (e env) demo(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "Generating %d events (seed %d) and landing them in %s (%s, %s layout)...\n\n", opts.Events, opts.Seed, lf.to, lf.compression, lf.layout)
+	fmt.Fprintf(e.stdout, "Generating %d events (seed %d) and landing them in %s (%s, %s layout)...\n\n", opts.Events, opts.Seed, lf.lake, lf.compression, lf.layout)
 
 	pr, pw := io.Pipe()
 	genDone := make(chan error, 1)
@@ -71,7 +71,7 @@ func (e env) demo(ctx context.Context, args []string) error {
 	if runErr != nil {
 		return runErr
 	}
-	store, err := lakeurl.Open(ctx, lf.to, &lakeurl.Options{S3Endpoint: lf.s3Endpoint})
+	store, err := lakeurl.Open(ctx, lf.lake, &lakeurl.Options{S3Endpoint: lf.s3Endpoint})
 	if err != nil {
 		return err
 	}
@@ -80,7 +80,7 @@ func (e env) demo(ctx context.Context, args []string) error {
 }
 
 // showLake prints the lake's shape and one enriched event.
-func showLake(ctx context.Context, w io.Writer, s lake.Reader) error {
+func showLake(ctx context.Context, w io.Writer, s lake.ReadWriteStore) error {
 	perType := map[string]int{}
 	var first, firstDead string
 	dead := 0

@@ -105,8 +105,15 @@ func (e env) gen(ctx context.Context, args []string) error {
 	case strings.HasPrefix(to, "sqs://"):
 		return e.genSQS(ctx, to, opts, sqsEndpoint, quiet)
 	}
+	return e.genFile(ctx, to, opts, rate, quiet)
+}
+
+// genFile writes generated events to a file, or to stdout for "-", at rate
+// events per second (0: as fast as possible).
+func (e env) genFile(ctx context.Context, to string, opts gen.Options, rate float64, quiet bool) error {
 	var w io.Writer = e.stdout
 	var f *os.File
+	var err error
 	if to != "-" {
 		if f, err = os.Create(to); err != nil {
 			return fmt.Errorf("--to: %w", err)

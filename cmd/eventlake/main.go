@@ -1,8 +1,8 @@
 // Command eventlake lands streams of JSON events in a partitioned data lake.
 //
-//	eventlake demo                       generate 1M events and land them in ./lake
-//	eventlake gen -n N --to FILE|-       generate events
-//	eventlake run --from FILE|- --to URL land events from a file or stdin
+//	eventlake demo                         generate 1M events and land them in ./lake
+//	eventlake gen -n N --to FILE|-         generate events
+//	eventlake run --from FILE|- --lake URL land events from a file or stdin
 //
 // Run "eventlake help" or "eventlake <command> -h" for flags.
 package main
@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -38,20 +39,49 @@ func badUsage(format string, args ...any) error {
 // errInterrupted marks a run stopped by a signal after flushing (exit 130).
 var errInterrupted = errors.New("interrupted")
 
-const usage = `eventlake lands streams of JSON events in a partitioned data lake.
+// command is one eventlake command: the name typed, the line the usage
+// text gives it, and what runs it with the arguments after the name.
+type command struct {
+	name, summary string
+	run           func(e env, ctx context.Context, args []string) error
+}
 
-Commands:
-  demo     generate 1,000,000 events and land them in ./lake, then show the result
-  gen      generate a realistic event stream (NDJSON)
-  run      land events from a file, stdin, Kinesis or SQS in a lake (folder or s3://)
-  compact  merge small objects into large ones, removing duplicates (local or s3://)
-  query    SQL over a local lake with DuckDB (a view "events")
-  ddl      the Athena table over the lake, with partition projection
-  cost     monthly AWS cost of eventlake beside Amazon Data Firehose
-  help     show this text
+// commands is the command table: run dispatches on it and usage lists it,
+// in this order.
+func commands() []command {
+	return []command{
+		{"demo", "generate 1,000,000 events and land them in ./lake, then show the result", env.demo},
+		{"gen", "generate a realistic event stream (NDJSON)", env.gen},
+		{"run", "land events from a file, stdin, Kinesis or SQS in a lake (folder or s3://)", env.run},
+		{"compact", "merge small objects into large ones, removing duplicates (local or s3://)", env.compact},
+		{"query", "SQL over a local lake with DuckDB (a view \"events\")", env.query},
+		{"ddl", "the Athena table over the lake, with partition projection", env.ddl},
+		{"cost", "monthly AWS cost of eventlake beside Amazon Data Firehose", env.cost},
+		{"help", "show this text", env.help},
+	}
+}
 
-Run "eventlake <command> -h" for the flags of a command.
-`
+// usage is the text of eventlake help, made from the command table.
+func usage() string {
+	var b strings.Builder
+	b.WriteString("eventlake lands streams of JSON events in a partitioned data lake.\n\nCommands:\n")
+	cmds := commands()
+	width := 0
+	for _, c := range cmds {
+		width = max(width, len(c.name))
+	}
+	for _, c := range cmds {
+		fmt.Fprintf(&b, "  %-*s  %s\n", width, c.name, c.summary)
+	}
+	b.WriteString("\nRun \"eventlake <command> -h\" for the flags of a command.\n")
+	return b.String()
+}
+
+// help prints the usage text on stdout.
+func (e env) help(_ context.Context, _ []string) error {
+	fmt.Fprint(e.stdout, usage())
+	return nil
+}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -84,30 +114,18 @@ type env struct {
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	e := env{stdin: stdin, stdout: stdout, stderr: stderr, tty: isTerminal(stderr)}
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, usage())
 		return errUsage
 	}
-	cmd, rest := args[0], args[1:]
-	switch cmd {
-	case "demo":
-		return e.demo(ctx, rest)
-	case "gen":
-		return e.gen(ctx, rest)
-	case "run":
-		return e.run(ctx, rest)
-	case "cost":
-		return e.cost(ctx, rest)
-	case "compact":
-		return e.compact(ctx, rest)
-	case "query":
-		return e.query(ctx, rest)
-	case "ddl":
-		return e.ddl(ctx, rest)
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return nil
-	default:
-		fmt.Fprintf(stderr, "eventlake: unknown command %q\n\n%s", cmd, usage)
-		return errUsage
+	name, rest := args[0], args[1:]
+	if name == "-h" || name == "--help" {
+		name = "help"
 	}
+	for _, c := range commands() {
+		if c.name == name {
+			return c.run(e, ctx, rest)
+		}
+	}
+	fmt.Fprintf(stderr, "eventlake: unknown command %q\n\n%s", name, usage())
+	return errUsage
 }

@@ -36,18 +36,54 @@ func cli(t *testing.T, stdin io.Reader, args ...string) (string, string, error) 
 
 func countObjects(t *testing.T, root string) (objects int) {
 	t.Helper()
-	filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
 			objects++
 		}
-		return nil
+		return err
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	return objects
+}
+
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func writeFile(t *testing.T, path string, data []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func unmarshal(t *testing.T, data string, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(data), v); err != nil {
+		t.Fatalf("not the JSON expected: %v\n%s", err, data)
+	}
+}
+
+// glob is filepath.Glob of a pattern known to be well formed.
+func glob(t *testing.T, pattern string) []string {
+	t.Helper()
+	m, err := filepath.Glob(pattern)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
 
 func TestDemoLandsAndIsIdempotent(t *testing.T) {
 	dir := t.TempDir() + "/lake"
-	out, _, err := cli(t, nil, "demo", "-n", "20000", "--to", dir)
+	out, _, err := cli(t, nil, "demo", "-n", "20000", "--lake", dir)
 	if err != nil {
 		t.Fatalf("demo: %v\n%s", err, out)
 	}
@@ -60,6 +96,7 @@ func TestDemoLandsAndIsIdempotent(t *testing.T) {
 	if n == 0 {
 		t.Fatal("demo wrote no objects")
 	}
+	// Again, naming the lake by its deprecated flag: the same lake.
 	out, _, err = cli(t, nil, "demo", "-n", "20000", "--to", dir)
 	if err != nil {
 		t.Fatal(err)
@@ -76,8 +113,7 @@ func TestGenIsDeterministic(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	a, _ := os.ReadFile(filepath.Join(dir, "a"))
-	b, _ := os.ReadFile(filepath.Join(dir, "b"))
+	a, b := readFile(t, filepath.Join(dir, "a")), readFile(t, filepath.Join(dir, "b"))
 	if !bytes.Equal(a, b) || bytes.Count(a, []byte("\n")) != 3000 {
 		t.Fatalf("gen not deterministic or wrong length (%d lines)", bytes.Count(a, []byte("\n")))
 	}
@@ -104,18 +140,22 @@ func TestRunFromFilesAndStdin(t *testing.T) {
 	if _, _, err := cli(t, nil, "gen", "-n", "5000", "--seed", "2", "--bad", "0.02", "--dup", "0.02", "--to", events); err != nil {
 		t.Fatal(err)
 	}
-	raw, _ := os.ReadFile(events)
+	raw := readFile(t, events)
 	var gz bytes.Buffer
 	zw := gzip.NewWriter(&gz)
-	zw.Write(raw)
-	zw.Close()
-	os.WriteFile(events+".gz", gz.Bytes(), 0o644)
+	if _, err := zw.Write(raw); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, events+".gz", gz.Bytes())
 
 	var first summary
 	for i, args := range [][]string{
-		{"run", "--from", events, "--to", dir + "/plain", "--json"},
-		{"run", "--from", events + ".gz", "--to", "file://" + dir + "/gz", "--json", "--compression", "zstd"},
-		{"run", "--from", "-", "--to", dir + "/stdin", "--json", "--layout", "hourly", "--dead-letters", dir + "/dlq"},
+		{"run", "--from", events, "--lake", dir + "/plain", "--json"},
+		{"run", "--from", events + ".gz", "--to", "file://" + dir + "/gz", "--json", "--compression", "zstd"}, // --to: the deprecated name of --lake
+		{"run", "--from", "-", "--lake", dir + "/stdin", "--json", "--layout", "hourly", "--dead-letters", dir + "/dlq"},
 	} {
 		out, stderr, err := cli(t, bytes.NewReader(raw), args...)
 		if err != nil {
@@ -137,10 +177,10 @@ func TestRunFromFilesAndStdin(t *testing.T) {
 	if countObjects(t, dir+"/dlq") == 0 {
 		t.Error("--dead-letters folder is empty")
 	}
-	if m, _ := filepath.Glob(dir + "/stdin/event_type=*/created_date=*/created_hour=*/*.jsonl.gz"); len(m) == 0 {
+	if m := glob(t, dir+"/stdin/event_type=*/created_date=*/created_hour=*/*.jsonl.gz"); len(m) == 0 {
 		t.Error("hourly layout not used")
 	}
-	if m, _ := filepath.Glob(dir + "/stdin/_dead_letters"); len(m) != 0 {
+	if m := glob(t, dir+"/stdin/_dead_letters"); len(m) != 0 {
 		t.Error("dead letters went to the lake despite --dead-letters")
 	}
 }
@@ -148,7 +188,7 @@ func TestRunFromFilesAndStdin(t *testing.T) {
 func TestClearErrors(t *testing.T) {
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in.jsonl")
-	os.WriteFile(in, []byte(`{"event_uuid":"u","event_name":"a:b","created_at":1}`+"\n"), 0o644)
+	writeFile(t, in, []byte(`{"event_uuid":"u","event_name":"a:b","created_at":1}`+"\n"))
 	tests := []struct {
 		args  []string
 		usage bool
@@ -156,17 +196,17 @@ func TestClearErrors(t *testing.T) {
 	}{
 		{[]string{}, true, "Commands:"},
 		{[]string{"frobnicate"}, true, "unknown command"},
-		{[]string{"run", "--to", dir}, true, "--from and --to are required"},
-		{[]string{"run", "--from", in, "--to", dir, "extra"}, true, "unexpected argument"},
-		{[]string{"run", "--from", in, "--to", dir, "--bogus"}, true, "flag provided but not defined"},
-		{[]string{"run", "--from", in, "--to", dir, "--layout", "weekly"}, true, `unknown layout "weekly"`},
-		{[]string{"run", "--from", in, "--to", dir, "--compression", "lz4"}, true, `unknown compression "lz4"`},
-		{[]string{"run", "--from", in, "--to", "ftp://x/y"}, false, "unsupported destination scheme"},
-		{[]string{"run", "--from", in, "--to", "s3://b?colour=red"}, false, `unknown parameter "colour"`},
-		{[]string{"run", "--from", filepath.Join(dir, "missing.jsonl"), "--to", dir}, false, "no such file"},
-		{[]string{"run", "--from", dir, "--to", dir + "/l"}, false, "is a folder"},
-		{[]string{"run", "--from", in, "--to", "/proc/forbidden/lake"}, false, "lake folder"},
-		{[]string{"run", "--from", in, "--to", dir, "--batch-events", "0"}, true, "--batch-events 0: want a positive number"},
+		{[]string{"run", "--lake", dir}, true, "--from and --lake are required"},
+		{[]string{"run", "--from", in, "--lake", dir, "extra"}, true, "unexpected argument"},
+		{[]string{"run", "--from", in, "--lake", dir, "--bogus"}, true, "flag provided but not defined"},
+		{[]string{"run", "--from", in, "--lake", dir, "--layout", "weekly"}, true, `unknown layout "weekly"`},
+		{[]string{"run", "--from", in, "--lake", dir, "--compression", "lz4"}, true, `unknown compression "lz4"`},
+		{[]string{"run", "--from", in, "--lake", "ftp://x/y"}, false, "unsupported destination scheme"},
+		{[]string{"run", "--from", in, "--lake", "s3://b?colour=red"}, false, `unknown parameter "colour"`},
+		{[]string{"run", "--from", filepath.Join(dir, "missing.jsonl"), "--lake", dir}, false, "no such file"},
+		{[]string{"run", "--from", dir, "--lake", dir + "/l"}, false, "is a folder"},
+		{[]string{"run", "--from", in, "--lake", "/proc/forbidden/lake"}, false, "lake folder"},
+		{[]string{"run", "--from", in, "--lake", dir, "--batch-events", "0"}, true, "--batch-events 0: want a positive number"},
 		{[]string{"gen", "--bad", "2"}, true, "fractions"},
 		{[]string{"gen", "--start", "yesterday"}, true, "--start"},
 		{[]string{"compact", "--lake", dir, "--target-size", "big"}, true, "want a positive size"},
@@ -199,8 +239,11 @@ func TestClearErrors(t *testing.T) {
 func TestSignalFlushes(t *testing.T) {
 	dir := t.TempDir()
 	bin := binary(t)
-	cmd := exec.Command(bin, "run", "--from", "-", "--to", dir+"/lake", "--json", "--batch-period", "1h")
-	stdin, _ := cmd.StdinPipe()
+	cmd := exec.Command(bin, "run", "--from", "-", "--lake", dir+"/lake", "--json", "--batch-period", "1h")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	var out bytes.Buffer
 	cmd.Stdout = &out
 	if err := cmd.Start(); err != nil {
@@ -212,8 +255,10 @@ func TestSignalFlushes(t *testing.T) {
 	// The process reads 1000 lines from a pipe in microseconds; a second is
 	// ample before asking it to stop.
 	time.Sleep(time.Second)
-	cmd.Process.Signal(syscall.SIGTERM)
-	err := cmd.Wait()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	err = cmd.Wait()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
 		t.Fatalf("exit = %v, want status 130", err)
@@ -225,17 +270,17 @@ func TestSignalFlushes(t *testing.T) {
 	if !s.Interrupted || s.Written != 1000 || s.EventsIn != 1000 {
 		t.Fatalf("summary %+v, want 1000 written and interrupted", s)
 	}
-	matches, _ := filepath.Glob(dir + "/lake/event_type=a/created_date=*/*.jsonl.gz")
 	lines := 0
-	for _, m := range matches {
-		f, _ := os.Open(m)
-		zr, err := gzip.NewReader(f)
+	for _, m := range glob(t, dir+"/lake/event_type=a/created_date=*/*.jsonl.gz") {
+		zr, err := gzip.NewReader(bytes.NewReader(readFile(t, m)))
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, _ := io.ReadAll(zr)
+		b, err := io.ReadAll(zr)
+		if err != nil {
+			t.Fatalf("%s: %v", m, err)
+		}
 		lines += bytes.Count(b, []byte("\n"))
-		f.Close()
 	}
 	if lines != 1000 {
 		t.Fatalf("lake holds %d events, want 1000", lines)
@@ -255,7 +300,7 @@ func TestRunToS3(t *testing.T) {
 	}
 	var runs []summary
 	for range 2 {
-		out, stderr, err := cli(t, nil, "run", "--from", events, "--to", "s3://lake/prod/events", "--s3-endpoint", s3.URL, "--json")
+		out, stderr, err := cli(t, nil, "run", "--from", events, "--lake", "s3://lake/prod/events", "--s3-endpoint", s3.URL, "--json")
 		if err != nil {
 			t.Fatalf("run: %v\n%s", err, stderr)
 		}
@@ -291,7 +336,7 @@ func TestRunToS3(t *testing.T) {
 
 func TestQueryTheDemoLake(t *testing.T) {
 	dir := t.TempDir() + "/lake"
-	o, _, err := cli(t, nil, "demo", "-n", "5000", "--to", dir, "--quiet", "--json")
+	o, _, err := cli(t, nil, "demo", "-n", "5000", "--lake", dir, "--quiet", "--json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -323,18 +368,17 @@ func TestCompactTheLake(t *testing.T) {
 	if _, _, err := cli(t, nil, "gen", "-n", "6000", "--seed", "5", "--to", a); err != nil {
 		t.Fatal(err)
 	}
-	data, _ := os.ReadFile(a)
-	os.WriteFile(b, data, 0o644)
+	writeFile(t, b, readFile(t, a))
 	local := filepath.Join(dir, "lake")
 	for _, to := range []string{local, "s3://lake/events"} {
 		var written int64
 		for _, in := range []string{a, b} {
-			out, stderr, err := cli(t, nil, "run", "--from", in, "--to", to, "--s3-endpoint", s3.URL, "--batch-events", "500", "--json")
+			out, stderr, err := cli(t, nil, "run", "--from", in, "--lake", to, "--s3-endpoint", s3.URL, "--batch-events", "500", "--json")
 			if err != nil {
 				t.Fatalf("run: %v\n%s", err, stderr)
 			}
 			var s summary
-			json.Unmarshal([]byte(out), &s)
+			unmarshal(t, out, &s)
 			written = s.Written
 		}
 		out, stderr, err := cli(t, nil, "compact", "--lake", to, "--s3-endpoint", s3.URL, "--json")
@@ -345,7 +389,7 @@ func TestCompactTheLake(t *testing.T) {
 			Partitions, Rounds, InputObjects, OutputObjects, Young int
 			Events, Duplicates                                     int64
 		}
-		json.Unmarshal([]byte(out), &st)
+		unmarshal(t, out, &st)
 		if st.Rounds != 0 || st.Young == 0 {
 			t.Fatalf("%s: objects just written were compacted despite --older-than 1h: %s", to, out)
 		}
@@ -353,7 +397,7 @@ func TestCompactTheLake(t *testing.T) {
 		if err != nil {
 			t.Fatalf("compact: %v\n%s", err, stderr)
 		}
-		json.Unmarshal([]byte(out), &st)
+		unmarshal(t, out, &st)
 		if st.Events != written || st.Duplicates != written || st.OutputObjects != st.Partitions || st.InputObjects < 4*st.Partitions {
 			t.Fatalf("%s: compaction %s; want %d events kept, as many dropped, one object per partition", to, out, written)
 		}
@@ -370,15 +414,20 @@ func TestCompactTheLake(t *testing.T) {
 		t.Errorf("query after compaction: %q", out)
 	}
 	objects := 0
-	filepath.WalkDir(local, func(p string, d os.DirEntry, err error) error {
+	if err := filepath.WalkDir(local, func(p string, d os.DirEntry, err error) error {
 		if err == nil && !d.IsDir() && strings.HasPrefix(p, filepath.Join(local, "event_type=")) {
 			objects++
 		}
-		return nil
-	})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
 	var st struct{ Partitions int }
-	o, _, _ := cli(t, nil, "compact", "--lake", local, "--json")
-	json.Unmarshal([]byte(o), &st)
+	o, stderr, err := cli(t, nil, "compact", "--lake", local, "--json")
+	if err != nil {
+		t.Fatalf("compact: %v\n%s", err, stderr)
+	}
+	unmarshal(t, o, &st)
 	if objects != st.Partitions {
 		t.Errorf("%d objects left in %d partitions", objects, st.Partitions)
 	}
@@ -397,7 +446,7 @@ func TestQueryAnS3Lake(t *testing.T) {
 	}
 	lakeURL := "s3://lake/events"
 	for _, src := range []string{"a", "b"} { // every event twice, in other objects
-		if _, stderr, err := cli(t, nil, "run", "--from", a, "--to", lakeURL, "--s3-endpoint", s3.URL, "--source-id", src, "--batch-events", "500"); err != nil {
+		if _, stderr, err := cli(t, nil, "run", "--from", a, "--lake", lakeURL, "--s3-endpoint", s3.URL, "--source-id", src, "--batch-events", "500"); err != nil {
 			t.Fatalf("run: %v\n%s", err, stderr)
 		}
 	}
@@ -435,8 +484,10 @@ func TestQueryAnS3Lake(t *testing.T) {
 	}
 	// A folder that is not a mirror is never cleaned into one.
 	mine := filepath.Join(dir, "mine")
-	os.MkdirAll(mine, 0o755)
-	os.WriteFile(filepath.Join(mine, "thesis.txt"), []byte("precious"), 0o644)
+	if err := os.MkdirAll(mine, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(mine, "thesis.txt"), []byte("precious"))
 	if _, _, err := cli(t, nil, "query", "--lake", lakeURL, "--s3-endpoint", s3.URL, "--cache", mine, "SELECT 1"); err == nil || !strings.Contains(err.Error(), "not an eventlake mirror") {
 		t.Errorf("a non-empty folder was used as a mirror: %v", err)
 	}
@@ -467,7 +518,7 @@ func TestCompactKilled(t *testing.T) {
 	}
 	lakeDir := filepath.Join(dir, "lake")
 	for _, src := range []string{"a", "b"} {
-		if _, stderr, err := cli(t, nil, "run", "--from", events, "--to", lakeDir, "--source-id", src, "--batch-events", "1000"); err != nil {
+		if _, stderr, err := cli(t, nil, "run", "--from", events, "--lake", lakeDir, "--source-id", src, "--batch-events", "1000"); err != nil {
 			t.Fatalf("run: %v\n%s", err, stderr)
 		}
 	}
@@ -495,7 +546,9 @@ func TestCompactKilled(t *testing.T) {
 				var ev struct {
 					UUID string `json:"event_uuid"`
 				}
-				json.Unmarshal(l, &ev)
+				if err := json.Unmarshal(l, &ev); err != nil {
+					t.Fatalf("%s: %v", e.Key, err)
+				}
 				seen[ev.UUID]++
 			}
 		}
@@ -519,7 +572,7 @@ func TestCompactKilled(t *testing.T) {
 		select {
 		case err = <-done:
 		case <-time.After(delay):
-			cmd.Process.Kill()
+			cmd.Process.Kill() // an error means it has just exited: Wait says how
 			err = <-done
 			kills++
 		}

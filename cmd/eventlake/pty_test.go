@@ -87,7 +87,7 @@ func TestProgressOnATerminal(t *testing.T) {
 	if !strings.Contains(screen, "of 40k lines") {
 		t.Errorf("gen drew no progress line:\n%q", screen)
 	}
-	screen = onTerminal(t, nil, "run", "--from", events, "--to", filepath.Join(dir, "lake"), "--batch-events", "5000")
+	screen = onTerminal(t, nil, "run", "--from", events, "--lake", filepath.Join(dir, "lake"), "--batch-events", "5000")
 	if !strings.Contains(screen, "\r\033[K") {
 		t.Errorf("run drew no progress line:\n%q", screen)
 	}
@@ -121,7 +121,7 @@ func TestProgressOnATerminal(t *testing.T) {
 	// ran out, 5 minutes). Real SQS does not; a short visibility keeps the
 	// drain short, and the counts below prove no message was lost or
 	// delivered twice by us.
-	screen, out := onTerminalOut(t, env, "run", "--from", "sqs://ingest", "--to", filepath.Join(dir, "lake-sqs"), "--drain", "--batch-size", "10", "--visibility", "10s")
+	screen, out := onTerminalOut(t, env, "run", "--from", "sqs://ingest", "--lake", filepath.Join(dir, "lake-sqs"), "--drain", "--batch-size", "10", "--visibility", "10s")
 	if !strings.Contains(screen, "messages received") {
 		t.Errorf("run --from sqs drew no progress line:\n%q", screen)
 	}

@@ -89,19 +89,25 @@ func (e env) query(ctx context.Context, args []string) error {
 	if _, err := lake.PartitionPrefix(*partition); err != nil {
 		return badUsage("--partition: %v", err)
 	}
-	if strings.Contains(*dir, "://") && !strings.HasPrefix(*dir, "file://") {
+	if local, ok := localLake(*dir); ok {
+		*dir = local
+	} else {
 		local, err := e.mirror(ctx, *dir, *cache, *partition, *s3Endpoint)
 		if err != nil {
 			return err
 		}
 		*dir = local
-	} else {
-		*dir = strings.TrimPrefix(*dir, "file://")
 	}
 	res, err := query.Run(ctx, *dir, fs.Arg(0), &query.Options{Unrestricted: *unrestricted})
 	if err != nil {
 		return err
 	}
+	return e.printResult(res, *format)
+}
+
+// printResult prints res on stdout as a table (and the row count on
+// stderr), CSV or JSON.
+func (e env) printResult(res *query.Result, format string) error {
 	str := func(v any) string {
 		switch x := v.(type) {
 		case nil:
@@ -112,7 +118,7 @@ func (e env) query(ctx context.Context, args []string) error {
 			return fmt.Sprint(x)
 		}
 	}
-	switch *format {
+	switch format {
 	case "csv":
 		w := csv.NewWriter(e.stdout)
 		w.Write(res.Columns)

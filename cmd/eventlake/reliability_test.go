@@ -73,16 +73,21 @@ func TestPoisonEventDoesNotStopTheRun(t *testing.T) {
 	if err := os.WriteFile(input, []byte(poison), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	f, _ := os.OpenFile(input, os.O_APPEND|os.O_WRONLY, 0)
+	f, err := os.OpenFile(input, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.Command(binary(t), "gen", "-n", "100000", "--to", "-")
 	cmd.Stdout = f
 	if err := cmd.Run(); err != nil {
 		t.Fatal(err)
 	}
-	f.Close()
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
 	lakeDir := filepath.Join(dir, "lake")
 	for i, want := range []struct{ written, present int64 }{{100000, 0}, {0, 100000}} {
-		code, out, stderr := runBinary(t, "run", "--from", input, "--to", lakeDir, "--batch-events", "10000", "--json")
+		code, out, stderr := runBinary(t, "run", "--from", input, "--lake", lakeDir, "--batch-events", "10000", "--json")
 		if code != 0 {
 			t.Fatalf("run %d: exit %d\n%s", i+1, code, stderr)
 		}
@@ -93,7 +98,9 @@ func TestPoisonEventDoesNotStopTheRun(t *testing.T) {
 	}
 }
 
-// tempFiles lists the temporary files under root.
+// tempFiles lists the temporary files under root. Walk errors are skipped
+// on purpose: it runs while a run writes, before the folder exists and as
+// temporary files are renamed away.
 func tempFiles(root string) []string {
 	var out []string
 	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
@@ -115,10 +122,12 @@ func TestKilledRunLeavesNoTempFiles(t *testing.T) {
 		t.Fatal(stderr)
 	}
 	lakeDir := filepath.Join(dir, "lake")
-	args := []string{"run", "--from", events, "--to", lakeDir, "--compression", "none", "--batch-events", "100000", "--json", "--quiet"}
+	args := []string{"run", "--from", events, "--lake", lakeDir, "--compression", "none", "--batch-events", "100000", "--json", "--quiet"}
 	var left []string
 	for try := 0; try < 20 && len(left) == 0; try++ {
-		os.RemoveAll(lakeDir)
+		if err := os.RemoveAll(lakeDir); err != nil {
+			t.Fatal(err)
+		}
 		cmd := exec.Command(binary(t), args...)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -128,8 +137,10 @@ func TestKilledRunLeavesNoTempFiles(t *testing.T) {
 				break
 			}
 		}
-		cmd.Process.Signal(syscall.SIGKILL)
-		cmd.Wait()
+		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		cmd.Wait() // "signal: killed", as intended
 		left = tempFiles(lakeDir)
 	}
 	if len(left) == 0 {
@@ -207,20 +218,27 @@ func TestGiantLinesStayUnderTheMemoryBound(t *testing.T) {
 		sizes []int
 	}{{"one 100 MB line", []int{100e6}}, {"5 MB then 50 MB", []int{5e6, 50e6}}} {
 		input := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-")+".jsonl")
-		f, _ := os.Create(input)
+		f, err := os.Create(input)
+		if err != nil {
+			t.Fatal(err)
+		}
 		w := bufio.NewWriterSize(f, 1<<20)
 		for i, n := range tc.sizes {
 			writeLine(t, w, fmt.Sprint("big", i), n)
 		}
-		w.Flush()
-		f.Close()
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
 		lakeDir := filepath.Join(dir, "lake-"+filepath.Base(input))
-		rss := peakRSS(t, "run", "--from", input, "--to", lakeDir, "--quiet")
+		rss := peakRSS(t, "run", "--from", input, "--lake", lakeDir, "--quiet")
 		t.Logf("%s: peak RSS %d MB", tc.name, rss>>20)
 		if rss > 256<<20 {
 			t.Errorf("%s: peak RSS %d MB, over the 256 MB bound", tc.name, rss>>20)
 		}
-		matches, _ := filepath.Glob(filepath.Join(lakeDir, "_dead_letters", "reason=too_large", "*"))
+		matches := glob(t, filepath.Join(lakeDir, "_dead_letters", "reason=too_large", "*"))
 		if len(matches) != 1 {
 			t.Fatalf("%s: too_large objects %v", tc.name, matches)
 		}
@@ -248,10 +266,10 @@ func readGz(t *testing.T, path string) []byte {
 func TestBadFlagValuesExitTwo(t *testing.T) {
 	dir := t.TempDir()
 	events := filepath.Join(dir, "events.jsonl")
-	os.WriteFile(events, []byte(`{"event_uuid":"u","event_name":"a:b","created_at":1}`+"\n"), 0o644)
+	writeFile(t, events, []byte(`{"event_uuid":"u","event_name":"a:b","created_at":1}`+"\n"))
 	lakeDir := filepath.Join(dir, "lake")
-	run := []string{"run", "--from", events, "--to", lakeDir}
-	kin := []string{"run", "--from", "kinesis://s", "--to", lakeDir, "--kinesis-endpoint", "http://127.0.0.1:1"}
+	run := []string{"run", "--from", events, "--lake", lakeDir}
+	kin := []string{"run", "--from", "kinesis://s", "--lake", lakeDir, "--kinesis-endpoint", "http://127.0.0.1:1"}
 	tests := []struct {
 		args []string
 		flag string
@@ -273,9 +291,9 @@ func TestBadFlagValuesExitTwo(t *testing.T) {
 		{append(kin, "--max-retries", "-2"), "--max-retries"},
 		{append(kin, "--batch-window", "-1s"), "--batch-window"},
 		{append(kin, "--compression", "foo"), "--compression"},
-		{[]string{"demo", "--to", lakeDir, "--compression", "foo"}, "--compression"},
-		{[]string{"demo", "--to", lakeDir, "-n", "-1"}, "-n"},
-		{[]string{"demo", "--to", lakeDir, "--bad", "2"}, "--bad"},
+		{[]string{"demo", "--lake", lakeDir, "--compression", "foo"}, "--compression"},
+		{[]string{"demo", "--lake", lakeDir, "-n", "-1"}, "-n"},
+		{[]string{"demo", "--lake", lakeDir, "--bad", "2"}, "--bad"},
 		{[]string{"gen", "-n", "-1"}, "-n"},
 		{[]string{"gen", "--start", "yesterday"}, "--start"},
 		{[]string{"gen", "--dup", "-0.5"}, "--dup"},
@@ -313,7 +331,7 @@ type lakeContent struct{ objects, events, deadObjects, dead, temps int64 }
 func readLake(t *testing.T, root string) lakeContent {
 	t.Helper()
 	var c lakeContent
-	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	if err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
@@ -334,7 +352,9 @@ func readLake(t *testing.T, root string) lakeContent {
 			c.events += n
 		}
 		return nil
-	})
+	}); err != nil {
+		t.Fatal(err)
+	}
 	return c
 }
 
@@ -346,7 +366,9 @@ func readLake(t *testing.T, root string) lakeContent {
 func TestDiskFull(t *testing.T) {
 	dir := t.TempDir()
 	mnt := filepath.Join(dir, "mnt")
-	os.Mkdir(mnt, 0o755)
+	if err := os.Mkdir(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", mnt).CombinedOutput(); err != nil {
 		t.Logf("!!! CANNOT MOUNT A TMPFS (%v: %s): the real disk-full test does not run here; falling back to an injected ENOSPC (see internal/pipeline TestCountsAfterPartialFailure)", err, bytes.TrimSpace(out))
 		diskFullInjected(t, dir)
@@ -362,7 +384,7 @@ func TestDiskFull(t *testing.T) {
 		t.Fatal(stderr)
 	}
 	lakeDir := filepath.Join(mnt, "lake")
-	args := []string{"run", "--from", events, "--to", lakeDir, "--compression", "none", "--batch-events", "5000", "--json", "--quiet"}
+	args := []string{"run", "--from", events, "--lake", lakeDir, "--compression", "none", "--batch-events", "5000", "--json", "--quiet"}
 	code, out, stderr := runBinary(t, args...)
 	if code != 1 || !strings.Contains(stderr, "no space left on device") {
 		t.Fatalf("on a full disk: exit %d, stderr %q; want 1 and ENOSPC", code, stderr)
@@ -403,9 +425,18 @@ func diskFullInjected(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 	faulty := laketest.New(store, laketest.Fault{After: 30, Err: syscall.ENOSPC})
-	w, _ := lake.NewWriter(faulty, &lake.WriterOptions{Compression: lake.None})
-	r, _ := pipeline.New(w, pipeline.Config{Source: events, Batch: pipeline.BatchPolicy{Events: 5000}})
-	in, _ := os.Open(events)
+	w, err := lake.NewWriter(faulty, &lake.WriterOptions{Compression: lake.None})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := pipeline.New(w, pipeline.Config{Source: events, Batch: pipeline.BatchPolicy{Events: 5000}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := os.Open(events)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer in.Close()
 	st, err := r.Run(context.Background(), in)
 	have := readLake(t, filepath.Join(dir, "lake"))

@@ -12,9 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
-
 	"github.com/eventlake/eventlake/internal/event"
 	"github.com/eventlake/eventlake/internal/lake"
 	"github.com/eventlake/eventlake/internal/lake/lakeurl"
@@ -24,16 +21,16 @@ import (
 // lakeFlags are the flags that say where and how events land, shared by run
 // and demo.
 type lakeFlags struct {
-	to, deadLetters, layout, compression, s3Endpoint string
-	format                                           string
-	maxEventSize, batchEvents, batchBytes, workers   int
-	batchPeriod                                      time.Duration
-	sourceID                                         string
-	quiet, jsonSummary                               bool
+	lake, deadLetters, layout, compression, s3Endpoint string
+	format                                             string
+	maxEventSize, batchEvents, batchBytes, workers     int
+	batchPeriod                                        time.Duration
+	sourceID                                           string
+	quiet, jsonSummary                                 bool
 }
 
-func (f *lakeFlags) register(fs *flag.FlagSet, defaultTo string) {
-	fs.StringVar(&f.to, "to", defaultTo, "the lake: a folder, file:///path or s3://bucket/prefix[?region=&endpoint=]")
+func (f *lakeFlags) register(fs *flag.FlagSet, defaultLake string) {
+	lakeFlag(fs, &f.lake, defaultLake, "the lake: a folder, file:///path or s3://bucket/prefix[?region=&endpoint=]")
 	fs.StringVar(&f.deadLetters, "dead-letters", "", "where bad events go (default: <lake>/_dead_letters/)")
 	fs.StringVar(&f.layout, "layout", "daily", "partitions: daily (event_type=/created_date=), type (event_type=) or hourly")
 	fs.StringVar(&f.compression, "compression", "gzip", "object compression: gzip, zstd or none (NDJSON objects)")
@@ -94,9 +91,9 @@ func (f *lakeFlags) open(ctx context.Context) (*lake.Writer, func(), error) {
 		return nil, nil, err
 	}
 	opts := &lakeurl.Options{S3Endpoint: f.s3Endpoint}
-	store, err := lakeurl.Open(ctx, f.to, opts)
+	store, err := lakeurl.Open(ctx, f.lake, opts)
 	if err != nil {
-		return nil, nil, fmt.Errorf("--to: %w", err)
+		return nil, nil, fmt.Errorf("--lake: %w", err)
 	}
 	closers := []func() error{store.Close}
 	var dead lake.Store
@@ -146,7 +143,7 @@ func (e env) run(ctx context.Context, args []string) error {
 	sf.register(fs)
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file (for development)")
 	fs.Usage = func() {
-		fmt.Fprintf(e.stderr, "usage: eventlake run --from FILE|-|kinesis://STREAM|sqs://QUEUE --to LAKE [flags]\n\nLands events in the lake, enriched and partitioned; bad events become dead letters.\nFrom Kinesis or SQS it does what the Lambda event source mapping does, running the\nfunction here or, with --invoke, in a Lambda endpoint.\n\n")
+		fmt.Fprintf(e.stderr, "usage: eventlake run --from FILE|-|kinesis://STREAM|sqs://QUEUE --lake LAKE [flags]\n\nLands events in the lake, enriched and partitioned; bad events become dead letters.\nFrom Kinesis or SQS it does what the Lambda event source mapping does, running the\nfunction here or, with --invoke, in a Lambda endpoint.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -168,8 +165,8 @@ func (e env) run(ctx context.Context, args []string) error {
 	case strings.HasPrefix(from, "sqs://"):
 		return e.runSQS(ctx, from, &lf, &sf)
 	}
-	if from == "" || lf.to == "" {
-		fmt.Fprintln(e.stderr, "eventlake run: --from and --to are required")
+	if from == "" || lf.lake == "" {
+		fmt.Fprintln(e.stderr, "eventlake run: --from and --lake are required")
 		fs.Usage()
 		return errUsage
 	}
@@ -214,25 +211,12 @@ func (e env) openInput(from string) (io.Reader, string, time.Duration, func(), e
 		f.Close()
 		return nil, "", 0, nil, fmt.Errorf("--from: %s is a folder, want an NDJSON file", from)
 	}
-	var r io.Reader = f
-	closeFn := func() { f.Close() }
-	switch {
-	case strings.HasSuffix(from, ".gz"):
-		zr, err := gzip.NewReader(f)
-		if err != nil {
-			f.Close()
-			return nil, "", 0, nil, fmt.Errorf("--from %s: %w", from, err)
-		}
-		r = zr
-	case strings.HasSuffix(from, ".zst"):
-		zr, err := zstd.NewReader(f)
-		if err != nil {
-			f.Close()
-			return nil, "", 0, nil, fmt.Errorf("--from %s: %w", from, err)
-		}
-		r = zr
-		closeFn = func() { zr.Close(); f.Close() }
+	r, err := lake.NewFileReader(from, f)
+	if err != nil {
+		f.Close()
+		return nil, "", 0, nil, fmt.Errorf("--from %s: %w", from, err)
 	}
+	closeFn := func() { r.Close(); f.Close() }
 	return r, from, 0, closeFn, nil
 }
 

@@ -1,23 +1,17 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
-
 	"github.com/eventlake/eventlake/internal/function"
+	"github.com/eventlake/eventlake/internal/invoke"
 	"github.com/eventlake/eventlake/internal/kinesis"
 	"github.com/eventlake/eventlake/internal/lake/lakeurl"
 	"github.com/eventlake/eventlake/internal/sqs"
@@ -78,32 +72,38 @@ func (f *streamFlags) check(from string) error {
 	return nil
 }
 
-// processor runs one batch through the function, here or in a Lambda
-// endpoint, and returns its partial batch response.
-type processor struct {
-	h      *function.Handler
-	invoke string
-	client *http.Client
-	// one invocation at a time: a function endpoint such as the runtime
-	// interface emulator is one execution environment, as a Lambda function
-	// with a reserved concurrency of 1.
-	invokeMu sync.Mutex
+// lambdaFunction is the function the stream mappings invoke: the handler
+// run here (*function.Handler) or one elsewhere (*invoke.Client).
+type lambdaFunction interface {
+	kinesis.Function
+	sqs.Function
 }
 
-func (e env) newProcessor(ctx context.Context, lf *lakeFlags, sf *streamFlags, log *slog.Logger) (*processor, func(), error) {
+var (
+	_ lambdaFunction = (*function.Handler)(nil)
+	_ lambdaFunction = (*invoke.Client)(nil)
+)
+
+// newFunction is the function --invoke names, or else the handler run here
+// over the lake the lake flags describe; the returned func closes it.
+func (e env) newFunction(ctx context.Context, lf *lakeFlags, sf *streamFlags, log *slog.Logger) (lambdaFunction, func(), error) {
 	if sf.invoke != "" {
-		return &processor{invoke: sf.invoke, client: &http.Client{Timeout: 15 * time.Minute}}, func() {}, nil
+		c, err := invoke.New(sf.invoke, nil)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--invoke: %w", err)
+		}
+		return c, func() {}, nil
 	}
-	if lf.to == "" {
-		return nil, nil, errors.New("--to is required (or --invoke a function that knows its lake)")
+	if lf.lake == "" {
+		return nil, nil, errors.New("--lake is required (or --invoke a function that knows its lake)")
 	}
 	p, err := lf.parse()
 	if err != nil {
 		return nil, nil, err
 	}
-	store, err := lakeurl.Open(ctx, lf.to, &lakeurl.Options{S3Endpoint: lf.s3Endpoint})
+	store, err := lakeurl.Open(ctx, lf.lake, &lakeurl.Options{S3Endpoint: lf.s3Endpoint})
 	if err != nil {
-		return nil, nil, fmt.Errorf("--to: %w", err)
+		return nil, nil, fmt.Errorf("--lake: %w", err)
 	}
 	deps := function.Deps{Lake: store, Log: log, FunctionName: "eventlake-cli"}
 	if sf.deadLetterQueue != "" {
@@ -120,99 +120,7 @@ func (e env) newProcessor(ctx context.Context, lf *lakeFlags, sf *streamFlags, l
 		store.Close()
 		return nil, nil, err
 	}
-	return &processor{h: h}, func() { store.Close() }, nil
-}
-
-// post sends an event to the Lambda endpoint and decodes its answer. A
-// function error (an errorType in the answer) is returned as an error.
-func (p *processor) post(ctx context.Context, event any, resp any) error {
-	p.invokeMu.Lock()
-	defer p.invokeMu.Unlock()
-	body, err := json.Marshal(event)
-	if err != nil {
-		return err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.invoke, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	res, err := p.client.Do(req)
-	if err != nil {
-		return fmt.Errorf("invoke: %w", err)
-	}
-	defer res.Body.Close()
-	out, err := io.ReadAll(res.Body)
-	if err != nil {
-		return fmt.Errorf("invoke: %w", err)
-	}
-	var fnErr struct {
-		ErrorType    string `json:"errorType"`
-		ErrorMessage string `json:"errorMessage"`
-	}
-	if json.Unmarshal(out, &fnErr) == nil && fnErr.ErrorType != "" {
-		return fmt.Errorf("function error %s: %s", fnErr.ErrorType, fnErr.ErrorMessage)
-	}
-	if res.StatusCode != http.StatusOK {
-		return fmt.Errorf("invoke: HTTP %d: %s", res.StatusCode, bytes.TrimSpace(out))
-	}
-	if err := json.Unmarshal(out, resp); err != nil {
-		return fmt.Errorf("invoke: answer is not a batch response: %q", out)
-	}
-	return nil
-}
-
-// Process implements kinesis.Processor.
-func (p *processor) Process(ctx context.Context, b kinesis.Batch) (string, error) {
-	ev := kinesisEvent(b)
-	var resp events.KinesisEventResponse
-	var err error
-	if p.h != nil {
-		resp, err = p.h.Kinesis(ctx, ev)
-	} else {
-		err = p.post(ctx, ev, &resp)
-	}
-	if err != nil {
-		return "", err
-	}
-	if len(resp.BatchItemFailures) > 0 {
-		return resp.BatchItemFailures[0].ItemIdentifier, nil
-	}
-	return "", nil
-}
-
-// kinesisEvent is the event a Kinesis event source mapping would send.
-func kinesisEvent(b kinesis.Batch) events.KinesisEvent {
-	region := os.Getenv("AWS_REGION")
-	ev := events.KinesisEvent{Records: make([]events.KinesisEventRecord, len(b.Records))}
-	for i, r := range b.Records {
-		rec := &ev.Records[i]
-		rec.EventSource, rec.EventVersion, rec.EventName = "aws:kinesis", "1.0", "aws:kinesis:record"
-		rec.EventID = b.ShardID + ":" + r.SequenceNumber
-		rec.EventSourceArn, rec.AwsRegion = b.StreamARN, region
-		rec.Kinesis.KinesisSchemaVersion = "1.0"
-		rec.Kinesis.PartitionKey, rec.Kinesis.SequenceNumber, rec.Kinesis.Data = r.PartitionKey, r.SequenceNumber, r.Data
-		rec.Kinesis.ApproximateArrivalTimestamp = events.SecondsEpochTime{Time: r.ArrivalTime}
-	}
-	return ev
-}
-
-// processSQS runs one SQS batch and returns the ids of failed messages.
-func (p *processor) processSQS(ctx context.Context, ev events.SQSEvent) ([]string, error) {
-	var resp events.SQSEventResponse
-	var err error
-	if p.h != nil {
-		resp, err = p.h.SQS(ctx, ev)
-	} else {
-		err = p.post(ctx, ev, &resp)
-	}
-	if err != nil {
-		return nil, err
-	}
-	ids := make([]string, len(resp.BatchItemFailures))
-	for i, f := range resp.BatchItemFailures {
-		ids[i] = f.ItemIdentifier
-	}
-	return ids, nil
+	return h, func() { store.Close() }, nil
 }
 
 // runKinesis consumes a stream like the Lambda event source mapping.
@@ -222,11 +130,11 @@ func (e env) runKinesis(ctx context.Context, from string, lf *lakeFlags, sf *str
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	proc, closeProc, err := e.newProcessor(ctx, lf, sf, log)
+	fn, closeFn, err := e.newFunction(ctx, lf, sf, log)
 	if err != nil {
 		return err
 	}
-	defer closeProc()
+	defer closeFn()
 	api, err := kinesis.NewAPI(ctx, kinesis.Options{Endpoint: sf.kinesisEndpoint})
 	if err != nil {
 		return err
@@ -252,7 +160,7 @@ func (e env) runKinesis(ctx context.Context, from string, lf *lakeFlags, sf *str
 	if err != nil {
 		return err
 	}
-	c, err := kinesis.NewConsumer(api, stream, proc, opts)
+	c, err := kinesis.NewConsumer(api, stream, kinesis.FunctionProcessor(fn, os.Getenv("AWS_REGION")), opts)
 	if err != nil {
 		return err
 	}
@@ -276,49 +184,21 @@ func (e env) runKinesis(ctx context.Context, from string, lf *lakeFlags, sf *str
 	return nil
 }
 
-// onFailure builds the on-failure destination: a description of the batch
-// (shard, sequence range, cause), like Lambda's, to a queue or a file.
-func (e env) onFailure(ctx context.Context, sf *streamFlags) (func(context.Context, kinesis.Batch, error) error, error) {
-	describe := func(b kinesis.Batch, cause error) []byte {
-		d, _ := json.Marshal(map[string]any{
-			"requestContext":  map[string]any{"condition": "RetryAttemptsExhausted", "approximateInvokeCount": sf.maxRetries + 1},
-			"responseContext": map[string]any{"error": cause.Error()},
-			"KinesisBatchInfo": map[string]any{
-				"shardId": b.ShardID, "startSequenceNumber": b.Records[0].SequenceNumber,
-				"endSequenceNumber": b.Records[len(b.Records)-1].SequenceNumber, "batchSize": len(b.Records),
-				"streamArn": b.StreamARN,
-			},
-			"timestamp": time.Now().UTC().Format(time.RFC3339Nano),
-		})
-		return d
-	}
+// onFailure is the on-failure destination --on-failure names: a queue, a
+// file, or (by default) stderr.
+func (e env) onFailure(ctx context.Context, sf *streamFlags) (kinesis.OnFailure, error) {
+	invokeCount := sf.maxRetries + 1
 	switch {
 	case sf.onFailure == "":
-		return func(_ context.Context, b kinesis.Batch, cause error) error {
-			fmt.Fprintf(e.stderr, "on-failure: %s\n", describe(b, cause))
-			return nil
-		}, nil
+		return kinesis.LogFailures(e.stderr, invokeCount), nil
 	case strings.HasPrefix(sf.onFailure, "sqs://") || strings.HasPrefix(sf.onFailure, "http"):
 		q, err := sqs.Open(ctx, sf.onFailure, sqs.Options{Endpoint: sf.sqsEndpoint})
 		if err != nil {
 			return nil, fmt.Errorf("--on-failure: %w", err)
 		}
-		return func(ctx context.Context, b kinesis.Batch, cause error) error {
-			return q.SendAll(ctx, [][]byte{describe(b, cause)})
-		}, nil
+		return kinesis.SendFailures(q, invokeCount), nil
 	default:
-		path := sf.onFailure
-		return func(_ context.Context, b kinesis.Batch, cause error) error {
-			f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-			if err != nil {
-				return err
-			}
-			_, err = f.Write(append(describe(b, cause), '\n'))
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-			return err
-		}, nil
+		return kinesis.AppendFailures(sf.onFailure, invokeCount), nil
 	}
 }
 
@@ -326,16 +206,16 @@ func (e env) onFailure(ctx context.Context, sf *streamFlags) (func(context.Conte
 // messages are deleted only after they are written (or are dead letters).
 func (e env) runSQS(ctx context.Context, from string, lf *lakeFlags, sf *streamFlags) error {
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	proc, closeProc, err := e.newProcessor(ctx, lf, sf, log)
+	fn, closeFn, err := e.newFunction(ctx, lf, sf, log)
 	if err != nil {
 		return err
 	}
-	defer closeProc()
+	defer closeFn()
 	q, err := sqs.Open(ctx, from, sqs.Options{Endpoint: sf.sqsEndpoint})
 	if err != nil {
 		return err
 	}
-	poller, err := sqs.NewPoller(q, proc.processSQS, sqs.PollOptions{
+	poller, err := sqs.NewPoller(q, sqs.FunctionHandler(fn), sqs.PollOptions{
 		BatchSize: min(max(sf.batchSize, 1), sqs.MaxBatchEntries), Visibility: sf.visibility, Drain: sf.drain, Region: os.Getenv("AWS_REGION"), Log: log,
 	})
 	if err != nil {

@@ -37,14 +37,6 @@ const (
 	ReasonPartitionTooLong Reason = "partition_too_long"
 )
 
-// Reasons lists every reason code, in check order.
-var Reasons = []Reason{
-	ReasonTooLarge, ReasonInvalidUTF8, ReasonInvalidJSON, ReasonNotObject,
-	ReasonDuplicateKey, ReasonMissingEventUUID, ReasonBadEventUUID,
-	ReasonMissingEventName, ReasonBadEventName, ReasonMissingCreatedAt,
-	ReasonBadCreatedAt, ReasonPartitionTooLong,
-}
-
 // Error is why an event was refused. Reason is stable; Msg is for people.
 type Error struct {
 	Reason Reason

@@ -89,7 +89,7 @@ type PartitionQueue interface {
 // Compactor is the compaction function.
 type Compactor struct {
 	cfg     CompactConfig
-	lake    lake.Reader
+	lake    lake.ReadWriteStore
 	queue   PartitionQueue
 	log     *slog.Logger
 	metrics io.Writer
@@ -98,10 +98,10 @@ type Compactor struct {
 
 // CompactDeps are the compaction function's connections.
 type CompactDeps struct {
-	Lake         lake.Reader    // required
-	Queue        PartitionQueue // nil: a scheduled run compacts everything itself
-	Log          *slog.Logger   // nil: discard
-	Metrics      io.Writer      // EMF documents, one per line; nil: discard
+	Lake         lake.ReadWriteStore // required
+	Queue        PartitionQueue      // nil: a scheduled run compacts everything itself
+	Log          *slog.Logger        // nil: discard
+	Metrics      io.Writer           // EMF documents, one per line; nil: discard
 	FunctionName string
 }
 

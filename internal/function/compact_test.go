@@ -17,7 +17,7 @@ import (
 )
 
 // compactLake lands events of two types in several batches each.
-func compactLake(t *testing.T) lake.Reader {
+func compactLake(t *testing.T) lake.ReadWriteStore {
 	t.Helper()
 	store, _ := lakeurl.Open(context.Background(), "mem://", nil)
 	h, err := New(Config{LakeURL: "mem://"}, Deps{Lake: store})
@@ -37,7 +37,7 @@ func compactLake(t *testing.T) lake.Reader {
 	return store
 }
 
-func compactor(t *testing.T, store lake.Reader, q PartitionQueue) (*Compactor, *bytes.Buffer) {
+func compactor(t *testing.T, store lake.ReadWriteStore, q PartitionQueue) (*Compactor, *bytes.Buffer) {
 	t.Helper()
 	cfg, err := CompactConfigFromEnv(func(k string) string {
 		return map[string]string{EnvLakeURL: "mem://", EnvCompactOlderThan: "0s", EnvCompactGrace: "0s"}[k]

@@ -40,7 +40,7 @@ func (q *queue) SendAll(_ context.Context, bodies [][]byte) error {
 }
 
 type flakyStore struct {
-	lake.Reader
+	lake.ReadWriteStore
 	fail bool
 }
 
@@ -48,7 +48,7 @@ func (s *flakyStore) Create(ctx context.Context, key string, body ...[]byte) err
 	if s.fail {
 		return errors.New("503 SlowDown")
 	}
-	return s.Reader.Create(ctx, key, body...)
+	return s.ReadWriteStore.Create(ctx, key, body...)
 }
 
 func newHandler(t *testing.T, dlq DeadLetterSender) (*Handler, *flakyStore, *bytes.Buffer) {
@@ -57,7 +57,7 @@ func newHandler(t *testing.T, dlq DeadLetterSender) (*Handler, *flakyStore, *byt
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := &flakyStore{Reader: mem}
+	store := &flakyStore{ReadWriteStore: mem}
 	cfg, err := ConfigFromEnv(func(k string) string {
 		return map[string]string{EnvLakeURL: "mem://", EnvCompression: "none", EnvDeadLetterMaxBytes: "600"}[k]
 	})
@@ -72,7 +72,7 @@ func newHandler(t *testing.T, dlq DeadLetterSender) (*Handler, *flakyStore, *byt
 	return h, store, &metrics
 }
 
-func keys(t *testing.T, s lake.Reader) []string {
+func keys(t *testing.T, s lake.ReadWriteStore) []string {
 	var out []string
 	for ent, err := range s.List(context.Background(), "") {
 		k := ent.Key

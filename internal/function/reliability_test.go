@@ -49,7 +49,7 @@ func TestKinesisFaultsFailTheBatchThenHeal(t *testing.T) {
 	} {
 		t.Run(fmt.Sprint(f), func(t *testing.T) {
 			h, flaky, _ := newHandler(t, &queue{})
-			faulty := laketest.New(flaky.Reader, f)
+			faulty := laketest.New(flaky.ReadWriteStore, f)
 			var err error
 			if h, err = New(h.cfg, Deps{Lake: faulty, DeadLetters: &queue{}}); err != nil {
 				t.Fatal(err)

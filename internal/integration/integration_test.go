@@ -35,6 +35,16 @@ var (
 	buildErr  error
 )
 
+// TestMain removes the binaries the tests built (once per test process).
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	testservers.RemoveBuilds()
+	os.Exit(code)
+}
+
 // eventlake builds the CLI once.
 func eventlake(t *testing.T) string {
 	buildOnce.Do(func() {
@@ -479,7 +489,7 @@ func TestScheduledCompaction(t *testing.T) {
 	w.gen(opts, "--to", "kinesis://events", "--create-shards", "2")
 	w.consume()
 	w.gen(opts, "--to", "events.jsonl")
-	w.run("run", "--from", "events.jsonl", "--to", w.lakeURL, "--batch-events", "400", "--quiet")
+	w.run("run", "--from", "events.jsonl", "--lake", w.lakeURL, "--batch-events", "400", "--quiet")
 	before, objectsBefore := w.lakeEvents()
 	for uuid := range x.good {
 		if len(before[uuid]) != 2 {
@@ -563,7 +573,7 @@ func TestKeyedByTypeWritesFewerObjects(t *testing.T) {
 		stream := "events-" + strings.ReplaceAll(key, ":", "")
 		w.gen(opts, "--to", "kinesis://"+stream, "--create-shards", "4", "--partition-key", key)
 		dir := filepath.Join(w.dir, stream)
-		w.run("run", "--from", "kinesis://"+stream, "--to", dir, "--drain", "--quiet", "--batch-size", "500", "--checkpoint", stream+".json")
+		w.run("run", "--from", "kinesis://"+stream, "--lake", dir, "--drain", "--quiet", "--batch-size", "500", "--checkpoint", stream+".json")
 		store, err := lakeurl.Open(context.Background(), dir, nil)
 		if err != nil {
 			t.Fatal(err)

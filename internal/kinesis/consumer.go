@@ -152,6 +152,12 @@ type shardState struct {
 	done    bool
 }
 
+// shardExit is how a shard reader ended: nil when the shard is finished.
+type shardExit struct {
+	shard string
+	err   error
+}
+
 // Run consumes until ctx is done (nil error) or, with Drain, until every
 // shard is at its tip or finished and everything read is written.
 func (c *Consumer) Run(ctx context.Context) error {
@@ -163,12 +169,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer func() { cancel(); wg.Wait() }() // idle shard readers stop here
 	states := map[string]*shardState{}
-	type exit struct {
-		shard string
-		err   error
-	}
-	exits := make(chan exit)
-	running := 0
+	exits := make(chan shardExit)
 	tick := time.NewTicker(max(c.o.Poll, time.Second))
 	defer tick.Stop()
 	for {
@@ -179,41 +180,12 @@ func (c *Consumer) Run(ctx context.Context) error {
 			}
 			return err
 		}
-		known := map[string]bool{}
-		for _, s := range shards {
-			known[s.id] = true
-		}
-		isDone := func(id string) bool {
-			if id == "" || !known[id] { // no parent, or expired from the stream
-				return true
-			}
-			if st := states[id]; st != nil && st.done {
-				return true
-			}
-			return c.o.Checkpoints.Get(id).Done
-		}
-		for _, s := range shards {
-			st := states[s.id]
-			if st == nil {
-				st = &shardState{}
-				states[s.id] = st
-			}
-			if st.running || st.done {
-				continue
-			}
-			if c.o.Checkpoints.Get(s.id).Done {
-				st.done = true
-				continue
-			}
-			if !isDone(s.parent) || !isDone(s.adjacent) {
-				continue // children wait for their parents
-			}
-			st.running = true
-			running++
+		for _, s := range c.ready(shards, states) {
+			st := states[s] // not read in the goroutine: the map grows here
 			wg.Go(func() {
-				err := c.shardLoop(ctx, arn, s.id, st)
+				err := c.shardLoop(ctx, arn, s, st)
 				select {
-				case exits <- exit{s.id, err}:
+				case exits <- shardExit{s, err}:
 				case <-ctx.Done():
 				}
 			})
@@ -223,7 +195,6 @@ func (c *Consumer) Run(ctx context.Context) error {
 		}
 		select {
 		case e := <-exits:
-			running--
 			states[e.shard].running = false
 			if e.err != nil {
 				if ctx.Err() != nil {
@@ -238,6 +209,47 @@ func (c *Consumer) Run(ctx context.Context) error {
 			return nil
 		}
 	}
+}
+
+// ready returns the shards to start reading now, marking them running in
+// states (which gets a state for every shard listed): those neither
+// running nor finished whose parents are finished, or gone from the
+// stream, for children wait for their parents.
+func (c *Consumer) ready(shards []shardInfo, states map[string]*shardState) []string {
+	known := map[string]bool{}
+	for _, s := range shards {
+		known[s.id] = true
+	}
+	isDone := func(id string) bool {
+		if id == "" || !known[id] { // no parent, or expired from the stream
+			return true
+		}
+		if st := states[id]; st != nil && st.done {
+			return true
+		}
+		return c.o.Checkpoints.Get(id).Done
+	}
+	var start []string
+	for _, s := range shards {
+		st := states[s.id]
+		if st == nil {
+			st = &shardState{}
+			states[s.id] = st
+		}
+		if st.running || st.done {
+			continue
+		}
+		if c.o.Checkpoints.Get(s.id).Done {
+			st.done = true
+			continue
+		}
+		if !isDone(s.parent) || !isDone(s.adjacent) {
+			continue
+		}
+		st.running = true
+		start = append(start, s.id)
+	}
+	return start
 }
 
 // drained reports whether every shard is finished, or running and idle at
@@ -299,6 +311,23 @@ func (c *Consumer) iterator(ctx context.Context, shard string) (*string, error) 
 	return out.ShardIterator, nil
 }
 
+// pending is what a shard reader has read and not yet delivered.
+type pending struct {
+	records []Record
+	bytes   int
+	since   time.Time // when the first of them was read, or the last delivery was
+}
+
+func (p *pending) add(r Record) {
+	if len(p.records) == 0 {
+		p.since = time.Now()
+	}
+	p.records = append(p.records, r)
+	p.bytes += len(r.Data)
+}
+
+func (p *pending) clear() { p.records, p.bytes = p.records[:0], 0 }
+
 // shardLoop reads one shard to its end (nil error) or until ctx is done.
 func (c *Consumer) shardLoop(ctx context.Context, arn, shard string, st *shardState) error {
 	log := c.o.Log.With("shard", shard)
@@ -306,20 +335,13 @@ func (c *Consumer) shardLoop(ctx context.Context, arn, shard string, st *shardSt
 	if err != nil {
 		return err
 	}
-	var pending []Record
-	pendingBytes := 0
-	var windowStart time.Time
-	deliver := func(n int) error {
-		b := Batch{Stream: c.stream, StreamARN: arn, ShardID: shard, Records: pending[:n]}
-		if err := c.deliver(ctx, b, log); err != nil {
+	var p pending
+	deliver := func() error {
+		if err := c.deliver(ctx, Batch{Stream: c.stream, StreamARN: arn, ShardID: shard, Records: p.records}, log); err != nil {
 			return err
 		}
-		pending = append(pending[:0], pending[n:]...)
-		pendingBytes = 0
-		for _, r := range pending {
-			pendingBytes += len(r.Data)
-		}
-		windowStart = time.Now()
+		p.clear()
+		p.since = time.Now()
 		return nil
 	}
 	attempt := 0
@@ -329,46 +351,32 @@ func (c *Consumer) shardLoop(ctx context.Context, arn, shard string, st *shardSt
 		}
 		out, err := c.api.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: iter, Limit: aws.Int32(int32(c.o.BatchSize))})
 		if err != nil {
-			var expired *types.ExpiredIteratorException
-			var tput *types.ProvisionedThroughputExceededException
-			switch {
-			case ctx.Err() != nil:
-				return ctx.Err()
-			case errors.As(err, &expired):
-				// Re-read from the checkpoint; pending records are read again.
-				pending, pendingBytes = pending[:0], 0
+			reread, err := c.readFailed(ctx, shard, err, &attempt)
+			if err != nil {
+				return err
+			}
+			if reread { // from the checkpoint: pending records are read again
+				p.clear()
 				if iter, err = c.iterator(ctx, shard); err != nil {
 					return err
 				}
-				continue
-			case errors.As(err, &tput) || attempt < 5:
-				attempt++
-				if err := retry.Wait(ctx, attempt); err != nil {
-					return err
-				}
-				continue
-			default:
-				return fmt.Errorf("kinesis: read %s: %w", shard, err)
 			}
+			continue
 		}
 		attempt = 0
 		for _, r := range out.Records {
-			if len(pending) == 0 {
-				windowStart = time.Now()
-			}
-			pending = append(pending, Record{Data: r.Data, PartitionKey: aws.ToString(r.PartitionKey), SequenceNumber: aws.ToString(r.SequenceNumber), ArrivalTime: aws.ToTime(r.ApproximateArrivalTimestamp)})
-			pendingBytes += len(r.Data)
-			if len(pending) == c.o.BatchSize || pendingBytes >= c.o.BatchBytes {
-				if err := deliver(len(pending)); err != nil {
+			p.add(Record{Data: r.Data, PartitionKey: aws.ToString(r.PartitionKey), SequenceNumber: aws.ToString(r.SequenceNumber), ArrivalTime: aws.ToTime(r.ApproximateArrivalTimestamp)})
+			if len(p.records) == c.o.BatchSize || p.bytes >= c.o.BatchBytes {
+				if err := deliver(); err != nil {
 					return err
 				}
 			}
 		}
 		closed := out.NextShardIterator == nil
 		atTip := len(out.Records) == 0 && aws.ToInt64(out.MillisBehindLatest) == 0
-		windowOver := c.o.Window > 0 && time.Since(windowStart) >= c.o.Window
-		if len(pending) > 0 && (closed || windowOver || (c.o.Window == 0 && atTip)) {
-			if err := deliver(len(pending)); err != nil {
+		windowOver := c.o.Window > 0 && time.Since(p.since) >= c.o.Window
+		if len(p.records) > 0 && (closed || windowOver || (c.o.Window == 0 && atTip)) {
+			if err := deliver(); err != nil {
 				return err
 			}
 		}
@@ -379,13 +387,33 @@ func (c *Consumer) shardLoop(ctx context.Context, arn, shard string, st *shardSt
 			log.Info("shard finished")
 			return nil
 		}
-		st.atTip.Store(atTip && len(pending) == 0)
+		st.atTip.Store(atTip && len(p.records) == 0)
 		iter = out.NextShardIterator
 		if len(out.Records) == 0 {
 			if err := retry.Sleep(ctx, c.o.Poll); err != nil {
 				return err
 			}
 		}
+	}
+}
+
+// readFailed decides what a failed GetRecords of shard means: read again
+// from the checkpoint (reread: the iterator expired), retry after a
+// backoff (throttling, or any error the first 5 times in a row; attempt
+// counts them), or stop with the error returned.
+func (c *Consumer) readFailed(ctx context.Context, shard string, err error, attempt *int) (reread bool, _ error) {
+	var expired *types.ExpiredIteratorException
+	var tput *types.ProvisionedThroughputExceededException
+	switch {
+	case ctx.Err() != nil:
+		return false, ctx.Err()
+	case errors.As(err, &expired):
+		return true, nil
+	case errors.As(err, &tput) || *attempt < 5:
+		*attempt++
+		return false, retry.Wait(ctx, *attempt)
+	default:
+		return false, fmt.Errorf("kinesis: read %s: %w", shard, err)
 	}
 }
 

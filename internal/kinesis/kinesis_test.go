@@ -123,7 +123,10 @@ func TestConsumeEveryShardInOrderAcrossASplit(t *testing.T) {
 	}
 	// A second consumer with the same checkpoints reads nothing new.
 	col2 := &collector{byKey: map[string][]string{}, seen: map[string]int{}}
-	c2, _ := NewConsumer(api, stream, col2, ConsumerOptions{BatchSize: 250, Drain: true, Checkpoints: cps, Poll: 20 * time.Millisecond})
+	c2, err := NewConsumer(api, stream, col2, ConsumerOptions{BatchSize: 250, Drain: true, Checkpoints: cps, Poll: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := c2.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -157,13 +160,16 @@ func TestPartialFailuresAndRetries(t *testing.T) {
 		return "", nil
 	})
 	var sentToFailure []string
-	c, _ := NewConsumer(api, stream, proc, ConsumerOptions{BatchSize: 50, Drain: true, MaxRetries: 2, Poll: 20 * time.Millisecond,
+	c, err := NewConsumer(api, stream, proc, ConsumerOptions{BatchSize: 50, Drain: true, MaxRetries: 2, Poll: 20 * time.Millisecond,
 		OnFailure: func(_ context.Context, b Batch, _ error) error {
 			for _, r := range b.Records {
 				sentToFailure = append(sentToFailure, string(r.Data))
 			}
 			return nil
 		}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if err := c.Run(ctx); err != nil {

@@ -3,7 +3,11 @@
 // consumer that does locally what the Lambda event source mapping does —
 // every shard in order, parents before children, checkpoints after durable
 // writes, partial-batch retries, bisection, and an on-failure destination.
-// It is the only package that imports the Kinesis SDK.
+// It also holds what joins the consumer to a Lambda function: the Kinesis
+// event a mapping sends (Event, FunctionProcessor) and the on-failure
+// destinations (a queue, a file, a log) with the record Lambda writes
+// there (DescribeFailure). It is the only package that imports the Kinesis
+// SDK.
 package kinesis
 
 import (
@@ -26,7 +30,6 @@ import (
 const (
 	MaxPutRecords = 500
 	MaxPutBytes   = 5 << 20 // data plus partition keys
-	MaxRecordSize = 1 << 20
 )
 
 // Options say how to reach Kinesis. Empty fields fall back to the AWS

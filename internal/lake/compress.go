@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 
 	"github.com/klauspost/compress/gzip"
@@ -126,6 +127,21 @@ func NewReader(c Compression, r io.Reader) (io.ReadCloser, error) {
 	default:
 		return gzip.NewReader(r)
 	}
+}
+
+// NewFileReader returns a reader of a file named name whose body is r,
+// decompressed by the name's last extension: .gz is gzip, .zst is zstd,
+// anything else is read as is. It reads input files (run --from), whose
+// names need not end in an object extension.
+func NewFileReader(name string, r io.Reader) (io.ReadCloser, error) {
+	c := None
+	switch {
+	case strings.HasSuffix(name, ".gz"):
+		c = Gzip
+	case strings.HasSuffix(name, ".zst"):
+		c = Zstd
+	}
+	return NewReader(c, r)
 }
 
 // CompressionOf tells an object's compression from its name.

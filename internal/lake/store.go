@@ -65,14 +65,6 @@ type ReadWriteStore interface {
 	Delete(ctx context.Context, key string) error
 }
 
-// Reader is the old name of ReadWriteStore, which also creates and
-// deletes.
-//
-// Deprecated: use ReadWriteStore (or Lister, ReadLister where that is all a
-// function uses). Kept so the branches of issue 11 that still say
-// lake.Reader merge without edits; remove once they have.
-type Reader = ReadWriteStore
-
 // DirLister is a store that can list the folders right below a prefix
 // without listing every object under them (S3's delimiter listing).
 type DirLister interface {
@@ -162,3 +154,9 @@ func decompress(key string, data []byte) ([]byte, error) {
 	}
 	return out, nil
 }
+
+// Reader is the old name of ReadWriteStore.
+//
+// Deprecated: use ReadWriteStore (or Lister, ReadLister where that is all a
+// function uses). Kept until the compaction branch of issue 11 merges.
+type Reader = ReadWriteStore

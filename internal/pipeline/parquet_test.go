@@ -22,7 +22,7 @@ import (
 func TestParquetRoundTrip(t *testing.T) {
 	x := expect(t, gen.Options{Events: 8000, Seed: 5, Bad: 0.01, Dup: 0.01})
 	ctx := context.Background()
-	land := func(f lake.Format) lake.Reader {
+	land := func(f lake.Format) lake.ReadWriteStore {
 		store, _ := lakeurl.Open(ctx, "mem://", nil)
 		run(t, store, Config{Source: "e.jsonl", Batch: BatchPolicy{Events: 3000}}, x.input, &lake.WriterOptions{Compression: lake.None, Format: f})
 		return store

@@ -81,7 +81,7 @@ func dateOf(t *testing.T, v string) string {
 
 // readLake returns, per event_uuid, the keys of the objects holding it, and
 // the dead letters.
-func readLake(t *testing.T, s lake.Reader) (events map[string][]string, lines map[string][]byte, dead []deadletter.Record) {
+func readLake(t *testing.T, s lake.ReadWriteStore) (events map[string][]string, lines map[string][]byte, dead []deadletter.Record) {
 	t.Helper()
 	ctx := context.Background()
 	events, lines = map[string][]string{}, map[string][]byte{}
@@ -242,7 +242,7 @@ func nthLine(in []byte, n int) []byte {
 	return in
 }
 
-func count(t *testing.T, s lake.Reader) int {
+func count(t *testing.T, s lake.ReadWriteStore) int {
 	n := 0
 	for _, err := range s.List(context.Background(), "") {
 		if err != nil {

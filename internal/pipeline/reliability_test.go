@@ -29,7 +29,7 @@ var poison = []string{
 
 // landed is what a landing path left in a lake: the enriched lines of the
 // events, sorted, and the dead letters as "reason original".
-func landed(t *testing.T, s lake.Reader) (events, dead []string) {
+func landed(t *testing.T, s lake.ReadWriteStore) (events, dead []string) {
 	t.Helper()
 	evs, lines, dls := readLake(t, s)
 	for uuid := range evs {
@@ -138,7 +138,7 @@ func TestGiantLineKeepsItsStartAndTrueSize(t *testing.T) {
 // inside the dead letters.
 type storeContent struct{ objects, events, deadObjects, dead int64 }
 
-func content(t *testing.T, s lake.Reader) storeContent {
+func content(t *testing.T, s lake.ReadWriteStore) storeContent {
 	t.Helper()
 	var c storeContent
 	ctx := context.Background()

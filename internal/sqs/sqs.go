@@ -1,7 +1,8 @@
 // Package sqs talks to Amazon SQS: it sends messages in batches (dead
 // letters, generated events), and receives and deletes them for the local
-// consumer of the ingestion queue. It is the only package that imports the
-// SQS SDK.
+// consumer of the ingestion queue (Poller), which hands batches to a
+// Lambda function's SQS handler (FunctionHandler). It is the only package
+// that imports the SQS SDK.
 package sqs
 
 import (

@@ -196,6 +196,14 @@ var buildOnce sync.Once
 var bootstrapPath string
 var buildErr error
 
+// RemoveBuilds removes what Bootstrap built. A package whose tests call
+// Bootstrap calls it from TestMain, after m.Run.
+func RemoveBuilds() {
+	if bootstrapPath != "" {
+		os.RemoveAll(filepath.Dir(bootstrapPath))
+	}
+}
+
 // Bootstrap builds the Lambda function as the deployment does
 // (internal/lambdabuild) for this machine's architecture, once per test
 // binary.
