@@ -36,7 +36,7 @@ func genRows(t testing.TB, n int, seed uint64) []lake.Row {
 		if err != nil {
 			return fmt.Errorf("generated event %q: %w", raw, err)
 		}
-		rows = append(rows, RowOf(info, line))
+		rows = append(rows, lake.RowOf(info, line))
 		return nil
 	})
 	if err != nil {
