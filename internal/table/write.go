@@ -156,6 +156,7 @@ func encode(sc *arrow.Schema, rows []lake.Row, idx []int) ([]byte, *metadata.Fil
 			if f.Name != ColDatetime {
 				return nil, nil, fmt.Errorf("table: column %s: no value for it", f.Name)
 			}
+			fb.Reserve(len(idx))
 			for _, k := range idx {
 				fb.Append(arrow.Timestamp(rows[k].CreatedDatetime.UnixMicro()))
 			}
@@ -168,6 +169,15 @@ func encode(sc *arrow.Schema, rows []lake.Row, idx []int) ([]byte, *metadata.Fil
 				fb.AppendNulls(len(idx))
 				continue
 			}
+			// Sized once: a growing builder copies its data at each
+			// doubling (landing 300k events allocated 545 MB in
+			// builders before, 168 MB after).
+			n := 0
+			for _, k := range idx {
+				n += len(get(&rows[k]))
+			}
+			fb.Reserve(len(idx))
+			fb.ReserveData(n)
 			for _, k := range idx {
 				fb.Append(get(&rows[k]))
 			}
