@@ -8,8 +8,9 @@ import (
 
 // Sink is where Runner and Land put batches: the lake's objects
 // (*lake.Writer) or anything that lands the same objects elsewhere (an
-// Iceberg table: internal/table's Sink). A Sink need not be safe for
-// concurrent use: Runner writes one batch at a time.
+// Iceberg table: internal/table's Sink). Runner writes one batch at a
+// time; code calling Land from several goroutines with one Sink needs one
+// safe for concurrent use (both of these are).
 type Sink interface {
 	// Write stores every object of the batch called name and sets each
 	// one's outcome: Key where it went; Existed when the same batch was

@@ -25,7 +25,8 @@ const BatchBytes = 8 << 20
 // event objects of one batch become one Commit, named after the batch
 // (source, first and last position), so a batch written again, by a re-run
 // or a redelivery, commits nothing. Dead letters stay NDJSON objects,
-// written by a lake writer to its dead-letter store.
+// written by a lake writer to its dead-letter store. It is safe for
+// concurrent use.
 type Sink struct {
 	tb   *Table
 	dead *lake.Writer
