@@ -94,28 +94,69 @@ func splitLines(body [][]byte) [][]byte {
 
 // parquetOf encodes enriched events, one per line (without newlines).
 func parquetOf(lines [][]byte) ([]byte, error) {
-	enr := event.NewEnricher(&event.Options{MaxSize: 1 << 30})
-	rows := make([]Row, 0, len(lines))
-	for _, line := range lines {
-		info, err := enr.Check(line)
-		if err != nil {
-			return nil, fmt.Errorf("parquet: an enriched event does not pass the rules: %w", err)
-		}
-		// The rows only live through parquet.Write, which copies every
-		// value into its column buffers: Event may view the line (it does
-		// not change). info's fields are in the enricher's buffers, reused
-		// by the next Check: they are copied.
-		rows = append(rows, Row{
-			EventUUID: string(info.UUID), EventName: string(info.Name), EventType: string(info.Type),
-			EventSubtype: string(info.Subtype), CreatedAt: string(info.CreatedAt),
-			CreatedDatetime: time.Unix(info.Sec, int64(info.Nsec)).UTC(), Event: view(line),
-		})
+	// The rows only live through parquet.Write, which copies every value
+	// into its column buffers: Event may view the line (it does not change).
+	rows, err := appendRows(make([]Row, 0, len(lines)), lines)
+	if err != nil {
+		return nil, fmt.Errorf("parquet: %w", err)
 	}
 	var buf bytes.Buffer
 	if err := parquet.Write(&buf, rows, parquet.Compression(parquetCodec), parquet.MaxRowsPerRowGroup(128<<10)); err != nil {
 		return nil, fmt.Errorf("parquet: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+// RowOf is the typed row of an enriched event: info from
+// event.Enricher.Check (or Enrich) of line, the enriched event. The row
+// holds copies: info and line may change afterwards.
+func RowOf(info event.Info, line []byte) Row {
+	return rowOf(info, string(line), &Row{})
+}
+
+// AppendRows appends to dst the rows of an object's body (Object.Body:
+// enriched events as NDJSON, in pieces), as Parquet objects hold them. The
+// rows' Event views body wherever a line lies in one piece: the rows are
+// valid only while body does not change. An event that does not pass the
+// rules again (not an enriched event) is an error.
+func AppendRows(dst []Row, body [][]byte) ([]Row, error) {
+	return appendRows(dst, splitLines(body))
+}
+
+// appendRows appends the rows of enriched events, one per line, each Event
+// viewing its line.
+func appendRows(dst []Row, lines [][]byte) ([]Row, error) {
+	enr := event.NewEnricher(&event.Options{MaxSize: 1 << 30})
+	prev := &Row{}
+	for _, line := range lines {
+		info, err := enr.Check(line)
+		if err != nil {
+			return dst, fmt.Errorf("an enriched event does not pass the rules: %w", err)
+		}
+		dst = append(dst, rowOf(info, view(line), prev))
+		prev = &dst[len(dst)-1]
+	}
+	return dst, nil
+}
+
+// rowOf is the one row builder: the typed columns of info, copied (they
+// are in the enricher's buffers, reused by its next Check), and ev, the
+// whole enriched event. Name, type and subtype repeat from row to row in
+// an object: equal to prev's, they share prev's strings.
+func rowOf(info event.Info, ev string, prev *Row) Row {
+	return Row{
+		EventUUID: string(info.UUID), EventName: reuse(prev.EventName, info.Name),
+		EventType: reuse(prev.EventType, info.Type), EventSubtype: reuse(prev.EventSubtype, info.Subtype),
+		CreatedAt: string(info.CreatedAt), CreatedDatetime: time.Unix(info.Sec, int64(info.Nsec)).UTC(), Event: ev,
+	}
+}
+
+// reuse is b as a string: s when they are equal (no allocation).
+func reuse(s string, b []byte) string {
+	if string(b) == s {
+		return s
+	}
+	return string(b)
 }
 
 // view is b as a string without copying; b must not change while the

@@ -59,9 +59,9 @@ type LandResult struct {
 
 // Land processes one delivered batch: every record enriched (or made a dead
 // letter), repeated event_uuids written once, one object per partition
-// created under name. It returns an error only with Failed set; bad data is
+// written to w under name. It returns an error only with Failed set; bad data is
 // never an error.
-func Land(ctx context.Context, w *lake.Writer, name lake.Name, recs []Record, opts *LandOptions) (LandResult, error) {
+func Land(ctx context.Context, w Sink, name lake.Name, recs []Record, opts *LandOptions) (LandResult, error) {
 	if opts == nil {
 		opts = &LandOptions{}
 	}
@@ -169,7 +169,7 @@ func newLandBlock() []byte { return make([]byte, 0, 32<<10) }
 
 // write creates the batch's objects and counts each one's outcome; the
 // records with an event in an object not created are Failed.
-func (l *lander) write(ctx context.Context, w *lake.Writer, name lake.Name) error {
+func (l *lander) write(ctx context.Context, w Sink, name lake.Name) error {
 	dirs := make([]string, 0, len(l.parts))
 	for d := range l.parts {
 		dirs = append(dirs, d)

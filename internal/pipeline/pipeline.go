@@ -55,10 +55,10 @@ type Config struct {
 	ChunkSize int
 }
 
-// Runner runs the pipeline into one lake writer.
+// Runner runs the pipeline into one sink: a lake writer, or a table.
 type Runner struct {
 	cfg   Config
-	w     *lake.Writer
+	w     Sink
 	seeds [2]maphash.Seed
 
 	mu         sync.Mutex
@@ -67,9 +67,10 @@ type Runner struct {
 	start      time.Time
 }
 
-// New returns a Runner writing with w.
-func New(w *lake.Writer, cfg Config) (*Runner, error) {
-	if w == nil {
+// New returns a Runner writing batches to w (a *lake.Writer, or another
+// Sink).
+func New(w Sink, cfg Config) (*Runner, error) {
+	if isNil(w) {
 		return nil, errors.New("pipeline: nil writer")
 	}
 	if cfg.Source == "" {
@@ -247,7 +248,9 @@ func (r *Runner) Run(ctx context.Context, in io.Reader) (Stats, error) {
 	defer r.mu.Unlock()
 	r.stats.Elapsed = time.Since(r.start)
 	r.stats.Partitions = len(r.partitions)
-	r.stats.Leftovers = r.w.Swept()
+	if sw, ok := r.w.(sweeper); ok {
+		r.stats.Leftovers = sw.Swept()
+	}
 	if err == nil && ctx.Err() != nil {
 		r.stats.Interrupted = true
 	}

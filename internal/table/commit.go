@@ -56,6 +56,17 @@ type Result struct {
 	// Attempts counts commit attempts: 1, plus one per conflict lost to
 	// another writer.
 	Attempts int
+	// DataFiles are the batch's data files, in path order, when this call
+	// wrote (or found) them: not when the batch was already committed
+	// before it began.
+	DataFiles []DataFile
+}
+
+// DataFile is one data file of a batch.
+type DataFile struct {
+	Path string // its location, as the manifest names it
+	Size int64  // bytes
+	Rows []int  // the indexes in Batch.Rows of the rows it holds
 }
 
 var (
@@ -97,12 +108,15 @@ func (t *Table) Commit(ctx context.Context, b Batch) (Result, error) {
 	if err := checkReplay(tbl); err != nil {
 		return res, err
 	}
-	files, written, err := writeFiles(ctx, tbl, &b, id.fileName())
+	parts, err := writeFiles(ctx, tbl, &b, id.fileName())
 	if err != nil {
 		return res, fmt.Errorf("table: batch %s: %w", b.ID(), err)
 	}
-	res.Files, res.Written = len(files), written
-	err = t.commitFiles(ctx, tbl, files, id, &res)
+	res.Files, res.Written = len(parts), written(parts)
+	for _, p := range parts {
+		res.DataFiles = append(res.DataFiles, DataFile{Path: p.file.FilePath(), Size: p.size, Rows: p.rows})
+	}
+	err = t.commitFiles(ctx, tbl, dataFiles(parts), id, &res)
 	return res, err
 }
 

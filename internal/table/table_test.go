@@ -36,7 +36,7 @@ func genRows(t testing.TB, n int, seed uint64) []lake.Row {
 		if err != nil {
 			return fmt.Errorf("generated event %q: %w", raw, err)
 		}
-		rows = append(rows, RowOf(info, line))
+		rows = append(rows, lake.RowOf(info, line))
 		return nil
 	})
 	if err != nil {
@@ -286,10 +286,11 @@ func TestRetryReusesFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := identity{source: b.Source, first: b.First, last: b.Last, hash: hashRows(b.Rows)}
-	files, written, err := writeFiles(context.Background(), tbl, &b, id.fileName())
-	if err != nil || written != len(files) {
-		t.Fatalf("write: %d of %d files, %v", written, len(files), err)
+	parts, err := writeFiles(context.Background(), tbl, &b, id.fileName())
+	if err != nil || written(parts) != len(parts) {
+		t.Fatalf("write: %d of %d files, %v", written(parts), len(parts), err)
 	}
+	files := dataFiles(parts)
 	before := dataFileTimes(t, wh)
 	res := commit(t, tb, b)
 	if res.Written != 0 || res.Files != len(files) {
@@ -540,10 +541,11 @@ func TestStaleBase(t *testing.T) {
 			t.Fatal(err)
 		}
 		id := identity{source: b.Source, first: b.First, last: b.Last, hash: hashRows(b.Rows)}
-		files, _, err := writeFiles(ctx, base, &b, id.fileName())
+		parts, err := writeFiles(ctx, base, &b, id.fileName())
 		if err != nil {
 			t.Fatal(err)
 		}
+		files := dataFiles(parts)
 		same := i == 1
 		if same {
 			commit(t, other, b) // a concurrent writer lands this very batch

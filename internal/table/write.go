@@ -35,6 +35,11 @@ type part struct {
 	values map[int]any // partition field id -> transform result
 	rel    string      // below the data folder: segments and file name
 	rows   []int       // indexes into Batch.Rows, sorted by created_datetime
+
+	// set by writeFiles
+	file  iceberg.DataFile
+	size  int64
+	wrote bool // written by this call, not found in place
 }
 
 // plan groups a batch's rows by the partition the table's spec puts them
@@ -151,6 +156,7 @@ func encode(sc *arrow.Schema, rows []lake.Row, idx []int) ([]byte, *metadata.Fil
 			if f.Name != ColDatetime {
 				return nil, nil, fmt.Errorf("table: column %s: no value for it", f.Name)
 			}
+			fb.Reserve(len(idx))
 			for _, k := range idx {
 				fb.Append(arrow.Timestamp(rows[k].CreatedDatetime.UnixMicro()))
 			}
@@ -163,6 +169,15 @@ func encode(sc *arrow.Schema, rows []lake.Row, idx []int) ([]byte, *metadata.Fil
 				fb.AppendNulls(len(idx))
 				continue
 			}
+			// Sized once: a growing builder copies its data at each
+			// doubling (landing 300k events allocated 545 MB in
+			// builders before, 168 MB after).
+			n := 0
+			for _, k := range idx {
+				n += len(get(&rows[k]))
+			}
+			fb.Reserve(len(idx))
+			fb.ReserveData(n)
 			for _, k := range idx {
 				fb.Append(get(&rows[k]))
 			}
@@ -249,33 +264,31 @@ func put(fsys iceio.IO, loc string, data []byte) (bool, error) {
 // writeFiles encodes and stores the data files of a batch, one core per
 // file at a time, and describes each for the manifest. It is the only stage
 // that writes data; the commit loop reuses what it returns.
-func writeFiles(ctx context.Context, tbl *itable.Table, b *Batch, name string) ([]iceberg.DataFile, int, error) {
+func writeFiles(ctx context.Context, tbl *itable.Table, b *Batch, name string) ([]*part, error) {
 	parts, err := plan(tbl, b, name)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	sc, err := itable.SchemaToArrowSchema(tbl.Schema(), nil, true, false)
 	if err != nil {
-		return nil, 0, fmt.Errorf("table: arrow schema: %w", err)
+		return nil, fmt.Errorf("table: arrow schema: %w", err)
 	}
 	fsys, err := tbl.FS(ctx)
 	if err != nil {
-		return nil, 0, fmt.Errorf("table: file system of %s: %w", tbl.Location(), err)
+		return nil, fmt.Errorf("table: file system of %s: %w", tbl.Location(), err)
 	}
 	lp, err := tbl.LocationProvider()
 	if err != nil {
-		return nil, 0, fmt.Errorf("table: locations: %w", err)
+		return nil, fmt.Errorf("table: locations: %w", err)
 	}
 	sortID := 0
 	if so := tbl.SortOrder(); so.Len() == 1 && so.Field(0).SourceID() == fieldID(tbl, ColDatetime) &&
 		so.Field(0).Direction == itable.SortASC {
 		sortID = so.OrderID()
 	}
-	files := make([]iceberg.DataFile, len(parts))
-	wrote := make([]bool, len(parts))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(runtime.GOMAXPROCS(0))
-	for i, p := range parts {
+	for _, p := range parts {
 		g.Go(func() error {
 			if err := gctx.Err(); err != nil {
 				return err
@@ -288,10 +301,11 @@ func writeFiles(ctx context.Context, tbl *itable.Table, b *Batch, name string) (
 			if err != nil {
 				return fmt.Errorf("%w (data file %s)", err, p.rel)
 			}
-			if wrote[i], err = put(fsys, loc, data); err != nil {
+			if p.wrote, err = put(fsys, loc, data); err != nil {
 				return err
 			}
-			files[i], err = itable.DataFileFromMetadata(itable.DataFileArgs{
+			p.size = int64(len(data))
+			p.file, err = itable.DataFileFromMetadata(itable.DataFileArgs{
 				Schema: tbl.Schema(), Spec: tbl.Spec(), Format: iceberg.ParquetFile, Metadata: md,
 				FilePath: loc, FileSize: int64(len(data)), Content: iceberg.EntryContentData,
 				PartitionValues: p.values, SortOrderID: sortID, Properties: tbl.Properties(),
@@ -304,15 +318,29 @@ func writeFiles(ctx context.Context, tbl *itable.Table, b *Batch, name string) (
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return nil, 0, err
+		return nil, err
 	}
-	written := 0
-	for _, w := range wrote {
-		if w {
-			written++
+	return parts, nil
+}
+
+// dataFiles are the descriptions of the parts' files, for the manifest.
+func dataFiles(parts []*part) []iceberg.DataFile {
+	files := make([]iceberg.DataFile, len(parts))
+	for i, p := range parts {
+		files[i] = p.file
+	}
+	return files
+}
+
+// written counts the parts whose files writeFiles wrote (not found).
+func written(parts []*part) int {
+	n := 0
+	for _, p := range parts {
+		if p.wrote {
+			n++
 		}
 	}
-	return files, written, nil
+	return n
 }
 
 func fieldID(tbl *itable.Table, col string) int {

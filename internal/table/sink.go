@@ -1,0 +1,155 @@
+package table
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/eventlake/eventlake/internal/lake"
+)
+
+// BatchBytes is the input bytes per batch for a pipeline.Runner writing to
+// a Sink (pipeline.BatchPolicy.Bytes), an eighth of the pipeline's default.
+// Encoding Parquet with arrow-go allocates about ten times a batch's bytes,
+// so landing 300,000 generated events (129 MB) peaked at 577-644 MB of
+// resident memory with the default 64 MiB batches (232 MB for NDJSON
+// objects) and at 233-265 MB with 8 MiB batches, no slower; below 8 MiB it
+// hardly falls. Smaller batches make more, smaller data files (about 460
+// events per file here): compaction's work. docs/iceberg.md,
+// TestSinkPeakRSS.
+const BatchBytes = 8 << 20
+
+// Sink lands the landing path's batches in the table: it is a
+// pipeline.Sink, so pipeline.Runner (the CLI) and pipeline.Land (the
+// functions) write through it as they write through a *lake.Writer. The
+// event objects of one batch become one Commit, named after the batch
+// (source, first and last position), so a batch written again, by a re-run
+// or a redelivery, commits nothing. Dead letters stay NDJSON objects,
+// written by a lake writer to its dead-letter store. It is safe for
+// concurrent use.
+type Sink struct {
+	tb   *Table
+	dead *lake.Writer
+}
+
+// NewSink returns a Sink committing to tb and writing dead letters with
+// dead, to its dead-letter store (lake.WriterOptions.DeadLetters, or the
+// _dead_letters/ folder of its lake). Only dead-letter objects reach dead.
+func NewSink(tb *Table, dead *lake.Writer) (*Sink, error) {
+	if tb == nil {
+		return nil, errors.New("table: sink: nil table")
+	}
+	if dead == nil {
+		return nil, errors.New("table: sink: nil dead-letter writer")
+	}
+	return &Sink{tb: tb, dead: dead}, nil
+}
+
+// Write stores the batch called name: dead-letter objects with the
+// dead-letter writer, the events of all other objects in one Commit.
+// Outcomes, per object as pipeline.Stats counts them: a new commit makes
+// each event object created, Key the first data file (in path order)
+// holding its events and Size its share of the data files' bytes (each file is counted once, on
+// the object holding its first row); a batch the table already holds makes
+// them Existed; a failed commit sets the commit's error on every event
+// object of the batch. Each object's Done is called once, after the commit:
+// the rows read the objects' bodies in place.
+func (s *Sink) Write(ctx context.Context, name lake.Name, objs []lake.Object) error {
+	var dead, events []int
+	for i := range objs {
+		if objs[i].Dead {
+			dead = append(dead, i)
+		} else {
+			events = append(events, i)
+		}
+	}
+	return errors.Join(s.writeDead(ctx, name, objs, dead), s.commit(ctx, name, objs, events))
+}
+
+// Swept is what the dead-letter writer's stores removed of crashed
+// writers' leftovers.
+func (s *Sink) Swept() lake.Swept { return s.dead.Swept() }
+
+// writeDead writes the objects objs[i], i in idx, with the dead-letter
+// writer and copies their outcomes back.
+func (s *Sink) writeDead(ctx context.Context, name lake.Name, objs []lake.Object, idx []int) error {
+	if len(idx) == 0 {
+		return nil
+	}
+	sub := make([]lake.Object, len(idx))
+	for k, i := range idx {
+		sub[k] = objs[i]
+	}
+	err := s.dead.Write(ctx, name, sub)
+	for k, i := range idx {
+		objs[i] = sub[k]
+	}
+	return err
+}
+
+// commit commits the events of objs[i], i in idx, as one batch and sets
+// their outcomes.
+func (s *Sink) commit(ctx context.Context, name lake.Name, objs []lake.Object, idx []int) error {
+	if len(idx) == 0 {
+		return nil
+	}
+	defer func() {
+		for _, i := range idx {
+			if objs[i].Done != nil {
+				objs[i].Done()
+			}
+		}
+	}()
+	fail := func(err error) error {
+		for _, i := range idx {
+			objs[i].Err = err
+		}
+		return err
+	}
+	n := 0
+	for _, i := range idx {
+		n += objs[i].Events
+	}
+	// Rows view the bodies (no second copy of the events); the other
+	// columns are copies, a fifth or so of an event's bytes.
+	rows := make([]lake.Row, 0, n)
+	owner := make([]int, 0, n) // index in objs of each row's object
+	for _, i := range idx {
+		o := &objs[i]
+		var err error
+		from := len(rows)
+		if rows, err = lake.AppendRows(rows, o.Body); err != nil {
+			return fail(fmt.Errorf("table: batch %s, object %s: %w", name, o.Dir, err))
+		}
+		if got := len(rows) - from; got != o.Events {
+			return fail(fmt.Errorf("table: batch %s, object %s: %d events, it says %d", name, o.Dir, got, o.Events))
+		}
+		for range len(rows) - from {
+			owner = append(owner, i)
+		}
+	}
+	res, err := s.tb.Commit(ctx, Batch{Source: name.Source, First: name.First, Last: name.Last, Rows: rows})
+	switch {
+	case err != nil:
+		return fail(err)
+	case res.AlreadyCommitted:
+		for _, i := range idx {
+			objs[i].Existed = true
+		}
+		return nil
+	}
+	for _, i := range idx {
+		objs[i].Key, objs[i].Size = "", 0
+	}
+	for _, f := range res.DataFiles {
+		if len(f.Rows) > 0 {
+			objs[owner[f.Rows[0]]].Size += int(f.Size)
+		}
+		for _, r := range f.Rows {
+			if o := &objs[owner[r]]; o.Key == "" {
+				o.Key = f.Path
+			}
+		}
+	}
+	return nil
+}
