@@ -33,6 +33,7 @@ func (e env) demo(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
+	lf.setFlags(fs)
 	if fs.NArg() > 0 {
 		fmt.Fprintf(e.stderr, "eventlake demo: unexpected argument %q\n", fs.Arg(0))
 		return errUsage
@@ -54,7 +55,7 @@ func (e env) demo(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "Generating %d events (seed %d) and landing them in %s (%s, %s layout)...\n\n", opts.Events, opts.Seed, lf.lake, lf.compression, lf.layout)
+	fmt.Fprintf(e.stdout, "Generating %d events (seed %d) and landing them in %s (%s)...\n\n", opts.Events, opts.Seed, lf.lake, lf.describe())
 
 	pr, pw := io.Pipe()
 	genDone := make(chan error, 1)
@@ -70,6 +71,10 @@ func (e env) demo(ctx context.Context, args []string) error {
 	}
 	if runErr != nil {
 		return runErr
+	}
+	if lf.table {
+		dir, _ := localLake(lf.lake)
+		return showTable(ctx, e.stdout, dir)
 	}
 	store, err := lakeurl.Open(ctx, lf.lake, &lakeurl.Options{S3Endpoint: lf.s3Endpoint})
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/eventlake/eventlake/internal/lake"
 	"github.com/eventlake/eventlake/internal/lake/lakeurl"
 	"github.com/eventlake/eventlake/internal/pipeline"
+	"github.com/eventlake/eventlake/internal/table"
 )
 
 // lakeFlags are the flags that say where and how events land, shared by run
@@ -27,6 +28,9 @@ type lakeFlags struct {
 	batchPeriod                                        time.Duration
 	sourceID                                           string
 	quiet, jsonSummary                                 bool
+	// table: land into the Iceberg table (see table.go); batchBytesSet
+	// says whether --batch-bytes was given (the table's default differs).
+	table, batchBytesSet bool
 }
 
 func (f *lakeFlags) register(fs *flag.FlagSet, defaultLake string) {
@@ -44,6 +48,16 @@ func (f *lakeFlags) register(fs *flag.FlagSet, defaultLake string) {
 	fs.StringVar(&f.sourceID, "source-id", "", "object-name stem (default: the input's base name)")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress line")
 	fs.BoolVar(&f.jsonSummary, "json", false, "print the summary as JSON")
+	fs.BoolVar(&f.table, "table", false, "land into the Apache Iceberg table eventlake.events kept in the lake folder (SQLite catalog <lake>/"+table.CatalogFile+"), instead of Hive-style objects; dead letters stay NDJSON in <lake>/_dead_letters/")
+}
+
+// setFlags records which flags were given, once fs is parsed.
+func (f *lakeFlags) setFlags(fs *flag.FlagSet) {
+	fs.Visit(func(fl *flag.Flag) {
+		if fl.Name == "batch-bytes" {
+			f.batchBytesSet = true
+		}
+	})
 }
 
 // parsed is what the lake flags name.
@@ -81,11 +95,20 @@ func (f *lakeFlags) parse() (parsed, error) {
 	if f.sourceID != "" && lake.SourceStem(f.sourceID) != f.sourceID {
 		return p, badUsage("--source-id %q: only letters, digits, '_' and '-', at most 64", f.sourceID)
 	}
+	if f.table {
+		if _, local := localLake(f.lake); !local && f.lake != "" {
+			return p, badUsage("--table: the lake must be a folder for now (an S3 lake needs a Glue or REST catalog, not built yet): %s", f.lake)
+		}
+		if p.format == lake.Parquet {
+			return p, badUsage("--table writes Parquet data files itself: drop --format")
+		}
+	}
 	return p, nil
 }
 
-// open builds the lake writer the flags describe.
-func (f *lakeFlags) open(ctx context.Context) (*lake.Writer, func(), error) {
+// open builds the sink the flags describe: a lake writer, or with --table
+// the Iceberg table (its dead letters written by a lake writer).
+func (f *lakeFlags) open(ctx context.Context) (pipeline.Sink, func(), error) {
 	p, err := f.parse()
 	if err != nil {
 		return nil, nil, err
@@ -96,11 +119,16 @@ func (f *lakeFlags) open(ctx context.Context) (*lake.Writer, func(), error) {
 		return nil, nil, fmt.Errorf("--lake: %w", err)
 	}
 	closers := []func() error{store.Close}
+	closeAll := func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
 	var dead lake.Store
 	if f.deadLetters != "" {
 		d, err := lakeurl.Open(ctx, f.deadLetters, opts)
 		if err != nil {
-			store.Close()
+			closeAll()
 			return nil, nil, fmt.Errorf("--dead-letters: %w", err)
 		}
 		dead = d
@@ -108,13 +136,28 @@ func (f *lakeFlags) open(ctx context.Context) (*lake.Writer, func(), error) {
 	}
 	w, err := lake.NewWriter(store, &lake.WriterOptions{Compression: p.comp, DeadLetters: dead, Format: p.format})
 	if err != nil {
+		closeAll()
 		return nil, nil, err
 	}
-	return w, func() {
-		for _, c := range closers {
-			c()
-		}
-	}, nil
+	if !f.table {
+		return w, closeAll, nil
+	}
+	sink, closeTable, err := openTable(ctx, f.lake, p.layout, w)
+	if err != nil {
+		closeAll()
+		return nil, nil, err
+	}
+	closers = append(closers, closeTable)
+	return sink, closeAll, nil
+}
+
+// batchBytes is the batch size in input bytes: --batch-bytes, or the
+// default of the output (the table's batches are smaller).
+func (f *lakeFlags) batchSize() int {
+	if f.table && !f.batchBytesSet {
+		return tableBatchBytes
+	}
+	return f.batchBytes
 }
 
 func (f *lakeFlags) config(source string, period time.Duration) pipeline.Config {
@@ -127,7 +170,7 @@ func (f *lakeFlags) config(source string, period time.Duration) pipeline.Config 
 		SourceID: f.sourceID,
 		Layout:   layout,
 		Event:    event.Options{MaxSize: f.maxEventSize},
-		Batch:    pipeline.BatchPolicy{Events: f.batchEvents, Bytes: f.batchBytes, Period: period},
+		Batch:    pipeline.BatchPolicy{Events: f.batchEvents, Bytes: f.batchSize(), Period: period},
 		Workers:  f.workers,
 	}
 }
@@ -149,6 +192,7 @@ func (e env) run(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
+	lf.setFlags(fs)
 	if fs.NArg() > 0 {
 		fmt.Fprintf(e.stderr, "eventlake run: unexpected argument %q\n", fs.Arg(0))
 		return errUsage
@@ -224,7 +268,11 @@ func (e env) openInput(from string) (io.Reader, string, time.Duration, func(), e
 func (e env) runPipeline(ctx context.Context, r *pipeline.Runner, in io.Reader, lf *lakeFlags) error {
 	// Keep the heap, and so the RSS, bounded however large the input: two
 	// batches (one filling, one being written) and room for the rest.
-	debug.SetMemoryLimit(2*int64(lf.batchBytes) + 64<<20)
+	limit := 2*int64(lf.batchSize()) + 64<<20
+	if lf.table {
+		limit = max(limit, tableMemoryLimit)
+	}
+	debug.SetMemoryLimit(limit)
 	stopProgress := e.progress(lf.quiet, func() string { return progressLine(r.Stats()) })
 	st, err := r.Run(ctx, in)
 	stopProgress()

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/eventlake/eventlake/internal/table"
+)
+
+// TestRunIntoTheTable lands a generated file into the Iceberg table with
+// `run --table`, twice: the first run commits every good event once (the
+// table's row count is what the summary says was written), dead letters stay
+// NDJSON in the lake folder, and the second run commits nothing. Another
+// file of the same name with other events is refused with the way out
+// (--source-id), and lands with it.
+func TestRunIntoTheTable(t *testing.T) {
+	dir := t.TempDir()
+	events := filepath.Join(dir, "in", "events.jsonl")
+	if err := os.MkdirAll(filepath.Dir(events), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := cli(t, nil, "gen", "-n", "20000", "--seed", "5", "--bad", "0.01", "--dup", "0.01", "--to", events); err != nil {
+		t.Fatal(err)
+	}
+	lakeDir := filepath.Join(dir, "lake")
+	runJSON := func(args ...string) (summary, error) {
+		out, stderr, err := cli(t, nil, append([]string{"run", "--lake", lakeDir, "--table", "--json", "--quiet"}, args...)...)
+		var s summary
+		if jerr := json.Unmarshal([]byte(out), &s); jerr != nil {
+			t.Fatalf("%v: summary is not JSON: %v\n%s\n%s", args, jerr, out, stderr)
+		}
+		return s, err
+	}
+	first, err := runJSON("--from", events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.EventsIn != 20000 || first.Written == 0 || first.Dead == 0 || first.Duplicates == 0 ||
+		first.EventsIn != first.Written+first.Present+first.Dead+first.Duplicates+first.Unwritten {
+		t.Fatalf("counts %+v", first)
+	}
+	rows, snapshots := describeTable(t, lakeDir)
+	if rows != first.Written {
+		t.Errorf("the table holds %d rows, the run wrote %d", rows, first.Written)
+	}
+	if dead := glob(t, filepath.Join(lakeDir, "_dead_letters", "reason=*", "*.jsonl.gz")); len(dead) == 0 {
+		t.Error("no dead-letter objects in the lake folder")
+	}
+	if m := glob(t, filepath.Join(lakeDir, "event_type=*")); len(m) != 0 {
+		t.Errorf("Hive objects written besides the table: %v", m)
+	}
+
+	again, err := runJSON("--from", events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Written != 0 || again.Present != first.Written {
+		t.Errorf("second run: written %d, present %d; want 0, %d", again.Written, again.Present, first.Written)
+	}
+	if rows2, snaps2 := describeTable(t, lakeDir); rows2 != rows || snaps2 != snapshots {
+		t.Errorf("second run changed the table: %d rows in %d snapshots, was %d in %d", rows2, snaps2, rows, snapshots)
+	}
+
+	// Another input called events.jsonl: the same lines but for one event
+	// whose event_uuid differs in one character, so its batches have the
+	// same names and one of them other rows.
+	other := filepath.Join(dir, "other", "events.jsonl")
+	if err := os.MkdirAll(filepath.Dir(other), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	raw := readFile(t, events)
+	i := strings.Index(string(raw), `"event_uuid":"`) + len(`"event_uuid":"`)
+	changed := append([]byte(nil), raw...)
+	changed[i] = map[bool]byte{true: 'x', false: 'y'}[raw[i] != 'x']
+	writeFile(t, other, changed)
+	_, err = runJSON("--from", other)
+	if !errors.Is(err, table.ErrConflictingBatch) || !strings.Contains(err.Error(), "--source-id") {
+		t.Fatalf("same-named input: %v; want the conflicting-batch error naming --source-id", err)
+	}
+	third, err := runJSON("--from", other, "--source-id", "other-events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows3, _ := describeTable(t, lakeDir); rows3 != rows+third.Written || third.Written == 0 {
+		t.Errorf("with --source-id: table %d rows, want %d + %d", rows3, rows, third.Written)
+	}
+}
+
+// describeTable returns the rows and snapshots of the lake folder's table.
+func describeTable(t *testing.T, dir string) (rows int64, snapshots int) {
+	t.Helper()
+	tb, err := table.Open(context.Background(), table.Options{Warehouse: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tb.Close()
+	s, err := tb.Describe(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.Rows, s.Snapshots
+}
