@@ -154,11 +154,22 @@ func (f *lakeFlags) open(ctx context.Context) (pipeline.Sink, func(), error) {
 // batchBytes is the batch size in input bytes: --batch-bytes, or the
 // default of the output (the table's batches are smaller).
 func (f *lakeFlags) batchSize() int {
-	if f.table && !f.batchBytesSet {
+	switch {
+	case f.batchBytesSet:
+		return f.batchBytes
+	case f.table:
 		return tableBatchBytes
+	case f.format == "parquet":
+		return parquetBatchBytes
 	}
 	return f.batchBytes
 }
+
+// parquetBatchBytes is the default batch size of Parquet objects: encoding
+// one holds its column buffers beside the batch's blocks. Landing 1M
+// generated events peaked at 290 MB of resident memory with 64 MiB batches,
+// 241-257 MB with 32 MiB and 213 MB with 16 MiB (NDJSON, 64 MiB: 217-248).
+const parquetBatchBytes = 16 << 20
 
 func (f *lakeFlags) config(source string, period time.Duration) pipeline.Config {
 	layout, _ := lake.ParseLayout(f.layout)
