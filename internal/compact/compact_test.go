@@ -26,7 +26,11 @@ func stores(t *testing.T) map[string]func(t *testing.T) lake.Reader {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { s.Close() })
+		t.Cleanup(func() {
+			if err := s.Close(); err != nil {
+				t.Error(err)
+			}
+		})
 		return s
 	}
 	return map[string]func(t *testing.T) lake.Reader{
@@ -37,6 +41,16 @@ func stores(t *testing.T) map[string]func(t *testing.T) lake.Reader {
 			return open(t, "s3://lake/prefix?endpoint="+testservers.NewS3(t, "lake").URL)
 		},
 	}
+}
+
+// memLake opens an empty lake in memory.
+func memLake(t testing.TB) lake.Reader {
+	t.Helper()
+	r, err := lake.Open(context.Background(), "mem://", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
 
 // landLines runs lines through the pipeline into r as source src, in
@@ -81,17 +95,27 @@ func smallLake(t *testing.T, r lake.Reader, f lake.Format) {
 	landLines(t, r, f, "z", 10, []byte(eventLine("11111111-0000-4000-8000-000000000000", "auth:login:ok", day+3600, "early copy")))
 }
 
-// view reads what a reader sees: every visible event by event_uuid. An
-// object deleted between the snapshot and the read means a new snapshot.
+// view reads what a reader sees: every visible event by event_uuid, and
+// the number of visible objects.
 func view(t *testing.T, r lake.Reader) (map[string][]string, int) {
 	t.Helper()
-	ctx := context.Background()
+	v, n, err := readView(context.Background(), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v, n
+}
+
+// readView is view for goroutines other than the test's (which must not
+// call t.Fatal). An object deleted between the snapshot and the read means
+// a new snapshot.
+func readView(ctx context.Context, r lake.Reader) (map[string][]string, int, error) {
 	enr := event.NewEnricher(nil)
 next:
 	for try := 0; try < 50; try++ {
 		snap, err := lake.Snapshot(ctx, r, "")
 		if err != nil {
-			t.Fatal(err)
+			return nil, 0, err
 		}
 		out := map[string][]string{}
 		for _, e := range snap {
@@ -100,28 +124,28 @@ next:
 				continue next
 			}
 			if err != nil {
-				t.Fatal(err)
+				return nil, 0, err
 			}
 			lines, err := lake.Lines(e.Key, body)
 			if err != nil {
-				t.Fatal(err)
+				return nil, 0, err
 			}
 			for _, l := range lines {
 				info, err := enr.Check(l)
 				if err != nil {
-					t.Fatalf("%s: %v", e.Key, err)
+					return nil, 0, fmt.Errorf("%s: %w", e.Key, err)
 				}
 				out[string(info.UUID)] = append(out[string(info.UUID)], string(l))
 			}
 		}
-		return out, len(snap)
+		return out, len(snap), nil
 	}
-	t.Fatal("no stable snapshot in 50 tries")
-	return nil, 0
+	return nil, 0, errors.New("no stable snapshot in 50 tries")
 }
 
 // keys lists every key in the store.
 func keys(t *testing.T, r lake.Reader) []string {
+	t.Helper()
 	var out []string
 	for e, err := range r.List(context.Background(), "") {
 		if err != nil {
@@ -178,7 +202,7 @@ func TestCompactMergesAndRemovesDuplicates(t *testing.T) {
 						st, objsAfter, objsBefore, dups, len(before))
 				}
 				for _, k := range keys(t, r) {
-					if got, _, _ := lake.FormatOf(k); strings.HasPrefix(k, "event_type=") && got != f {
+					if got, _, ok := lake.FormatOf(k); strings.HasPrefix(k, "event_type=") && (!ok || got != f) {
 						t.Errorf("%s: format %s, want %s as the inputs", k, got, f)
 					}
 				}
@@ -223,7 +247,7 @@ func TestCompactCrashAtEveryStep(t *testing.T) {
 		// rounds and objects: more steps to crash at.
 		return &Options{TargetSize: 300, MaxRoundBytes: 2000, Concurrency: 1, step: step}
 	}
-	clean, _ := lake.Open(ctx, "mem://", nil)
+	clean := memLake(t)
 	smallLake(t, clean, lake.JSONL)
 	before, _ := view(t, clean)
 	perPart := func(v map[string][]string) map[string]string {
@@ -231,7 +255,10 @@ func TestCompactCrashAtEveryStep(t *testing.T) {
 		out := map[string]string{}
 		for _, copies := range v {
 			for _, l := range copies {
-				info, _ := event.NewEnricher(nil).Check([]byte(l))
+				info, err := event.NewEnricher(nil).Check([]byte(l))
+				if err != nil {
+					t.Fatal(err)
+				}
 				p := string(lake.LayoutDaily.AppendPath(nil, info))
 				out[p] += l + "\n"
 			}
@@ -256,7 +283,7 @@ func TestCompactCrashAtEveryStep(t *testing.T) {
 	pb, pa := perPart(before), perPart(after)
 	crash := errors.New("crash")
 	for i, s := range steps {
-		r, _ := lake.Open(ctx, "mem://", nil)
+		r := memLake(t)
 		smallLake(t, r, lake.JSONL)
 		n := 0
 		_, err := Run(ctx, r, opts(func(string) error {
@@ -324,7 +351,14 @@ func TestCompactConcurrentRuns(t *testing.T) {
 			go func() {
 				defer close(readerDone)
 				for ctx.Err() == nil {
-					v, _ := view(t, r)
+					v, _, err := readView(ctx, r)
+					if ctx.Err() != nil {
+						return // stopped while reading
+					}
+					if err != nil {
+						readerDone <- err
+						return
+					}
 					reads++
 					if len(v) != len(before) {
 						readerDone <- fmt.Errorf("a reader saw %d event_uuids, want %d", len(v), len(before))
@@ -377,7 +411,10 @@ func TestCompactConcurrentRuns(t *testing.T) {
 			for _, k := range keys(t, r) {
 				if lake.IsCompacted(k) {
 					m, err := lake.LatestManifest(context.Background(), r, lake.PartitionOf(k))
-					if err != nil || !m.Visible(k) {
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !m.Visible(k) {
 						t.Errorf("abandoned output %s left behind", k)
 					}
 				}
@@ -388,7 +425,7 @@ func TestCompactConcurrentRuns(t *testing.T) {
 
 func TestCompactRefusesBadInput(t *testing.T) {
 	ctx := context.Background()
-	r, _ := lake.Open(ctx, "mem://", nil)
+	r := memLake(t)
 	if _, err := Run(ctx, r, &Options{Prefix: "../x/"}); err == nil || !strings.Contains(err.Error(), "partition") {
 		t.Errorf("bad prefix: %v", err)
 	}
@@ -435,8 +472,7 @@ func (r *readCounter) Read(ctx context.Context, key string) ([]byte, error) {
 // compacted objects whose created_at range can hold a copy.
 func TestCompactLaterCopies(t *testing.T) {
 	ctx := context.Background()
-	mem, _ := lake.Open(ctx, "mem://", nil)
-	r := &readCounter{Reader: mem, reads: map[string]int{}}
+	r := &readCounter{Reader: memLake(t), reads: map[string]int{}}
 	const day = 1732665600
 	var all, late bytes.Buffer
 	for i := range 1000 {
@@ -461,7 +497,10 @@ func TestCompactLaterCopies(t *testing.T) {
 	if st.Duplicates != 10 {
 		t.Errorf("second run: %+v; want 10 duplicates dropped", st)
 	}
-	m, _ := lake.LatestManifest(ctx, r, "event_type=payment/created_date=2024-11-27/")
+	m, err := lake.LatestManifest(ctx, r, "event_type=payment/created_date=2024-11-27/")
+	if err != nil {
+		t.Fatal(err)
+	}
 	read, notRead := 0, 0
 	for _, o := range m.Live {
 		if r.reads[o.Key] > 0 {
@@ -502,9 +541,15 @@ func TestCompactLayoutsAndFormats(t *testing.T) {
 			ext  string
 		}{{"same", nil, nil, ".jsonl.gz"}, {"parquet", &parquet, nil, ".parquet"}, {"zstd", nil, &zstd, ".jsonl.zst"}} {
 			t.Run(layout.String()+"/"+to.name, func(t *testing.T) {
-				r, _ := lake.Open(ctx, "mem://", nil)
-				w, _ := lake.NewWriter(r, &lake.WriterOptions{Compression: lake.Gzip})
-				p, _ := pipeline.New(w, pipeline.Config{Source: "g", Layout: layout, Batch: pipeline.BatchPolicy{Events: 200}})
+				r := memLake(t)
+				w, err := lake.NewWriter(r, &lake.WriterOptions{Compression: lake.Gzip})
+				if err != nil {
+					t.Fatal(err)
+				}
+				p, err := pipeline.New(w, pipeline.Config{Source: "g", Layout: layout, Batch: pipeline.BatchPolicy{Events: 200}})
+				if err != nil {
+					t.Fatal(err)
+				}
 				if _, err := p.Run(ctx, bytes.NewReader(in.Bytes())); err != nil {
 					t.Fatal(err)
 				}
@@ -520,7 +565,10 @@ func TestCompactLayoutsAndFormats(t *testing.T) {
 				if n != st.Partitions || st.Rounds != st.Partitions {
 					t.Errorf("%d objects visible, %+v; want one per partition", n, st)
 				}
-				snap, _ := lake.Snapshot(ctx, r, "")
+				snap, err := lake.Snapshot(ctx, r, "")
+				if err != nil {
+					t.Fatal(err)
+				}
 				for _, e := range snap {
 					if !strings.HasSuffix(e.Key, to.ext) || strings.Count(e.Key, "/") != len(layout.Keys()) {
 						t.Errorf("%s: want %s, %d folders deep", e.Key, to.ext, len(layout.Keys()))
