@@ -64,6 +64,9 @@ type Options struct {
 	// step, when set, is called before every step that changes the store;
 	// an error stops the compaction there, as a crash would. For tests.
 	step func(name string) error
+	// minRoundBytes, when set, replaces the 1 MiB floor of a partition's
+	// share of MaxRoundBytes. For tests: tiny rounds, more steps.
+	minRoundBytes int64
 }
 
 // Partition is what happened to one partition.

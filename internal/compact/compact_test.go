@@ -245,7 +245,7 @@ func TestCompactCrashAtEveryStep(t *testing.T) {
 	opts := func(step func(string) error) *Options {
 		// Small objects and rounds so that a partition takes several
 		// rounds and objects: more steps to crash at.
-		return &Options{TargetSize: 300, MaxRoundBytes: 2000, Concurrency: 1, step: step}
+		return &Options{TargetSize: 300, MaxRoundBytes: 2000, minRoundBytes: 1, Concurrency: 1, step: step}
 	}
 	clean := memLake(t)
 	smallLake(t, clean, lake.JSONL)
@@ -271,8 +271,12 @@ func TestCompactCrashAtEveryStep(t *testing.T) {
 		return out
 	}
 	var steps []string
-	if _, err := Run(ctx, clean, opts(func(s string) error { steps = append(steps, s); return nil })); err != nil {
+	st, err := Run(ctx, clean, opts(func(s string) error { steps = append(steps, s); return nil }))
+	if err != nil {
 		t.Fatal(err)
+	}
+	if st.Rounds < 2*st.Partitions {
+		t.Fatalf("%d rounds in %d partitions: the test needs partitions that take several", st.Rounds, st.Partitions)
 	}
 	after, _ := view(t, clean)
 	checkOnce(t, before, after)

@@ -1,6 +1,7 @@
 package compact
 
 import (
+	"cmp"
 	"context"
 	"path"
 	"slices"
@@ -82,9 +83,9 @@ func (c *compactor) plan(ctx context.Context, part string) (*plan, error) {
 	return p, nil
 }
 
-// roundBytes is this partition's share of MaxRoundBytes.
+// roundBytes is this partition's share of MaxRoundBytes, at least 1 MiB.
 func (c *compactor) roundBytes() int64 {
-	return max(c.o.MaxRoundBytes/int64(c.o.Concurrency), 1<<20)
+	return max(c.o.MaxRoundBytes/int64(c.o.Concurrency), cmp.Or(c.o.minRoundBytes, 1<<20))
 }
 
 // take reads the round's inputs: the candidates in source order (live
