@@ -17,7 +17,8 @@ import (
 // the store is a step (a crash hook): "write N", "verify", "commit". A
 // commit lost to another compaction removes what readers will not see and
 // returns errConflict.
-func (c *compactor) commit(ctx context.Context, p *plan, inputs []*input, outputs []output) error {
+func (c *compactor) commit(ctx context.Context, p *plan, inputs []*input, m *merged) error {
+	outputs := m.outputs
 	for i := range outputs {
 		if err := c.step(fmt.Sprintf("write %d", i)); err != nil {
 			return err
@@ -43,7 +44,7 @@ func (c *compactor) commit(ctx context.Context, p *plan, inputs []*input, output
 	if err != nil {
 		return err
 	}
-	c.record(p, inputs, outputs)
+	c.record(p, inputs, m)
 	return nil
 }
 
@@ -142,9 +143,12 @@ func (c *compactor) abandon(ctx context.Context, part string, outs []output) err
 }
 
 // record counts a committed round in the partition's result, and marks its
-// outputs as this run's, never merged again by it.
-func (c *compactor) record(p *plan, inputs []*input, outputs []output) {
+// outputs as this run's, never merged again by it. Only a committed round
+// counts: one lost to another compaction, or stopped, dropped nothing.
+func (c *compactor) record(p *plan, inputs []*input, m *merged) {
+	outputs := m.outputs
 	c.res.Rounds++
+	c.res.Duplicates += m.duplicates
 	c.res.InputObjects += len(inputs)
 	c.res.InputBytes += storedBytes(inputs)
 	c.res.OutputObjects += len(outputs)

@@ -272,9 +272,9 @@ func (c *compactor) round(ctx context.Context, part string) (done bool, err erro
 	if err != nil || len(inputs) == 0 {
 		return err == nil, err
 	}
-	outputs, err := c.merge(ctx, p, inputs, rawBytes)
+	m, err := c.merge(ctx, p, inputs, rawBytes)
 	if err != nil {
 		return false, err
 	}
-	return false, c.commit(ctx, p, inputs, outputs)
+	return false, c.commit(ctx, p, inputs, m)
 }

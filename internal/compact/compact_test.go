@@ -333,6 +333,34 @@ func TestCompactCrashAtEveryStep(t *testing.T) {
 	t.Logf("crashed before each of %d steps", len(steps))
 }
 
+// TestCompactCountsCommittedRounds: a round that does not commit (stopped,
+// or lost to another compaction) counts nothing, duplicates included.
+func TestCompactCountsCommittedRounds(t *testing.T) {
+	ctx := context.Background()
+	r := memLake(t)
+	smallLake(t, r, lake.JSONL)
+	crash := errors.New("crash")
+	st, err := Run(ctx, r, &Options{step: func(name string) error {
+		if strings.HasSuffix(name, " commit") {
+			return crash
+		}
+		return nil
+	}})
+	if !errors.Is(err, crash) {
+		t.Fatalf("err = %v, want the crash", err)
+	}
+	st.Partition.Err = nil
+	if want := (Partition{}); st.Partition != want || st.Partitions != 3 {
+		t.Errorf("stats %+v after rounds that never committed; want 3 partitions and nothing else", st)
+	}
+	if st, err = Run(ctx, r, nil); err != nil {
+		t.Fatal(err)
+	}
+	if st.Rounds != 3 || st.Duplicates != 26 || st.Events != 61 {
+		t.Errorf("stats %+v; want 3 rounds, 26 duplicates dropped, 61 events", st)
+	}
+}
+
 // TestCompactConcurrentRuns runs compactions at once on one lake while a
 // reader keeps reading: the reader never misses an event or sees one more
 // often than it was landed, and the end is every event once.

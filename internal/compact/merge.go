@@ -54,10 +54,16 @@ type output struct {
 	body []byte
 }
 
+// merged is what a round makes of its inputs.
+type merged struct {
+	outputs    []output
+	duplicates int64 // events dropped
+}
+
 // merge makes the round's outputs from its inputs: it parses their events,
 // keeps the first copy of each event_uuid (see dedup), sorts the kept
 // events by created_at and source position, and encodes them.
-func (c *compactor) merge(ctx context.Context, p *plan, inputs []*input, rawBytes int64) ([]output, error) {
+func (c *compactor) merge(ctx context.Context, p *plan, inputs []*input, rawBytes int64) (*merged, error) {
 	parsed, lo, hi, err := parse(inputs)
 	if err != nil {
 		return nil, err
@@ -66,7 +72,7 @@ func (c *compactor) merge(ctx context.Context, p *plan, inputs []*input, rawByte
 	if err != nil {
 		return nil, err
 	}
-	events := c.dedup(parsed, known)
+	events, dups := dedup(parsed, known)
 	slices.SortFunc(events, func(a, b *ev) int {
 		if a.before(b) {
 			return -1
@@ -77,7 +83,11 @@ func (c *compactor) merge(ctx context.Context, p *plan, inputs []*input, rawByte
 		return 0
 	})
 	format, compression := c.outputFormat(inputs)
-	return c.encode(p.seq()+1, inputs, events, format, compression, rawBytes, storedBytes(inputs))
+	outputs, err := c.encode(p.seq()+1, inputs, events, format, compression, rawBytes, storedBytes(inputs))
+	if err != nil {
+		return nil, err
+	}
+	return &merged{outputs: outputs, duplicates: dups}, nil
 }
 
 // read reads candidates in order until roundBytes of events are in, and
@@ -139,19 +149,20 @@ func parse(inputs []*input) (parsed []*ev, lo, hi int64, err error) {
 // dedup keeps the first event of each event_uuid: the one with the earliest
 // created_at, then source position; none whose event_uuid is in a known set
 // (a live compacted object not merged: it landed earlier). The kept events
-// come back unordered.
-func (c *compactor) dedup(parsed []*ev, known []map[string]struct{}) []*ev {
+// come back unordered, with the number dropped.
+func dedup(parsed []*ev, known []map[string]struct{}) ([]*ev, int64) {
 	best := make(map[string]*ev, len(parsed))
+	var dups int64
 next:
 	for _, e := range parsed {
 		for _, set := range known {
 			if _, dup := set[e.uuid]; dup {
-				c.res.Duplicates++
+				dups++
 				continue next
 			}
 		}
 		if old, dup := best[e.uuid]; dup {
-			c.res.Duplicates++
+			dups++
 			if !e.before(old) {
 				continue
 			}
@@ -162,7 +173,7 @@ next:
 	for _, e := range best {
 		events = append(events, e)
 	}
-	return events
+	return events, dups
 }
 
 // knownUUIDs reads the event_uuids of live compacted objects that this
