@@ -10,7 +10,8 @@
 # usage: bench/compact.sh [N]      (default 1000000 events)
 # env:   SHAPE=daily (default: ~20 event types x 2 days, ~40 partitions) or
 #        one (every event renamed to one type, --layout type: one partition
-#        holding them all); RUN_QUERIES=0 skips the queries (compaction only).
+#        holding them all); RUN_QUERIES=0 skips the queries (compaction only);
+#        COMPACT_FLAGS are added to both compactions (e.g. --max-round-bytes 128MiB).
 # Any step that fails stops the script with its output and a non-zero exit.
 set -euo pipefail
 shopt -s inherit_errexit
@@ -78,7 +79,8 @@ answer() { "$EL" query --lake "$1" --format csv "${QUERIES[0]}" | tail -1; }
 compact() {
   local lake=$1 m wall rss events
   shift
-  m=$(measured "$EL" compact --lake "$lake" --older-than 0 --grace 0 --json "$@")
+  # shellcheck disable=SC2086 # COMPACT_FLAGS is a list of flags
+  m=$(measured "$EL" compact --lake "$lake" --older-than 0 --grace 0 --json ${COMPACT_FLAGS:-} "$@")
   # measure.py sends the command's stdout (the JSON summary) to its log.
   events=$(python3 -c '
 import json, sys
@@ -90,12 +92,14 @@ print(s["Events"] + s["Duplicates"])' <"$OUT/measure.log")
 }
 
 landed=$(( $(wc -l <"$OUT/events.jsonl") + $(wc -l <"$OUT/replay.jsonl") ))
-echo "== compaction of $N generated events (+10% replayed; $landed lines), shape $SHAPE, --older-than 0 --grace 0, $(nproc) cores"
+echo "== compaction of $N generated events (+10% replayed; $landed lines), shape $SHAPE, --older-than 0 --grace 0 ${COMPACT_FLAGS:-}, $(nproc) cores"
 printf '%-10s %8s %10s %12s\n' into wall_s events/s peak_rss_MB
 j=$(compact "$OUT/jsonl")
 read -r jt jr jm <<<"$j"
 printf '%-10s %8s %10s %12s\n' jsonl.gz "$jt" "$jr" "$jm"
-"$EL" compact --lake "$OUT/jsonl" --older-than 0 --grace 0 --json >"$OUT/again.json" # nothing left to do: checks idempotence
+# Nothing left to do with the same flags: checks idempotence.
+# shellcheck disable=SC2086
+"$EL" compact --lake "$OUT/jsonl" --older-than 0 --grace 0 --json ${COMPACT_FLAGS:-} >"$OUT/again.json"
 python3 -c 'import json, sys; s = json.load(open(sys.argv[1])); sys.exit("second run: %s" % s) if s["Rounds"] or s.get("Error") else None' "$OUT/again.json"
 p=$(compact "$OUT/parquet" --format parquet)
 read -r pt pr pm <<<"$p"
