@@ -269,8 +269,11 @@ func (c *compactor) round(ctx context.Context, part string) (done bool, err erro
 		return true, nil
 	}
 	inputs, rawBytes, err := c.take(ctx, p)
-	if err != nil || len(inputs) == 0 {
-		return err == nil, err
+	if err != nil {
+		return false, err
+	}
+	if len(inputs) == 0 {
+		return true, nil
 	}
 	m, err := c.merge(ctx, p, inputs, rawBytes)
 	if err != nil {
