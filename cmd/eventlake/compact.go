@@ -54,7 +54,37 @@ func (b *byteSize) Set(s string) error {
 	return nil
 }
 
+// compactConfig is what the compact command was asked to do.
+type compactConfig struct {
+	lakeURL, s3Endpoint string
+	json                bool
+	opts                compact.Options
+}
+
 func (e env) compact(ctx context.Context, args []string) error {
+	cfg, err := e.compactFlags(args)
+	if err != nil {
+		return err
+	}
+	store, err := cfg.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	start := time.Now()
+	st, runErr := e.compactRun(ctx, store, cfg)
+	if err := e.compactReport(cfg, store, st, time.Since(start), runErr); err != nil {
+		return err
+	}
+	if runErr != nil && ctx.Err() != nil {
+		return fmt.Errorf("interrupted; readers see a consistent lake, run again to finish: %w", ctx.Err())
+	}
+	return runErr
+}
+
+// compactFlags parses and checks compact's flags; a usage mistake is
+// errUsage or a badUsage error, found before anything is opened.
+func (e env) compactFlags(args []string) (*compactConfig, error) {
 	fs := flag.NewFlagSet("compact", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	lakeURL := fs.String("lake", "./lake", "the lake: a folder, file:///path or s3://bucket/prefix[?region=&endpoint=]")
@@ -83,68 +113,77 @@ again, and to run twice at once (see docs/compaction.md).
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		return errUsage
+		return nil, errUsage
 	}
 	if fs.NArg() != 0 {
 		fmt.Fprintf(e.stderr, "eventlake compact: unexpected argument %q\n", fs.Arg(0))
 		fs.Usage()
-		return errUsage
+		return nil, errUsage
 	}
 	if *olderThan < 0 || *grace < 0 {
-		return badUsage("--older-than %s, --grace %s: must not be negative", *olderThan, *grace)
+		return nil, badUsage("--older-than %s, --grace %s: must not be negative", *olderThan, *grace)
 	}
 	if *concurrency <= 0 {
-		return badUsage("--concurrency %d: must be positive", *concurrency)
+		return nil, badUsage("--concurrency %d: must be positive", *concurrency)
 	}
 	if _, err := lake.PartitionPrefix(*partition); err != nil {
-		return badUsage("--partition: %v", err)
+		return nil, badUsage("--partition: %v", err)
 	}
-	opts := &compact.Options{
+	cfg := &compactConfig{lakeURL: *lakeURL, s3Endpoint: *s3Endpoint, json: *jsonOut, opts: compact.Options{
 		Prefix: *partition, OlderThan: *olderThan, TargetSize: int64(target), MaxRoundBytes: int64(maxRound),
 		Grace: *grace, Concurrency: *concurrency,
-	}
+	}}
 	if *format != "auto" {
 		f, err := lake.ParseFormat(*format)
 		if err != nil {
-			return badUsage("--format: %v", err)
+			return nil, badUsage("--format: %v", err)
 		}
-		opts.Format = &f
+		cfg.opts.Format = &f
 	}
 	if *compression != "auto" {
 		c, err := lake.ParseCompression(*compression)
 		if err != nil {
-			return badUsage("--compression: %v", err)
+			return nil, badUsage("--compression: %v", err)
 		}
-		opts.Compression = &c
+		cfg.opts.Compression = &c
 	}
-	if local, ok := localLake(*lakeURL); ok {
+	return cfg, nil
+}
+
+// open checks that a folder lake exists, sets the Go memory limit from
+// --max-round-bytes (unless GOMEMLIMIT is set) and opens the lake.
+func (cfg *compactConfig) open(ctx context.Context) (lake.ReadWriteStore, error) {
+	if local, ok := localLake(cfg.lakeURL); ok {
 		if st, err := os.Stat(local); err != nil || !st.IsDir() {
-			return fmt.Errorf("lake folder %s does not exist", local)
+			return nil, fmt.Errorf("lake folder %s does not exist", local)
 		}
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
 		// The events in memory, their encoded copies, and room for the rest.
-		debug.SetMemoryLimit(2*int64(maxRound) + 128<<20)
+		debug.SetMemoryLimit(2*cfg.opts.MaxRoundBytes + 128<<20)
 	}
-	store, err := lakeurl.Open(ctx, *lakeURL, &lakeurl.Options{S3Endpoint: *s3Endpoint})
-	if err != nil {
-		return err
-	}
-	defer store.Close()
+	return lakeurl.Open(ctx, cfg.lakeURL, &lakeurl.Options{S3Endpoint: cfg.s3Endpoint})
+}
 
+// compactRun compacts the lake, drawing a progress line on a terminal.
+func (e env) compactRun(ctx context.Context, store lake.ReadWriteStore, cfg *compactConfig) (compact.Stats, error) {
 	start := time.Now()
 	var done, rounds atomic.Int64
+	opts := cfg.opts
 	opts.Progress = func(p compact.Partition) {
 		done.Add(1)
 		rounds.Add(int64(p.Rounds))
 	}
-	stop := e.progress(*jsonOut, func() string {
+	stop := e.progress(cfg.json, func() string {
 		return fmt.Sprintf("compacting %s: %d partitions done, %d rounds committed, %s", store, done.Load(), rounds.Load(), time.Since(start).Round(time.Second))
 	})
-	st, runErr := compact.Run(ctx, store, opts)
-	stop()
-	elapsed := time.Since(start)
-	if *jsonOut {
+	defer stop()
+	return compact.Run(ctx, store, &opts)
+}
+
+// compactReport prints the summary of a run, finished or not (runErr).
+func (e env) compactReport(cfg *compactConfig, store lake.ReadWriteStore, st compact.Stats, elapsed time.Duration, runErr error) error {
+	if cfg.json {
 		out := struct {
 			compact.Stats
 			Seconds float64
@@ -155,30 +194,24 @@ again, and to run twice at once (see docs/compaction.md).
 		}
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(out); err != nil {
-			return err
-		}
-	} else {
-		w := e.stdout
-		fmt.Fprintf(w, "Compacted %s in %s: %d partitions, %d rounds.\n", store, elapsed.Round(time.Millisecond), st.Partitions, st.Rounds)
-		fmt.Fprintf(w, "  merged   %d objects (%s) into %d (%s)\n", st.InputObjects, bytesize(st.InputBytes), st.OutputObjects, bytesize(st.OutputBytes))
-		fmt.Fprintf(w, "  events   %d kept (%d of them merged again from earlier compacted objects), %d duplicate event_uuids dropped\n", st.Events, st.Recompacted, st.Duplicates)
-		fmt.Fprintf(w, "  deleted  %d superseded objects, old manifests and abandoned outputs\n", st.Deleted)
-		if st.Pending > 0 {
-			fmt.Fprintf(w, "  kept     %d superseded objects (hidden from readers) for the %s grace period; a later run deletes them\n", st.Pending, *grace)
-		}
-		if st.Leftovers.Files > 0 {
-			fmt.Fprintf(w, "  removed  %d temporary files of interrupted runs (%s)\n", st.Leftovers.Files, bytesize(st.Leftovers.Bytes))
-		}
-		if st.Young > 0 {
-			fmt.Fprintf(w, "  skipped  %d objects younger than --older-than %s (use --older-than 0 to include them)\n", st.Young, *olderThan)
-		}
-		if st.Conflicts > 0 {
-			fmt.Fprintf(w, "  retried  %d commits lost to another compaction running at the same time\n", st.Conflicts)
-		}
+		return enc.Encode(out)
 	}
-	if runErr != nil && ctx.Err() != nil {
-		return fmt.Errorf("interrupted; readers see a consistent lake, run again to finish: %w", ctx.Err())
+	w := e.stdout
+	fmt.Fprintf(w, "Compacted %s in %s: %d partitions, %d rounds.\n", store, elapsed.Round(time.Millisecond), st.Partitions, st.Rounds)
+	fmt.Fprintf(w, "  merged   %d objects (%s) into %d (%s)\n", st.InputObjects, bytesize(st.InputBytes), st.OutputObjects, bytesize(st.OutputBytes))
+	fmt.Fprintf(w, "  events   %d kept (%d of them merged again from earlier compacted objects), %d duplicate event_uuids dropped\n", st.Events, st.Recompacted, st.Duplicates)
+	fmt.Fprintf(w, "  deleted  %d superseded objects, old manifests and abandoned outputs\n", st.Deleted)
+	if st.Pending > 0 {
+		fmt.Fprintf(w, "  kept     %d superseded objects (hidden from readers) for the %s grace period; a later run deletes them\n", st.Pending, cfg.opts.Grace)
 	}
-	return runErr
+	if st.Leftovers.Files > 0 {
+		fmt.Fprintf(w, "  removed  %d temporary files of interrupted runs (%s)\n", st.Leftovers.Files, bytesize(st.Leftovers.Bytes))
+	}
+	if st.Young > 0 {
+		fmt.Fprintf(w, "  skipped  %d objects younger than --older-than %s (use --older-than 0 to include them)\n", st.Young, cfg.opts.OlderThan)
+	}
+	if st.Conflicts > 0 {
+		fmt.Fprintf(w, "  retried  %d commits lost to another compaction running at the same time\n", st.Conflicts)
+	}
+	return nil
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/eventlake/eventlake/internal/gen"
 	"github.com/eventlake/eventlake/internal/lake"
-	"github.com/eventlake/eventlake/internal/lake/lakeurl"
 )
 
 // BenchmarkCompact compacts a lake of 100,000 events in batches of 1,000
@@ -19,14 +18,17 @@ func BenchmarkCompact(b *testing.B) {
 	if _, err := gen.Write(context.Background(), &in, gen.Options{Events: 100_000, Seed: 1, Span: 24 * time.Hour}, nil); err != nil {
 		b.Fatal(err)
 	}
-	src, _ := lakeurl.Open(context.Background(), "mem://", nil)
+	src := memLake(b)
 	landLines(b, src, lake.JSONL, "bench", 1000, in.Bytes())
 	var objects [][2]string
 	for e, err := range src.List(context.Background(), "") {
 		if err != nil {
 			b.Fatal(err)
 		}
-		body, _ := src.Read(context.Background(), e.Key)
+		body, err := src.Read(context.Background(), e.Key)
+		if err != nil {
+			b.Fatal(err)
+		}
 		objects = append(objects, [2]string{e.Key, string(body)})
 	}
 	for _, f := range []lake.Format{lake.JSONL, lake.Parquet} {
@@ -34,9 +36,11 @@ func BenchmarkCompact(b *testing.B) {
 			var events int64
 			for b.Loop() {
 				b.StopTimer()
-				r, _ := lakeurl.Open(context.Background(), "mem://", nil)
+				r := memLake(b)
 				for _, o := range objects {
-					r.Create(context.Background(), o[0], []byte(o[1]))
+					if err := r.Create(context.Background(), o[0], []byte(o[1])); err != nil {
+						b.Fatal(err)
+					}
 				}
 				b.StartTimer()
 				st, err := Run(context.Background(), r, &Options{Format: &f})

@@ -15,141 +15,8 @@ import (
 	"github.com/eventlake/eventlake/internal/event"
 	"github.com/eventlake/eventlake/internal/gen"
 	"github.com/eventlake/eventlake/internal/lake"
-	"github.com/eventlake/eventlake/internal/lake/lakeurl"
 	"github.com/eventlake/eventlake/internal/pipeline"
-	"github.com/eventlake/eventlake/internal/testservers"
 )
-
-// stores opens each kind of store a lake can live in.
-func stores(t *testing.T) map[string]func(t *testing.T) lake.Reader {
-	open := func(t *testing.T, url string) lake.Reader {
-		s, err := lakeurl.Open(context.Background(), url, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}
-	return map[string]func(t *testing.T) lake.Reader{
-		"dir": func(t *testing.T) lake.Reader { return open(t, t.TempDir()) },
-		"mem": func(t *testing.T) lake.Reader { return open(t, "mem://") },
-		"s3": func(t *testing.T) lake.Reader {
-			testservers.Credentials(t)
-			return open(t, "s3://lake/prefix?endpoint="+testservers.NewS3(t, "lake").URL)
-		},
-	}
-}
-
-// landLines runs lines through the pipeline into r as source src, in
-// batches of batch lines.
-func landLines(t testing.TB, r lake.Reader, f lake.Format, src string, batch int, lines []byte) {
-	t.Helper()
-	w, err := lake.NewWriter(r, &lake.WriterOptions{Format: f, Compression: lake.Gzip})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := pipeline.New(w, pipeline.Config{Source: src, Batch: pipeline.BatchPolicy{Events: batch}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.Run(context.Background(), bytes.NewReader(lines)); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func eventLine(uuid, name string, createdAt int64, payload string) string {
-	return fmt.Sprintf(`{"event_uuid":%q,"event_name":%q,"created_at":%d,"p":%q}`+"\n", uuid, name, createdAt, payload)
-}
-
-// smallLake lands a few partitions of tiny objects with duplicates across
-// objects: a replayed source, and one event_uuid sent twice with different
-// created_at (the earlier one, landed later, must win).
-func smallLake(t *testing.T, r lake.Reader, f lake.Format) {
-	t.Helper()
-	const day = 1732665600 // 2024-11-27
-	var a, replay bytes.Buffer
-	for i := range 60 {
-		name := []string{"payment:order:completed", "auth:login:ok", "cart:item:added"}[i%3]
-		line := eventLine(fmt.Sprintf("00000000-0000-4000-8000-%012d", i), name, day+int64(i*60), fmt.Sprint("n", i))
-		a.WriteString(line)
-		if i < 25 {
-			replay.WriteString(line)
-		}
-	}
-	a.WriteString(eventLine("11111111-0000-4000-8000-000000000000", "auth:login:ok", day+7200, "late copy"))
-	landLines(t, r, f, "a", 10, a.Bytes())
-	landLines(t, r, f, "replay", 7, replay.Bytes())
-	landLines(t, r, f, "z", 10, []byte(eventLine("11111111-0000-4000-8000-000000000000", "auth:login:ok", day+3600, "early copy")))
-}
-
-// view reads what a reader sees: every visible event by event_uuid. An
-// object deleted between the snapshot and the read means a new snapshot.
-func view(t *testing.T, r lake.Reader) (map[string][]string, int) {
-	t.Helper()
-	ctx := context.Background()
-	enr := event.NewEnricher(nil)
-next:
-	for try := 0; try < 50; try++ {
-		snap, err := lake.Snapshot(ctx, r, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		out := map[string][]string{}
-		for _, e := range snap {
-			body, err := r.Read(ctx, e.Key)
-			if errors.Is(err, lake.ErrNotExist) {
-				continue next
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			lines, err := lake.Lines(e.Key, body)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, l := range lines {
-				info, err := enr.Check(l)
-				if err != nil {
-					t.Fatalf("%s: %v", e.Key, err)
-				}
-				out[string(info.UUID)] = append(out[string(info.UUID)], string(l))
-			}
-		}
-		return out, len(snap)
-	}
-	t.Fatal("no stable snapshot in 50 tries")
-	return nil, 0
-}
-
-// keys lists every key in the store.
-func keys(t *testing.T, r lake.Reader) []string {
-	var out []string
-	for e, err := range r.List(context.Background(), "") {
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, e.Key)
-	}
-	return out
-}
-
-// checkOnce checks the compacted view against the view before: every
-// event_uuid once, as one of its copies before, the copy with the earliest
-// created_at.
-func checkOnce(t *testing.T, before, after map[string][]string) {
-	t.Helper()
-	if !slices.Equal(slices.Sorted(maps.Keys(before)), slices.Sorted(maps.Keys(after))) {
-		t.Fatalf("event_uuids differ: %d before, %d after", len(before), len(after))
-	}
-	for u, copies := range after {
-		if len(copies) != 1 {
-			t.Fatalf("event %s seen %d times after compaction", u, len(copies))
-		}
-		if !slices.Contains(before[u], copies[0]) {
-			t.Fatalf("event %s changed: %s", u, copies[0])
-		}
-	}
-}
 
 func TestCompactMergesAndRemovesDuplicates(t *testing.T) {
 	for name, open := range stores(t) {
@@ -179,7 +46,7 @@ func TestCompactMergesAndRemovesDuplicates(t *testing.T) {
 						st, objsAfter, objsBefore, dups, len(before))
 				}
 				for _, k := range keys(t, r) {
-					if got, _, _ := lake.FormatOf(k); strings.HasPrefix(k, "event_type=") && got != f {
+					if got, _, ok := lake.FormatOf(k); strings.HasPrefix(k, "event_type=") && (!ok || got != f) {
 						t.Errorf("%s: format %s, want %s as the inputs", k, got, f)
 					}
 				}
@@ -214,6 +81,29 @@ func TestCompactMergesAndRemovesDuplicates(t *testing.T) {
 	}
 }
 
+// perPartition is what a reader sees of each partition of a view, as one
+// comparable string.
+func perPartition(t *testing.T, v map[string][]string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, copies := range v {
+		for _, l := range copies {
+			info, err := event.NewEnricher(nil).Check([]byte(l))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := string(lake.LayoutDaily.AppendPath(nil, info))
+			out[p] += l + "\n"
+		}
+	}
+	for p, s := range out {
+		ls := strings.Split(strings.TrimSuffix(s, "\n"), "\n")
+		slices.Sort(ls)
+		out[p] = strings.Join(ls, "\n")
+	}
+	return out
+}
+
 // TestCompactCrashAtEveryStep stops a compaction before each step that
 // changes the store, checks what readers see, then runs it again and
 // checks it ends exactly as an uninterrupted one.
@@ -222,31 +112,19 @@ func TestCompactCrashAtEveryStep(t *testing.T) {
 	opts := func(step func(string) error) *Options {
 		// Small objects and rounds so that a partition takes several
 		// rounds and objects: more steps to crash at.
-		return &Options{TargetSize: 300, MaxRoundBytes: 2000, Concurrency: 1, step: step}
+		return &Options{TargetSize: 300, MaxRoundBytes: 2000, minRoundBytes: 1, Concurrency: 1, step: step}
 	}
-	clean, _ := lakeurl.Open(ctx, "mem://", nil)
+	clean := memLake(t)
 	smallLake(t, clean, lake.JSONL)
 	before, _ := view(t, clean)
-	perPart := func(v map[string][]string) map[string]string {
-		// What a reader sees of each partition, as one comparable string.
-		out := map[string]string{}
-		for _, copies := range v {
-			for _, l := range copies {
-				info, _ := event.NewEnricher(nil).Check([]byte(l))
-				p := string(lake.LayoutDaily.AppendPath(nil, info))
-				out[p] += l + "\n"
-			}
-		}
-		for p, s := range out {
-			ls := strings.Split(strings.TrimSuffix(s, "\n"), "\n")
-			slices.Sort(ls)
-			out[p] = strings.Join(ls, "\n")
-		}
-		return out
-	}
+	perPart := func(v map[string][]string) map[string]string { return perPartition(t, v) }
 	var steps []string
-	if _, err := Run(ctx, clean, opts(func(s string) error { steps = append(steps, s); return nil })); err != nil {
+	st, err := Run(ctx, clean, opts(func(s string) error { steps = append(steps, s); return nil }))
+	if err != nil {
 		t.Fatal(err)
+	}
+	if st.Rounds < 2*st.Partitions {
+		t.Fatalf("%d rounds in %d partitions: the test needs partitions that take several", st.Rounds, st.Partitions)
 	}
 	after, _ := view(t, clean)
 	checkOnce(t, before, after)
@@ -257,7 +135,7 @@ func TestCompactCrashAtEveryStep(t *testing.T) {
 	pb, pa := perPart(before), perPart(after)
 	crash := errors.New("crash")
 	for i, s := range steps {
-		r, _ := lakeurl.Open(ctx, "mem://", nil)
+		r := memLake(t)
 		smallLake(t, r, lake.JSONL)
 		n := 0
 		_, err := Run(ctx, r, opts(func(string) error {
@@ -303,6 +181,34 @@ func TestCompactCrashAtEveryStep(t *testing.T) {
 	t.Logf("crashed before each of %d steps", len(steps))
 }
 
+// TestCompactCountsCommittedRounds: a round that does not commit (stopped,
+// or lost to another compaction) counts nothing, duplicates included.
+func TestCompactCountsCommittedRounds(t *testing.T) {
+	ctx := context.Background()
+	r := memLake(t)
+	smallLake(t, r, lake.JSONL)
+	crash := errors.New("crash")
+	st, err := Run(ctx, r, &Options{step: func(name string) error {
+		if strings.HasSuffix(name, " commit") {
+			return crash
+		}
+		return nil
+	}})
+	if !errors.Is(err, crash) {
+		t.Fatalf("err = %v, want the crash", err)
+	}
+	st.Partition.Err = nil
+	if want := (Partition{}); st.Partition != want || st.Partitions != 3 {
+		t.Errorf("stats %+v after rounds that never committed; want 3 partitions and nothing else", st)
+	}
+	if st, err = Run(ctx, r, nil); err != nil {
+		t.Fatal(err)
+	}
+	if st.Rounds != 3 || st.Duplicates != 26 || st.Events != 61 {
+		t.Errorf("stats %+v; want 3 rounds, 26 duplicates dropped, 61 events", st)
+	}
+}
+
 // TestCompactConcurrentRuns runs compactions at once on one lake while a
 // reader keeps reading: the reader never misses an event or sees one more
 // often than it was landed, and the end is every event once.
@@ -324,20 +230,9 @@ func TestCompactConcurrentRuns(t *testing.T) {
 			readerDone := make(chan error)
 			go func() {
 				defer close(readerDone)
-				for ctx.Err() == nil {
-					v, _ := view(t, r)
-					reads++
-					if len(v) != len(before) {
-						readerDone <- fmt.Errorf("a reader saw %d event_uuids, want %d", len(v), len(before))
-						return
-					}
-					for u, c := range v {
-						if len(c) > len(before[u]) {
-							readerDone <- fmt.Errorf("a reader saw %s %d times, landed %d", u, len(c), len(before[u]))
-							return
-						}
-					}
-				}
+				var err error
+				reads, err = readUntilDone(ctx, r, before)
+				readerDone <- err
 			}()
 			var wg sync.WaitGroup
 			errs := make([]error, 4)
@@ -378,7 +273,10 @@ func TestCompactConcurrentRuns(t *testing.T) {
 			for _, k := range keys(t, r) {
 				if lake.IsCompacted(k) {
 					m, err := lake.LatestManifest(context.Background(), r, lake.PartitionOf(k))
-					if err != nil || !m.Visible(k) {
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !m.Visible(k) {
 						t.Errorf("abandoned output %s left behind", k)
 					}
 				}
@@ -387,9 +285,33 @@ func TestCompactConcurrentRuns(t *testing.T) {
 	}
 }
 
+// readUntilDone reads the lake as a reader would until ctx is done, and
+// fails when a view misses an event_uuid of before or holds one more often.
+func readUntilDone(ctx context.Context, r lake.ReadWriteStore, before map[string][]string) (reads int, err error) {
+	for ctx.Err() == nil {
+		v, _, err := readView(ctx, r)
+		if ctx.Err() != nil {
+			return reads, nil // stopped while reading
+		}
+		if err != nil {
+			return reads, err
+		}
+		reads++
+		if len(v) != len(before) {
+			return reads, fmt.Errorf("a reader saw %d event_uuids, want %d", len(v), len(before))
+		}
+		for u, c := range v {
+			if len(c) > len(before[u]) {
+				return reads, fmt.Errorf("a reader saw %s %d times, landed %d", u, len(c), len(before[u]))
+			}
+		}
+	}
+	return reads, nil
+}
+
 func TestCompactRefusesBadInput(t *testing.T) {
 	ctx := context.Background()
-	r, _ := lakeurl.Open(ctx, "mem://", nil)
+	r := memLake(t)
 	if _, err := Run(ctx, r, &Options{Prefix: "../x/"}); err == nil || !strings.Contains(err.Error(), "partition") {
 		t.Errorf("bad prefix: %v", err)
 	}
@@ -419,7 +341,7 @@ func TestCompactRefusesBadInput(t *testing.T) {
 
 // readCounter counts reads by key.
 type readCounter struct {
-	lake.Reader
+	lake.ReadWriteStore
 	mu    sync.Mutex
 	reads map[string]int
 }
@@ -428,7 +350,7 @@ func (r *readCounter) Read(ctx context.Context, key string) ([]byte, error) {
 	r.mu.Lock()
 	r.reads[key]++
 	r.mu.Unlock()
-	return r.Reader.Read(ctx, key)
+	return r.ReadWriteStore.Read(ctx, key)
 }
 
 // TestCompactLaterCopies: copies of events already compacted, landed
@@ -436,8 +358,7 @@ func (r *readCounter) Read(ctx context.Context, key string) ([]byte, error) {
 // compacted objects whose created_at range can hold a copy.
 func TestCompactLaterCopies(t *testing.T) {
 	ctx := context.Background()
-	mem, _ := lakeurl.Open(ctx, "mem://", nil)
-	r := &readCounter{Reader: mem, reads: map[string]int{}}
+	r := &readCounter{ReadWriteStore: memLake(t), reads: map[string]int{}}
 	const day = 1732665600
 	var all, late bytes.Buffer
 	for i := range 1000 {
@@ -462,7 +383,10 @@ func TestCompactLaterCopies(t *testing.T) {
 	if st.Duplicates != 10 {
 		t.Errorf("second run: %+v; want 10 duplicates dropped", st)
 	}
-	m, _ := lake.LatestManifest(ctx, r, "event_type=payment/created_date=2024-11-27/")
+	m, err := lake.LatestManifest(ctx, r, "event_type=payment/created_date=2024-11-27/")
+	if err != nil {
+		t.Fatal(err)
+	}
 	read, notRead := 0, 0
 	for _, o := range m.Live {
 		if r.reads[o.Key] > 0 {
@@ -503,9 +427,15 @@ func TestCompactLayoutsAndFormats(t *testing.T) {
 			ext  string
 		}{{"same", nil, nil, ".jsonl.gz"}, {"parquet", &parquet, nil, ".parquet"}, {"zstd", nil, &zstd, ".jsonl.zst"}} {
 			t.Run(layout.String()+"/"+to.name, func(t *testing.T) {
-				r, _ := lakeurl.Open(ctx, "mem://", nil)
-				w, _ := lake.NewWriter(r, &lake.WriterOptions{Compression: lake.Gzip})
-				p, _ := pipeline.New(w, pipeline.Config{Source: "g", Layout: layout, Batch: pipeline.BatchPolicy{Events: 200}})
+				r := memLake(t)
+				w, err := lake.NewWriter(r, &lake.WriterOptions{Compression: lake.Gzip})
+				if err != nil {
+					t.Fatal(err)
+				}
+				p, err := pipeline.New(w, pipeline.Config{Source: "g", Layout: layout, Batch: pipeline.BatchPolicy{Events: 200}})
+				if err != nil {
+					t.Fatal(err)
+				}
 				if _, err := p.Run(ctx, bytes.NewReader(in.Bytes())); err != nil {
 					t.Fatal(err)
 				}
@@ -521,7 +451,10 @@ func TestCompactLayoutsAndFormats(t *testing.T) {
 				if n != st.Partitions || st.Rounds != st.Partitions {
 					t.Errorf("%d objects visible, %+v; want one per partition", n, st)
 				}
-				snap, _ := lake.Snapshot(ctx, r, "")
+				snap, err := lake.Snapshot(ctx, r, "")
+				if err != nil {
+					t.Fatal(err)
+				}
 				for _, e := range snap {
 					if !strings.HasSuffix(e.Key, to.ext) || strings.Count(e.Key, "/") != len(layout.Keys()) {
 						t.Errorf("%s: want %s, %d folders deep", e.Key, to.ext, len(layout.Keys()))

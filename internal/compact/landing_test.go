@@ -97,10 +97,16 @@ func TestCompactRemovesLeftovers(t *testing.T) {
 	dir := t.TempDir()
 	old := time.Now().Add(-time.Hour)
 	for _, p := range []string{"event_type=a/created_date=2024-11-27", "_dead_letters/reason=invalid_json"} {
-		os.MkdirAll(filepath.Join(dir, p), 0o755)
 		f := filepath.Join(dir, p, ".tmp-3kq9z")
-		os.WriteFile(f, make([]byte, 100), 0o644)
-		os.Chtimes(f, old, old)
+		if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f, make([]byte, 100), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(f, old, old); err != nil {
+			t.Fatal(err)
+		}
 	}
 	r, err := lakeurl.Open(context.Background(), dir, nil)
 	if err != nil {
@@ -110,7 +116,11 @@ func TestCompactRemovesLeftovers(t *testing.T) {
 	if err != nil || st.Leftovers != (lake.Swept{Files: 2, Bytes: 200}) {
 		t.Fatalf("leftovers %+v (%v), want 2 files, 200 bytes", st.Leftovers, err)
 	}
-	if m, _ := filepath.Glob(filepath.Join(dir, "*", "*", ".tmp-*")); len(m) != 0 {
+	m, err := filepath.Glob(filepath.Join(dir, "*", "*", ".tmp-*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m) != 0 {
 		t.Errorf("left: %v", m)
 	}
 }

@@ -154,9 +154,3 @@ func decompress(key string, data []byte) ([]byte, error) {
 	}
 	return out, nil
 }
-
-// Reader is the old name of ReadWriteStore.
-//
-// Deprecated: use ReadWriteStore (or Lister, ReadLister where that is all a
-// function uses). Kept until the compaction branch of issue 11 merges.
-type Reader = ReadWriteStore
