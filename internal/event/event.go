@@ -160,6 +160,11 @@ func (e *Enricher) Enrich(dst, raw []byte) ([]byte, Info, error) {
 // *Error (ErrBlank for a blank line). After a nil error, AppendEnriched
 // writes the enriched event; Check and AppendEnriched together are Enrich,
 // split so that a caller can choose where the output goes from the Info.
+//
+// Check is one long function on purpose: it is the hot path (about a
+// microsecond per event, half of the CLI's CPU), a straight sequence of
+// the rules in the order they are documented, and splitting it would add
+// calls per event without making a rule easier to find.
 func (e *Enricher) Check(raw []byte) (Info, error) {
 	var info Info
 	e.ok = false

@@ -198,26 +198,8 @@ func (r *Runner) Run(ctx context.Context, in io.Reader) (Stats, error) {
 	go func() {
 		defer close(order)
 		defer close(jobs)
-		lr := source.NewLineReader(in, &source.LineReaderOptions{ChunkSize: r.cfg.ChunkSize, MaxLine: r.cfg.Event.MaxSize})
-		for {
-			var wk *work
-			select {
-			case wk = <-free:
-			case <-ictx.Done():
-				return
-			}
-			c, err := lr.Next(wk.buf)
-			if err == io.EOF {
-				return
-			}
-			if err != nil {
-				readErr = err
-				cancel(err)
-				return
-			}
-			wk.chunk, wk.buf = c, c.Data
-			order <- wk
-			jobs <- wk
+		if readErr = r.read(ictx, in, free, order, jobs); readErr != nil {
+			cancel(readErr)
 		}
 	}()
 
@@ -258,6 +240,31 @@ func (r *Runner) Run(ctx context.Context, in io.Reader) (Stats, error) {
 		err = readErr
 	}
 	return r.stats.clone(), err
+}
+
+// read cuts in into chunks, each in a free work, handed in input order to
+// the collector (order) and to the workers (jobs). It returns at the end of
+// the input, when ctx is done, or with the input's error.
+func (r *Runner) read(ctx context.Context, in io.Reader, free <-chan *work, order, jobs chan<- *work) error {
+	lr := source.NewLineReader(in, &source.LineReaderOptions{ChunkSize: r.cfg.ChunkSize, MaxLine: r.cfg.Event.MaxSize})
+	for {
+		var wk *work
+		select {
+		case wk = <-free:
+		case <-ctx.Done():
+			return nil
+		}
+		c, err := lr.Next(wk.buf)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		wk.chunk, wk.buf = c, c.Data
+		order <- wk
+		jobs <- wk
+	}
 }
 
 // proc is one worker's state.
