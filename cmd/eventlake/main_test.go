@@ -207,8 +207,6 @@ func TestClearErrors(t *testing.T) {
 		{[]string{"run", "--from", dir, "--lake", dir + "/l"}, false, "is a folder"},
 		{[]string{"run", "--from", in, "--lake", "/proc/forbidden/lake"}, false, "lake folder"},
 		{[]string{"run", "--from", in, "--lake", dir, "--batch-events", "0"}, true, "--batch-events 0: want a positive number"},
-		{[]string{"run", "--from", in, "--lake", "s3://bucket/lake", "--table"}, true, "--table: the lake must be a folder"},
-		{[]string{"run", "--from", in, "--lake", dir, "--table", "--format", "parquet"}, true, "--table writes Parquet data files itself"},
 		{[]string{"gen", "--bad", "2"}, true, "fractions"},
 		{[]string{"gen", "--start", "yesterday"}, true, "--start"},
 		{[]string{"compact", "--lake", dir, "--target-size", "big"}, true, "want a positive size"},

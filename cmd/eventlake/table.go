@@ -1,3 +1,5 @@
+//go:build iceberg
+
 package main
 
 import (
@@ -13,21 +15,15 @@ import (
 	"github.com/eventlake/eventlake/internal/table"
 )
 
-// Landing into the Iceberg table (run/demo --table, issue 12). The table
-// lives in the lake folder: the SQLite catalog at <lake>/catalog.db and the
+// Landing into the Iceberg table (run/demo --table, issue 12), in binaries
+// built with -tags iceberg: importing iceberg-go costs every command of the
+// binary ~0.2 s and ~50 MB of resident memory at start (its substrait
+// package's init), docs/iceberg.md. The table lives in the lake folder: the SQLite catalog at <lake>/catalog.db and the
 // table's metadata and Parquet data files below <lake>/eventlake.db/events/,
 // which any Iceberg tool opens with that catalog (docs/iceberg.md).
 
-const (
-	// tableBatchBytes is the default batch size with --table: Parquet
-	// encoding through arrow allocates about ten times a batch's bytes
-	// (table.BatchBytes).
-	tableBatchBytes = table.BatchBytes
-	// tableMemoryLimit is the Go memory limit with --table: the live heap
-	// after a collection is about 100 MB; 180 MiB kept the peak RSS of
-	// 300,000 events at ~230 MB (docs/iceberg.md).
-	tableMemoryLimit = 180 << 20
-)
+// icebergBuilt: this binary can land into the table.
+const icebergBuilt = true
 
 // openTable opens (creating if absent) the table in the lake folder and
 // returns the sink that commits each batch to it, dead letters written by

@@ -1,3 +1,5 @@
+//go:build iceberg
+
 package main
 
 import (
@@ -88,6 +90,29 @@ func TestRunIntoTheTable(t *testing.T) {
 	}
 	if rows3, _ := describeTable(t, lakeDir); rows3 != rows+third.Written || third.Written == 0 {
 		t.Errorf("with --source-id: table %d rows, want %d + %d", rows3, rows, third.Written)
+	}
+}
+
+// TestTableUsage: --table's usage errors, and the batch size the CLI
+// defaults to is the table package's.
+func TestTableUsage(t *testing.T) {
+	if tableBatchBytes != table.BatchBytes {
+		t.Errorf("tableBatchBytes %d, table.BatchBytes %d", tableBatchBytes, table.BatchBytes)
+	}
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.jsonl")
+	writeFile(t, in, []byte(`{"event_uuid":"u","event_name":"a:b","created_at":1}`+"\n"))
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "--from", in, "--lake", "s3://bucket/lake", "--table"}, "--table: the lake must be a folder"},
+		{[]string{"run", "--from", in, "--lake", dir, "--table", "--format", "parquet"}, "--table writes Parquet data files itself"},
+	} {
+		_, _, err := cli(t, nil, tc.args...)
+		if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %v; want a usage error with %q", tc.args, err, tc.want)
+		}
 	}
 }
 
