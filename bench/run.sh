@@ -57,6 +57,8 @@ if [ -n "${BASE:-}" ]; then
   for name in none gzip zstd parquet; do
     [[ " $ORDER " == *" $name "* ]] || continue
     CMDS[base-$name]="${CMDS[$name]/#$EL /$OUT/eventlake-base }"
+    # --to: the name of --lake before it was renamed (still an alias)
+    CMDS[base-$name]="${CMDS[base-$name]/ --lake / --to }"
     ORDER="${ORDER/$name/$name base-$name}"
   done
 fi
