@@ -172,3 +172,23 @@ func memStore(t *testing.T) lake.ReadWriteStore {
 	t.Cleanup(func() { s.Close() })
 	return s
 }
+
+// newWriter is a lake writer over store.
+func newWriter(t testing.TB, store lake.Store, opts *lake.WriterOptions) *lake.Writer {
+	t.Helper()
+	w, err := lake.NewWriter(store, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// newRunner is a Runner writing with w.
+func newRunner(t testing.TB, w Sink, cfg Config) *Runner {
+	t.Helper()
+	r, err := New(w, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/eventlake/eventlake/internal/event"
 	"github.com/eventlake/eventlake/internal/lake"
-	"github.com/eventlake/eventlake/internal/lake/lakeurl"
 )
 
 func ev(uuid, name string) []byte {
@@ -18,8 +17,8 @@ func ev(uuid, name string) []byte {
 
 func TestLandBatch(t *testing.T) {
 	ctx := context.Background()
-	store, _ := lakeurl.Open(ctx, "mem://", nil)
-	w, _ := lake.NewWriter(store, &lake.WriterOptions{Compression: lake.None})
+	store := memStore(t)
+	w := newWriter(t, store, &lake.WriterOptions{Compression: lake.None})
 	recs := []Record{
 		{Data: ev("a", "pay:x"), Source: "shard-1:100"},
 		{Data: []byte("not json"), Source: "shard-1:101"},
@@ -45,7 +44,10 @@ func TestLandBatch(t *testing.T) {
 		t.Fatalf("retry: %+v %v", again.Stats, err)
 	}
 	var keys []string
-	for ent := range store.List(ctx, "") {
+	for ent, err := range store.List(ctx, "") {
+		if err != nil {
+			t.Fatal(err)
+		}
 		k := ent.Key
 		keys = append(keys, k)
 	}
@@ -68,8 +70,8 @@ func (f failDir) Create(ctx context.Context, key string, body ...[]byte) error {
 
 func TestLandReportsRecordsOfFailedObjects(t *testing.T) {
 	ctx := context.Background()
-	mem, _ := lakeurl.Open(ctx, "mem://", nil)
-	w, _ := lake.NewWriter(failDir{mem, "event_type=auth/"}, nil)
+	mem := memStore(t)
+	w := newWriter(t, failDir{mem, "event_type=auth/"}, nil)
 	recs := []Record{
 		{Data: ev("a", "pay:x")}, {Data: ev("b", "auth:y")}, {Data: ev("c", "pay:x")}, {Data: ev("d", "auth:y")},
 	}

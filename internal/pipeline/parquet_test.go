@@ -13,7 +13,6 @@ import (
 
 	"github.com/eventlake/eventlake/internal/gen"
 	"github.com/eventlake/eventlake/internal/lake"
-	"github.com/eventlake/eventlake/internal/lake/lakeurl"
 )
 
 // TestParquetRoundTrip: the same input landed as NDJSON and as Parquet
@@ -23,28 +22,40 @@ func TestParquetRoundTrip(t *testing.T) {
 	x := expect(t, gen.Options{Events: 8000, Seed: 5, Bad: 0.01, Dup: 0.01})
 	ctx := context.Background()
 	land := func(f lake.Format) lake.ReadWriteStore {
-		store, _ := lakeurl.Open(ctx, "mem://", nil)
+		store := memStore(t)
 		run(t, store, Config{Source: "e.jsonl", Batch: BatchPolicy{Events: 3000}}, x.input, &lake.WriterOptions{Compression: lake.None, Format: f})
 		return store
 	}
 	jsonl, pq := land(lake.JSONL), land(lake.Parquet)
 
 	want := map[string][]string{} // partition -> sorted events
-	for ent := range jsonl.List(ctx, "event_type=") {
+	for ent, err := range jsonl.List(ctx, "event_type=") {
+		if err != nil {
+			t.Fatal(err)
+		}
 		key := ent.Key
-		body, _ := jsonl.Read(ctx, key)
+		body, err := jsonl.Read(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
 		dir := key[:strings.LastIndexByte(key, '/')+1]
 		want[dir] = append(want[dir], strings.Split(strings.TrimSuffix(string(body), "\n"), "\n")...)
 	}
 	got := map[string][]string{}
 	files := 0
-	for ent := range pq.List(ctx, "event_type=") {
+	for ent, err := range pq.List(ctx, "event_type=") {
+		if err != nil {
+			t.Fatal(err)
+		}
 		key := ent.Key
 		if !strings.HasSuffix(key, lake.ParquetExt) {
 			t.Fatalf("%s is not a Parquet object", key)
 		}
 		files++
-		body, _ := pq.Read(ctx, key)
+		body, err := pq.Read(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
 		rows, err := lake.ReadParquet(bytes.NewReader(body), int64(len(body)))
 		if err != nil {
 			t.Fatalf("%s: %v", key, err)
@@ -55,7 +66,10 @@ func TestParquetRoundTrip(t *testing.T) {
 			if err := json.Unmarshal([]byte(r.Event), &ev); err != nil {
 				t.Fatalf("event column is not JSON: %q", r.Event)
 			}
-			dt, _ := time.Parse(time.RFC3339Nano, ev["created_datetime"].(string))
+			dt, err := time.Parse(time.RFC3339Nano, ev["created_datetime"].(string))
+			if err != nil {
+				t.Fatal(err)
+			}
 			if r.EventUUID != ev["event_uuid"] || r.EventName != ev["event_name"] || r.EventType != ev["event_type"] ||
 				r.EventSubtype != ev["event_subtype"] || !r.CreatedDatetime.Truncate(time.Millisecond).Equal(dt) {
 				t.Fatalf("typed columns %+v disagree with the event %s", r, r.Event)
@@ -66,7 +80,10 @@ func TestParquetRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		col, _ := f.Schema().Lookup("created_datetime")
+		col, ok := f.Schema().Lookup("created_datetime")
+		if !ok {
+			t.Fatalf("%s: no created_datetime column", key)
+		}
 		for _, rg := range f.RowGroups() {
 			idx, err := rg.ColumnChunks()[col.ColumnIndex].ColumnIndex()
 			if err != nil || idx.NumPages() == 0 || idx.MinValue(0).IsNull() {
@@ -87,7 +104,10 @@ func TestParquetRoundTrip(t *testing.T) {
 	}
 	// Dead letters stay NDJSON.
 	n := 0
-	for ent := range pq.List(ctx, lake.DeadLetterPrefix) {
+	for ent, err := range pq.List(ctx, lake.DeadLetterPrefix) {
+		if err != nil {
+			t.Fatal(err)
+		}
 		key := ent.Key
 		if !strings.HasSuffix(key, ".jsonl") {
 			t.Errorf("dead letters %s are not NDJSON", key)

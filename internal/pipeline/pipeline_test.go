@@ -258,10 +258,13 @@ func count(t *testing.T, s lake.ReadWriteStore) int {
 func TestSameBatchesWhateverTheChunking(t *testing.T) {
 	x := expect(t, gen.Options{Events: 5000, Seed: 9, Bad: 0.01, Dup: 0.01})
 	keys := func(chunk, workers int) []string {
-		store, _ := lakeurl.Open(context.Background(), "mem://", nil)
+		store := memStore(t)
 		run(t, store, Config{Source: "e.jsonl", Batch: BatchPolicy{Events: 1234}, ChunkSize: chunk, Workers: workers}, x.input, nil)
 		var out []string
-		for ent := range store.List(context.Background(), "") {
+		for ent, err := range store.List(context.Background(), "") {
+			if err != nil {
+				t.Fatal(err)
+			}
 			k := ent.Key
 			out = append(out, k)
 		}
@@ -290,7 +293,10 @@ func TestHostileValuesStayInside(t *testing.T) {
 		t.Fatalf("written %d, dead %d; want 10, 0 (%+v)", st.Written, st.DeadLetters, st)
 	}
 	seen := map[string]bool{}
-	for ent := range store.List(context.Background(), "") {
+	for ent, err := range store.List(context.Background(), "") {
+		if err != nil {
+			t.Fatal(err)
+		}
 		key := ent.Key
 		parts := strings.Split(key, "/")
 		if len(parts) != 2 || !strings.HasPrefix(parts[0], "event_type=") {
@@ -301,7 +307,10 @@ func TestHostileValuesStayInside(t *testing.T) {
 	if len(seen) != 10 {
 		t.Errorf("%d partitions, want 10 distinct: %v", len(seen), seen)
 	}
-	outside, _ := filepathGlob(root)
+	outside, err := filepathGlob(root)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(outside) != 1 {
 		t.Errorf("files outside the lake: %v", outside)
 	}
@@ -323,9 +332,9 @@ func (f *failingStore) Create(ctx context.Context, key string, body ...[]byte) e
 
 func TestWriteFailureIsAnErrorAndCounted(t *testing.T) {
 	x := expect(t, gen.Options{Events: 20000, Seed: 4})
-	mem, _ := lakeurl.Open(context.Background(), "mem://", nil)
-	w, _ := lake.NewWriter(&failingStore{Store: mem, n: 3}, &lake.WriterOptions{Concurrency: 1})
-	r, _ := New(w, Config{Batch: BatchPolicy{Events: 2000}})
+	mem := memStore(t)
+	w := newWriter(t, &failingStore{Store: mem, n: 3}, &lake.WriterOptions{Concurrency: 1})
+	r := newRunner(t, w, Config{Batch: BatchPolicy{Events: 2000}})
 	st, err := r.Run(context.Background(), bytes.NewReader(x.input))
 	if err == nil || !strings.Contains(err.Error(), "disk full") {
 		t.Fatalf("err = %v, want the store's error", err)
@@ -338,9 +347,9 @@ func TestWriteFailureIsAnErrorAndCounted(t *testing.T) {
 // TestInterruptFlushes: a cancelled run writes what it read and says so.
 func TestInterruptFlushes(t *testing.T) {
 	pr, pw := io.Pipe()
-	store, _ := lakeurl.Open(context.Background(), "mem://", nil)
-	w, _ := lake.NewWriter(store, nil)
-	r, _ := New(w, Config{Source: "stdin"})
+	store := memStore(t)
+	w := newWriter(t, store, nil)
+	r := newRunner(t, w, Config{Source: "stdin"})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan Stats)
 	go func() {
@@ -368,9 +377,9 @@ func TestInterruptFlushes(t *testing.T) {
 // waiting for the batch to fill.
 func TestPeriodCutsStreams(t *testing.T) {
 	pr, pw := io.Pipe()
-	store, _ := lakeurl.Open(context.Background(), "mem://", nil)
-	w, _ := lake.NewWriter(store, nil)
-	r, _ := New(w, Config{Source: "stdin", Batch: BatchPolicy{Period: 50 * time.Millisecond}})
+	store := memStore(t)
+	w := newWriter(t, store, nil)
+	r := newRunner(t, w, Config{Source: "stdin", Batch: BatchPolicy{Period: 50 * time.Millisecond}})
 	done := make(chan error)
 	go func() { _, err := r.Run(context.Background(), pr); done <- err }()
 	fmt.Fprintln(pw, `{"event_uuid":"u1","event_name":"a:b","created_at":1}`)

@@ -66,7 +66,7 @@ func TestPoisonPartitionIsADeadLetter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, _ := lake.NewWriter(lambda, &lake.WriterOptions{Compression: lake.None})
+	w := newWriter(t, lambda, &lake.WriterOptions{Compression: lake.None})
 	var recs []Record
 	for i, line := range bytes.Split(bytes.TrimSuffix(input, []byte("\n")), []byte("\n")) {
 		recs = append(recs, Record{Data: line, Source: fmt.Sprintf("shardId-0:%d", i)})
@@ -108,8 +108,8 @@ func TestGiantLineKeepsItsStartAndTrueSize(t *testing.T) {
 	const size = 300 << 20 // over the reader's old 64 MiB cut
 	head := `{"event_uuid":"big","event_name":"a:b","created_at":1710633600,"pad":"`
 	in := io.MultiReader(strings.NewReader(head), &endless{n: size - int64(len(head)) - 2}, strings.NewReader("\"}\n"+`{"event_uuid":"after","event_name":"a:b","created_at":1710633600}`+"\n"))
-	store, _ := lakeurl.Open(context.Background(), "mem://", nil)
-	w, _ := lake.NewWriter(store, &lake.WriterOptions{Compression: lake.None})
+	store := memStore(t)
+	w := newWriter(t, store, &lake.WriterOptions{Compression: lake.None})
 	r, err := New(w, Config{Source: "big.jsonl"})
 	if err != nil {
 		t.Fatal(err)
@@ -181,10 +181,10 @@ func TestCountsAfterPartialFailure(t *testing.T) {
 	x := expect(t, gen.Options{Events: 8000, Seed: 14, Bad: 0.01, Dup: 0.01})
 	for _, tc := range faults {
 		t.Run(tc.name, func(t *testing.T) {
-			mem, _ := lakeurl.Open(context.Background(), "mem://", nil)
+			mem := memStore(t)
 			store := laketest.New(mem, tc.fault)
-			w, _ := lake.NewWriter(store, &lake.WriterOptions{Concurrency: 2})
-			r, _ := New(w, Config{Source: "f.jsonl", Batch: BatchPolicy{Events: 2000}})
+			w := newWriter(t, store, &lake.WriterOptions{Concurrency: 2})
+			r := newRunner(t, w, Config{Source: "f.jsonl", Batch: BatchPolicy{Events: 2000}})
 			st, err := r.Run(context.Background(), bytes.NewReader(x.input))
 			if err == nil || !errors.Is(err, tc.fault.Err) {
 				t.Fatalf("err = %v, want %v", err, tc.fault.Err)
@@ -230,9 +230,9 @@ func TestLandCountsAfterPartialFailure(t *testing.T) {
 	for _, tc := range faults {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
-			mem, _ := lakeurl.Open(ctx, "mem://", nil)
+			mem := memStore(t)
 			store := laketest.New(mem, tc.fault)
-			w, _ := lake.NewWriter(store, &lake.WriterOptions{Concurrency: 2})
+			w := newWriter(t, store, &lake.WriterOptions{Concurrency: 2})
 			res, err := Land(ctx, w, name, recs, nil)
 			if err == nil || !errors.Is(err, tc.fault.Err) || len(res.Failed) == 0 {
 				t.Fatalf("err = %v, %d records failed; want %v", err, len(res.Failed), tc.fault.Err)

@@ -29,8 +29,14 @@ func land(t *testing.T, dir string, f lake.Format, opts gen.Options) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, _ := lake.NewWriter(store, &lake.WriterOptions{Format: f})
-	r, _ := pipeline.New(w, pipeline.Config{Source: fmt.Sprint("seed", opts.Seed)})
+	w, err := lake.NewWriter(store, &lake.WriterOptions{Format: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := pipeline.New(w, pipeline.Config{Source: fmt.Sprint("seed", opts.Seed)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := r.Run(context.Background(), &in); err != nil {
 		t.Fatal(err)
 	}
@@ -81,10 +87,21 @@ func TestViewFollowsCompaction(t *testing.T) {
 	land(t, dir, lake.JSONL, opts)
 	land(t, dir, lake.JSONL, gen.Options{Events: 4000, Seed: 3}) // same events, same objects: nothing added
 	var in bytes.Buffer
-	gen.Write(ctx, &in, opts, nil)
-	store, _ := lakeurl.Open(ctx, dir, nil)
-	w, _ := lake.NewWriter(store, &lake.WriterOptions{Compression: lake.Zstd})
-	r, _ := pipeline.New(w, pipeline.Config{Source: "replay", Batch: pipeline.BatchPolicy{Events: 500}})
+	if _, err := gen.Write(ctx, &in, opts, nil); err != nil {
+		t.Fatal(err)
+	}
+	store, err := lakeurl.Open(ctx, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := lake.NewWriter(store, &lake.WriterOptions{Compression: lake.Zstd})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := pipeline.New(w, pipeline.Config{Source: "replay", Batch: pipeline.BatchPolicy{Events: 500}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := r.Run(ctx, &in); err != nil {
 		t.Fatal(err)
 	}
