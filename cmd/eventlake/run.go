@@ -47,7 +47,7 @@ func (f *lakeFlags) register(fs *flag.FlagSet, defaultLake string) {
 	fs.StringVar(&f.sourceID, "source-id", "", "object-name stem (default: the input's base name)")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress line")
 	fs.BoolVar(&f.jsonSummary, "json", false, "print the summary as JSON")
-	fs.BoolVar(&f.table, "table", false, "land into the Apache Iceberg table eventlake.events kept in the lake folder (SQLite catalog <lake>/catalog.db), instead of Hive-style objects; dead letters stay NDJSON in <lake>/_dead_letters/ (needs a build with -tags iceberg)")
+	fs.BoolVar(&f.table, "iceberg", false, "land into the Apache Iceberg table eventlake.events kept in the lake folder (SQLite catalog <lake>/catalog.db), instead of Hive-style objects; dead letters stay NDJSON in <lake>/_dead_letters/ (needs a build with -tags iceberg)")
 }
 
 // setFlags records which flags were given, once fs is parsed.
@@ -95,20 +95,20 @@ func (f *lakeFlags) parse() (parsed, error) {
 		return p, badUsage("--source-id %q: only letters, digits, '_' and '-', at most 64", f.sourceID)
 	}
 	if f.table && !icebergBuilt {
-		return p, badUsage("--table: this eventlake was built without Iceberg support (it costs every command ~0.2 s and ~50 MB at start): build it with -tags iceberg, e.g. go run -tags iceberg ./cmd/eventlake")
+		return p, badUsage("--iceberg: this eventlake was built without Iceberg support (it costs every command ~0.2 s and ~50 MB at start): build it with -tags iceberg, e.g. go run -tags iceberg ./cmd/eventlake")
 	}
 	if f.table {
 		if _, local := localLake(f.lake); !local && f.lake != "" {
-			return p, badUsage("--table: the lake must be a folder for now (an S3 lake needs a Glue or REST catalog, not built yet): %s", f.lake)
+			return p, badUsage("--iceberg: the lake must be a folder for now (an S3 lake needs a Glue or REST catalog, not built yet): %s", f.lake)
 		}
 		if p.format == lake.Parquet {
-			return p, badUsage("--table writes Parquet data files itself: drop --format")
+			return p, badUsage("--iceberg writes Parquet data files itself: drop --format")
 		}
 	}
 	return p, nil
 }
 
-// open builds the sink the flags describe: a lake writer, or with --table
+// open builds the sink the flags describe: a lake writer, or with --iceberg
 // the Iceberg table (its dead letters written by a lake writer).
 func (f *lakeFlags) open(ctx context.Context) (pipeline.Sink, func(), error) {
 	p, err := f.parse()
@@ -170,10 +170,10 @@ func (f *lakeFlags) batchSize() int {
 // The table's batches and memory floor (see table.go, built with -tags
 // iceberg, whose test checks tableBatchBytes = table.BatchBytes).
 const (
-	// tableBatchBytes is the default batch size with --table: Parquet
+	// tableBatchBytes is the default batch size with --iceberg: Parquet
 	// encoding through arrow allocates about ten times a batch's bytes.
 	tableBatchBytes = 8 << 20
-	// tableMemoryLimit is the Go memory limit with --table: the live heap
+	// tableMemoryLimit is the Go memory limit with --iceberg: the live heap
 	// after a collection is about 100 MB; 180 MiB kept the peak RSS of
 	// 300,000 events at ~230 MB (docs/iceberg.md).
 	tableMemoryLimit = 180 << 20

@@ -15,7 +15,7 @@ import (
 	"github.com/eventlake/eventlake/internal/table"
 )
 
-// Landing into the Iceberg table (run/demo --table, issue 12), in binaries
+// Landing into the Iceberg table (run/demo --iceberg, issue 12), in binaries
 // built with -tags iceberg: importing iceberg-go costs every command of the
 // binary ~0.2 s and ~50 MB of resident memory at start (its substrait
 // package's init), docs/iceberg.md. The table lives in the lake folder: the SQLite catalog at <lake>/catalog.db and the
@@ -32,7 +32,7 @@ func openTable(ctx context.Context, lakeURL string, layout lake.Layout, w *lake.
 	dir, _ := localLake(lakeURL)
 	tb, err := table.Open(ctx, table.Options{Warehouse: dir, Hourly: layout == lake.LayoutHourly})
 	if err != nil {
-		return nil, nil, fmt.Errorf("--table: %w", err)
+		return nil, nil, fmt.Errorf("--iceberg: %w", err)
 	}
 	sink, err := table.NewSink(tb, w)
 	if err != nil {

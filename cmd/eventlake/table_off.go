@@ -11,7 +11,7 @@ import (
 	"github.com/eventlake/eventlake/internal/pipeline"
 )
 
-// This binary was built without -tags iceberg: --table is refused by
+// This binary was built without -tags iceberg: --iceberg is refused by
 // lakeFlags.parse (exit 2) before anything below is reached; table.go has
 // the real ones.
 

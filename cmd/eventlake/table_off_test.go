@@ -9,15 +9,15 @@ import (
 	"testing"
 )
 
-// TestTableNeedsTheTag: without -tags iceberg, --table is a usage error that
+// TestTableNeedsTheTag: without -tags iceberg, --iceberg is a usage error that
 // says how to get a binary that has it, and nothing is written.
 func TestTableNeedsTheTag(t *testing.T) {
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in.jsonl")
 	writeFile(t, in, []byte(`{"event_uuid":"u","event_name":"a:b","created_at":1}`+"\n"))
 	for _, args := range [][]string{
-		{"run", "--from", in, "--lake", filepath.Join(dir, "lake"), "--table"},
-		{"demo", "-n", "10", "--lake", filepath.Join(dir, "lake"), "--table"},
+		{"run", "--from", in, "--lake", filepath.Join(dir, "lake"), "--iceberg"},
+		{"demo", "-n", "10", "--lake", filepath.Join(dir, "lake"), "--iceberg"},
 	} {
 		_, _, err := cli(t, nil, args...)
 		if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "-tags iceberg") {
@@ -25,6 +25,6 @@ func TestTableNeedsTheTag(t *testing.T) {
 		}
 	}
 	if m := glob(t, filepath.Join(dir, "lake", "*")); len(m) != 0 {
-		t.Errorf("--table without the tag wrote %v", m)
+		t.Errorf("--iceberg without the tag wrote %v", m)
 	}
 }

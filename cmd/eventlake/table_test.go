@@ -15,7 +15,7 @@ import (
 )
 
 // TestRunIntoTheTable lands a generated file into the Iceberg table with
-// `run --table`, twice: the first run commits every good event once (the
+// `run --iceberg`, twice: the first run commits every good event once (the
 // table's row count is what the summary says was written), dead letters stay
 // NDJSON in the lake folder, and the second run commits nothing. Another
 // file of the same name with other events is refused with the way out
@@ -31,7 +31,7 @@ func TestRunIntoTheTable(t *testing.T) {
 	}
 	lakeDir := filepath.Join(dir, "lake")
 	runJSON := func(args ...string) (summary, error) {
-		out, stderr, err := cli(t, nil, append([]string{"run", "--lake", lakeDir, "--table", "--json", "--quiet"}, args...)...)
+		out, stderr, err := cli(t, nil, append([]string{"run", "--lake", lakeDir, "--iceberg", "--json", "--quiet"}, args...)...)
 		var s summary
 		if jerr := json.Unmarshal([]byte(out), &s); jerr != nil {
 			t.Fatalf("%v: summary is not JSON: %v\n%s\n%s", args, jerr, out, stderr)
@@ -93,7 +93,7 @@ func TestRunIntoTheTable(t *testing.T) {
 	}
 }
 
-// TestTableUsage: --table's usage errors, and the batch size the CLI
+// TestTableUsage: --iceberg's usage errors, and the batch size the CLI
 // defaults to is the table package's.
 func TestTableUsage(t *testing.T) {
 	if tableBatchBytes != table.BatchBytes {
@@ -106,8 +106,8 @@ func TestTableUsage(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"run", "--from", in, "--lake", "s3://bucket/lake", "--table"}, "--table: the lake must be a folder"},
-		{[]string{"run", "--from", in, "--lake", dir, "--table", "--format", "parquet"}, "--table writes Parquet data files itself"},
+		{[]string{"run", "--from", in, "--lake", "s3://bucket/lake", "--iceberg"}, "--iceberg: the lake must be a folder"},
+		{[]string{"run", "--from", in, "--lake", dir, "--iceberg", "--format", "parquet"}, "--iceberg writes Parquet data files itself"},
 	} {
 		_, _, err := cli(t, nil, tc.args...)
 		if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), tc.want) {
