@@ -59,6 +59,14 @@ func (f *lakeFlags) setFlags(fs *flag.FlagSet) {
 	})
 }
 
+// describe says how events land, for the demo's first line.
+func (f *lakeFlags) describe() string {
+	if f.table {
+		return "Iceberg table eventlake.events, " + f.layout + " partitions"
+	}
+	return f.compression + ", " + f.layout + " layout"
+}
+
 // parsed is what the lake flags name.
 type parsed struct {
 	layout lake.Layout

@@ -54,14 +54,6 @@ func (c conflictHint) Write(ctx context.Context, name lake.Name, objs []lake.Obj
 	return err
 }
 
-// describe says how events land, for the demo's first line.
-func (f *lakeFlags) describe() string {
-	if f.table {
-		return "Iceberg table eventlake.events, " + f.layout + " partitions"
-	}
-	return f.compression + ", " + f.layout + " layout"
-}
-
 // showTable prints what the table holds and how to open it.
 func showTable(ctx context.Context, w io.Writer, dir string) error {
 	tb, err := table.Open(ctx, table.Options{Warehouse: dir})

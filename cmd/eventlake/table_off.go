@@ -24,6 +24,3 @@ func openTable(context.Context, string, lake.Layout, *lake.Writer) (pipeline.Sin
 }
 
 func showTable(context.Context, io.Writer, string) error { return errNoIceberg }
-
-// describe says how events land, for the demo's first line.
-func (f *lakeFlags) describe() string { return f.compression + ", " + f.layout + " layout" }

@@ -16,7 +16,7 @@ import (
 // objects) and at 233-265 MB with 8 MiB batches, no slower; below 8 MiB it
 // hardly falls. Smaller batches make more, smaller data files (about 460
 // events per file here): compaction's work. docs/iceberg.md,
-// TestSinkPeakRSS.
+// BenchmarkSinkPeakRSS.
 const BatchBytes = 8 << 20
 
 // Sink lands the landing path's batches in the table: it is a
