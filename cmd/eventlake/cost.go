@@ -22,6 +22,7 @@ func (e env) cost(_ context.Context, args []string) error {
 	fs.Float64Var(&t.CompressionRatio, "compression-ratio", 8, "input bytes per stored byte (gzip on JSON events)")
 	fs.Float64Var(&t.BadFraction, "bad", 0.001, "fraction of events that are dead letters")
 	fs.Float64Var(&t.FirehoseBufferSec, "firehose-buffer", 60, "Firehose buffer interval in seconds")
+	iceberg := fs.Bool("iceberg", false, "also estimate landing into an Iceberg table on S3 with the Glue catalog")
 	fs.IntVar(&t.KeySpread, "key-spread", 0, "0: producers key records by event_uuid; N: by event type and N buckets (gen --partition-key type:N)")
 	fs.Usage = func() {
 		fmt.Fprintf(e.stderr, "usage: eventlake cost [--events-per-hour N] [--event-bytes B] [--types T] [flags]\n\nMonthly cost in us-east-1 of eventlake beside Amazon Data Firehose with dynamic partitioning.\n\n")
@@ -45,7 +46,11 @@ func (e env) cost(_ context.Context, args []string) error {
 	}
 	t = t.Defaults()
 	p := cost.USEast1
-	ests := []cost.Estimate{cost.Eventlake(p, t, false), cost.Eventlake(p, t, true), cost.Firehose(p, t)}
+	ests := []cost.Estimate{cost.Eventlake(p, t, false), cost.Eventlake(p, t, true)}
+	if *iceberg {
+		ests = append(ests, cost.Table(p, t, true))
+	}
+	ests = append(ests, cost.Firehose(p, t))
 	fmt.Fprintf(e.stdout, "Monthly cost, us-east-1, list prices of %s\n", p.Date)
 	fmt.Fprintf(e.stdout, "Traffic: %.4g events/hour (%.4g/month) of %.0f bytes, %d event types; batches of %d, window %.0fs; Lambda arm64 %.0f MB\n\n",
 		t.EventsPerHour, t.EventsPerHour*730, t.EventBytes, t.Types, t.BatchSize, t.WindowSeconds, t.LambdaMemoryMB)
@@ -61,5 +66,16 @@ func (e env) cost(_ context.Context, args []string) error {
 		"compaction runs hourly, one invocation per event type, %.0f µs per event at %.0f MB, and reads each landed object once;\n"+
 		"free tiers, data transfer and CloudWatch Logs are not counted.\n",
 		t.FixedMsPerBatch, t.MicrosPerEvent, t.CompressionRatio, cost.Shards(t), t.FirehoseBufferSec, t.CompactMicrosPerEvent, t.CompactMemoryMB)
+	if *iceberg {
+		l := cost.Load(t, true)
+		fmt.Fprintf(e.stdout, "The table: one commit per batch (%.0f/hour), each holding the table ~%.1f s, and %.0f µs of Parquet per event;\n",
+			l.CommitsPerHour, t.CommitSeconds, t.TableMicrosPerEvent)
+		if l.Busy >= 0.5 {
+			fmt.Fprintf(e.stdout, "at %.1f commits/s the table is busy %.0f%% of the time: writers would conflict more than they commit.\n"+
+				"At this rate, write data files per shard and commit through one committer per table (docs/iceberg.md).\n", l.CommitsPerHour/3600, 100*l.Busy)
+		} else {
+			fmt.Fprintf(e.stdout, "the table is busy %.1f%% of the time: per-shard commits rarely conflict.\n", 100*l.Busy)
+		}
+	}
 	return nil
 }

@@ -30,6 +30,9 @@ type Prices struct {
 	KMSKeyMonth        float64
 	KMSRequests10k     float64
 
+	GlueRequestsMillion  float64 // Data Catalog requests, above the first million a month
+	GlueObjects100kMonth float64 // Data Catalog storage, per 100,000 objects above the first million
+
 	FirehoseIngestGB         float64 // direct PUT / KDS source, first 500 TB, 5 KiB rounding per record
 	FirehoseDynPartGB        float64 // dynamic partitioning, per GB delivered
 	FirehoseDynPartObjects1k float64 // per 1,000 S3 objects delivered
@@ -52,6 +55,8 @@ var USEast1 = Prices{
 	SQSRequestsMillion:        0.40,
 	KMSKeyMonth:               1.0,
 	KMSRequests10k:            0.03,
+	GlueRequestsMillion:       1.0,
+	GlueObjects100kMonth:      1.0,
 	FirehoseIngestGB:          0.029,
 	FirehoseDynPartGB:         0.020,
 	FirehoseDynPartObjects1k:  0.005,
@@ -83,6 +88,12 @@ type Traffic struct {
 	// gzip in and out; a 2 GB function has ~1.15 vCPU).
 	CompactMicrosPerEvent float64
 	CompactMemoryMB       float64
+	// The Iceberg table (Table): Lambda time per event to encode Parquet
+	// (measured: Parquet landing ~3x the CPU of NDJSON), and how long one
+	// commit holds the table (load metadata, write manifest, manifest list
+	// and metadata JSON, swap in Glue: ~5 S3/Glue round trips).
+	TableMicrosPerEvent float64
+	CommitSeconds       float64
 }
 
 // Defaults fills zero fields.
@@ -100,6 +111,8 @@ func (t Traffic) Defaults() Traffic {
 	def(&t.FirehoseBufferSec, 60)
 	def(&t.CompactMicrosPerEvent, 12)
 	def(&t.CompactMemoryMB, 2048)
+	def(&t.TableMicrosPerEvent, 12)
+	def(&t.CommitSeconds, 0.4)
 	if t.Types == 0 {
 		t.Types = 100
 	}
@@ -169,11 +182,7 @@ func Eventlake(p Prices, t Traffic, provisioned bool) Estimate {
 	events := t.EventsPerHour * hoursPerMonth
 	bytes := events * t.EventBytes
 	shards := Shards(t)
-	mappingShards := shards
-	if !provisioned {
-		// On-demand starts at 4 shards' capacity and grows with traffic.
-		mappingShards = max(4, shards)
-	}
+	read := mappingShards(t, provisioned) // on-demand starts at 4 shards' capacity
 	e := Estimate{Name: "eventlake (Kinesis on-demand)"}
 	if provisioned {
 		e.Name = "eventlake (Kinesis provisioned)"
@@ -187,13 +196,13 @@ func Eventlake(p Prices, t Traffic, provisioned bool) Estimate {
 			Line{"Kinesis ingest (1 KiB rounding)", fmt.Sprintf("%.3g GB", gb(events*roundUp(t.EventBytes, 1024))), gb(events*roundUp(t.EventBytes, 1024)) * p.KinesisOnDemandIngestGB},
 			Line{"Kinesis read by Lambda", fmt.Sprintf("%.3g GB", gb(bytes)), gb(bytes) * p.KinesisOnDemandReadGB})
 	}
-	batches := batchesPerHour(t, mappingShards) * hoursPerMonth
+	batches := batchesPerHour(t, read) * hoursPerMonth
 	perBatch := events / batches
 	seconds := batches * (t.FixedMsPerBatch/1000 + perBatch*t.MicrosPerEvent/1e6)
 	gbs := seconds * t.LambdaMemoryMB / 1024
 	typesPerBatch := float64(t.Types)
 	if t.KeySpread > 0 {
-		typesPerBatch = math.Min(typesPerBatch, math.Ceil(float64(t.Types*t.KeySpread)/float64(mappingShards)))
+		typesPerBatch = math.Min(typesPerBatch, math.Ceil(float64(t.Types*t.KeySpread)/float64(read)))
 	}
 	objects := batches * math.Min(typesPerBatch, perBatch)
 	stored := bytes / t.CompressionRatio
@@ -245,4 +254,84 @@ func Firehose(p Prices, t Traffic) Estimate {
 		{"S3 storage of the month's data", fmt.Sprintf("%.3g GB compressed", gb(stored)), gb(stored) * p.S3StandardGBMonth},
 		{"Enrichment (created_datetime, event_type, event_subtype)", "needs a transform Lambda, not counted", 0},
 	}}
+}
+
+// TableLoad is what per-batch commits ask of one Iceberg table.
+type TableLoad struct {
+	CommitsPerHour float64
+	// Busy is commits per second times CommitSeconds: the share of time
+	// the table's one pointer is being swapped. Near or above 1, commits
+	// from many writers conflict and retry more than they land.
+	Busy float64
+}
+
+// Load is the commit load of landing every Lambda batch as one commit.
+func Load(t Traffic, provisioned bool) TableLoad {
+	t = t.Defaults()
+	cph := batchesPerHour(t, mappingShards(t, provisioned))
+	return TableLoad{CommitsPerHour: cph, Busy: cph / 3600 * t.CommitSeconds}
+}
+
+// mappingShards is how many shards the event source mapping reads: the
+// provisioned count, or on-demand's at least 4.
+func mappingShards(t Traffic, provisioned bool) int {
+	if provisioned {
+		return Shards(t)
+	}
+	return max(4, Shards(t))
+}
+
+// Table estimates landing into the Iceberg table on S3 with the Glue
+// catalog instead of raw NDJSON objects: the same stream and Lambda
+// invocations; Parquet data files (one per partition per batch) plus a
+// manifest, a manifest list and a metadata file per commit; Glue requests
+// (load, then check and swap, per commit); and maintenance that rewrites
+// every event once more, as compaction does.
+func Table(p Prices, t Traffic, provisioned bool) Estimate {
+	t = t.Defaults()
+	base := Eventlake(p, t, provisioned)
+	e := Estimate{Name: base.Name + " into an Iceberg table (Glue)"}
+	for _, l := range base.Lines[:streamLines(provisioned)] {
+		e.Lines = append(e.Lines, l)
+	}
+	events := t.EventsPerHour * hoursPerMonth
+	shards := mappingShards(t, provisioned)
+	commits := batchesPerHour(t, shards) * hoursPerMonth
+	perBatch := events / commits
+	typesPerBatch := float64(t.Types)
+	if t.KeySpread > 0 {
+		typesPerBatch = math.Min(typesPerBatch, math.Ceil(float64(t.Types*t.KeySpread)/float64(shards)))
+	}
+	files := commits * math.Min(typesPerBatch, perBatch)
+	seconds := commits*(t.FixedMsPerBatch/1000+t.CommitSeconds) + events*t.TableMicrosPerEvent/1e6
+	gbs := seconds * t.LambdaMemoryMB / 1024
+	// Parquet of these events is ~24% of their JSON (docs/iceberg.md), about
+	// gzip's size: the same stored bytes.
+	stored := events * t.EventBytes / t.CompressionRatio
+	glue := commits * 3
+	load := Load(t, provisioned)
+	e.Lines = append(e.Lines,
+		Line{"Lambda requests", fmt.Sprintf("%.3g million batches", commits/1e6), commits / 1e6 * p.LambdaRequestsMillion},
+		Line{"Lambda GB-seconds (arm64, Parquet + commit)", fmt.Sprintf("%.3g GB-s (%.0f events/commit)", gbs, perBatch), gbs * p.LambdaArmGBSecond},
+		Line{"S3 PUT: data files + 3 metadata files per commit", fmt.Sprintf("%.3g million objects", (files+3*commits)/1e6), (files + 3*commits) / 1000 * p.S3PutThousand},
+		Line{"S3 GET: metadata, manifest list, manifest per commit", fmt.Sprintf("%.3g million", 3*commits/1e6), 3 * commits / 1000 * p.S3GetThousand},
+		Line{"S3 storage of the month's data", fmt.Sprintf("%.3g GB Parquet", gb(stored)), gb(stored) * p.S3StandardGBMonth},
+		Line{"Glue requests (GetTable x2, UpdateTable per commit)", fmt.Sprintf("%.3g million; %.3g commits/s, table busy %.0f%%", glue/1e6, load.CommitsPerHour/3600, 100*load.Busy),
+			math.Max(0, glue-1e6) / 1e6 * p.GlueRequestsMillion},
+	)
+	compactGBs := events * t.CompactMicrosPerEvent / 1e6 * t.CompactMemoryMB / 1024
+	runs := float64(hoursPerMonth) * float64(t.Types)
+	e.Lines = append(e.Lines,
+		Line{"Table maintenance (hourly rewrite per event type)", fmt.Sprintf("%.3g GB-s, %.3g M GET", compactGBs, files/1e6),
+			compactGBs*p.LambdaArmGBSecond + runs/1e6*p.LambdaRequestsMillion + files/1000*p.S3GetThousand + runs*4/1000*p.S3PutThousand},
+	)
+	return e
+}
+
+// streamLines is how many of Eventlake's first lines are the stream's.
+func streamLines(provisioned bool) int {
+	if provisioned {
+		return 2
+	}
+	return 3
 }

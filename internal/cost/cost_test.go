@@ -136,3 +136,49 @@ func TestKeyingByTypeCutsObjects(t *testing.T) {
 		t.Errorf("at 1M/h keying by type changed the total: $%.2f -> $%.2f", a, b)
 	}
 }
+
+// TestTableCommitsOncePerBatch: the table makes one commit per Lambda
+// batch, each writing its data files and three metadata files, and asks
+// Glue three times per commit.
+func TestTableCommitsOncePerBatch(t *testing.T) {
+	tr := Traffic{EventsPerHour: 1e6, EventBytes: 500, Types: 100}.Defaults()
+	e := Table(USEast1, tr, true)
+	batches := batchesPerHour(tr, Shards(tr)) * hoursPerMonth
+	if got := Load(tr, true).CommitsPerHour * hoursPerMonth; !near(got, batches) {
+		t.Fatalf("commits/month = %v, want one per batch (%v)", got, batches)
+	}
+	files := batches * math.Min(100, tr.EventsPerHour*hoursPerMonth/batches)
+	put := line(t, e, "S3 PUT: data files + 3 metadata files per commit").USD
+	if want := (files + 3*batches) / 1000 * USEast1.S3PutThousand; !near(put, want) {
+		t.Fatalf("PUT = %v, want %v", put, want)
+	}
+	// The stream costs what it costs without the table.
+	if a, b := line(t, e, "Kinesis shard-hours").USD, line(t, Eventlake(USEast1, tr, true), "Kinesis shard-hours").USD; a != b {
+		t.Fatalf("shard-hours differ: %v vs %v", a, b)
+	}
+	// Under the free million, Glue costs nothing; 1000x pays per request.
+	if g := line(t, e, "Glue requests (GetTable x2, UpdateTable per commit)").USD; g != 0 {
+		t.Fatalf("1M/h: Glue = $%v, want 0 (under the free tier)", g)
+	}
+	big := Traffic{EventsPerHour: 1e9, EventBytes: 500, Types: 100}
+	if g := line(t, Table(USEast1, big, true), "Glue requests (GetTable x2, UpdateTable per commit)").USD; g <= 0 {
+		t.Fatalf("1000x: Glue = $%v, want a charge", g)
+	}
+}
+
+// TestTableBusyAtScale: one commit per shard per batch keeps a table idle
+// at 1M events/hour and saturates it at 1000x, where commits must go
+// through one committer per table (docs/iceberg.md).
+func TestTableBusyAtScale(t *testing.T) {
+	lo := Load(Traffic{EventsPerHour: 1e6, EventBytes: 500}, true)
+	hi := Load(Traffic{EventsPerHour: 1e9, EventBytes: 500}, true)
+	if lo.Busy >= 0.05 {
+		t.Errorf("1M/h: table busy %.3f, want well under 5%%", lo.Busy)
+	}
+	if hi.Busy < 1 {
+		t.Errorf("1000x: table busy %.3f, want saturated (>= 1)", hi.Busy)
+	}
+	if !near(hi.Busy, hi.CommitsPerHour/3600*0.4) {
+		t.Errorf("busy %v is not commits/s x 0.4 s", hi.Busy)
+	}
+}
