@@ -212,7 +212,7 @@ func recent(md itable.Metadata) string {
 		if i > 0 {
 			sep = ", "
 		}
-		fmt.Fprintf(&b, "%s%d (%s)", sep, s.SnapshotID, time.UnixMilli(s.TimestampMs).UTC().Format(time.RFC3339))
+		fmt.Fprintf(&b, "%s%d (%s)", sep, s.SnapshotID, time.UnixMilli(s.TimestampMs).UTC().Format(time.RFC3339Nano))
 	}
 	return b.String()
 }
