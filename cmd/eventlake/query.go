@@ -66,11 +66,13 @@ func (e env) mirror(ctx context.Context, url, cache, partition, s3Endpoint strin
 const defaultQuery = "SELECT count(*) AS events, count(DISTINCT event_uuid) AS distinct_uuids FROM events"
 
 // tableRead is the snapshot query --iceberg reads: the current one, the one
-// of an id (--snapshot), or the one current at a time (--as-of).
+// of an id (--snapshot), or the one current at a time (--as-of); or, with
+// list (--snapshots), the list of snapshots instead of a query.
 type tableRead struct {
 	snapshot    int64
 	hasSnapshot bool
 	asOf        time.Time // zero: not given
+	list        bool
 }
 
 func (e env) query(ctx context.Context, args []string) error {
@@ -85,9 +87,11 @@ func (e env) query(ctx context.Context, args []string) error {
 	iceberg := fs.Bool("iceberg", false, "read the Iceberg table eventlake.events kept in the lake folder (run --iceberg) instead of its Hive-style objects (needs a build with -tags iceberg)")
 	snapshot := fs.Int64("snapshot", 0, "with --iceberg: read this snapshot (time travel by id)")
 	asOf := fs.String("as-of", "", "with --iceberg: read the snapshot that was current at this RFC 3339 time, e.g. 2026-11-29T01:30:00Z")
+	list := fs.Bool("snapshots", false, "with --iceberg: list the table's snapshots (id, time, operation, batch, rows, data files) instead of running SQL")
 	fs.Usage = func() {
 		fmt.Fprintf(e.stderr, "usage: eventlake query [--lake DIR|s3://bucket/prefix] [--format table|csv|json] [\"SELECT ... FROM events ...\"]\n"+
-			"       eventlake query --iceberg [--snapshot ID | --as-of TIME] [--lake DIR] [SQL]\n\n"+
+			"       eventlake query --iceberg [--snapshot ID | --as-of TIME] [--lake DIR] [SQL]\n"+
+			"       eventlake query --iceberg --snapshots [--lake DIR]\n\n"+
 			"Runs SQL with DuckDB over a view \"events\" of the lake (NDJSON and Parquet):\nevent_uuid, event_name, event_type, event_subtype, created_at, created_datetime,\nand the partition columns; each event once, whatever compaction is doing.\nAn s3:// lake is first mirrored (what readers see; only new objects are fetched).\n"+
 			"With --iceberg, \"events\" is the data files of a snapshot of the lake folder's\nIceberg table, with the same columns (created_date and created_hour from\ncreated_datetime, UTC) and event, the whole JSON.\n"+
 			"The SQL is one SELECT that can read only the lake, unless --unrestricted.\nWithout SQL: %s.\n\n", defaultQuery)
@@ -113,10 +117,11 @@ func (e env) query(ctx context.Context, args []string) error {
 		return badUsage("--partition: %v", err)
 	}
 	opts := &query.Options{Unrestricted: *unrestricted}
-	var r tableRead
+	r := tableRead{snapshot: *snapshot, list: *list}
 	fs.Visit(func(f *flag.Flag) { r.hasSnapshot = r.hasSnapshot || f.Name == "snapshot" })
-	if *iceberg || r.hasSnapshot || *asOf != "" {
-		if err := parseTableRead(&r, *iceberg, *snapshot, *asOf, *dir, *cache, *partition, *s3Endpoint); err != nil {
+	if *iceberg || r.hasSnapshot || *asOf != "" || r.list {
+		mirror := *cache != "" || *partition != "" || *s3Endpoint != ""
+		if err := parseTableRead(&r, *iceberg, *asOf, *dir, mirror, fs.NArg() > 0); err != nil {
 			return err
 		}
 		local, _ := localLake(*dir)
@@ -144,21 +149,24 @@ func (e env) query(ctx context.Context, args []string) error {
 
 // parseTableRead checks the flags of query --iceberg, before anything is
 // opened: a value no query can use is a usage mistake.
-func parseTableRead(r *tableRead, iceberg bool, snapshot int64, asOf, dir, cache, partition, s3Endpoint string) error {
+// mirror says whether a flag of the S3 mirror was given; sql whether SQL
+// was.
+func parseTableRead(r *tableRead, iceberg bool, asOf, dir string, mirror, sql bool) error {
 	switch {
 	case !iceberg:
-		return badUsage("--snapshot and --as-of read the Iceberg table: add --iceberg")
+		return badUsage("--snapshot, --as-of and --snapshots read the Iceberg table: add --iceberg")
 	case !icebergBuilt:
 		return badUsage("--iceberg: this eventlake was built without Iceberg support (it costs every command ~0.2 s and ~50 MB at start): build it with -tags iceberg, e.g. go run -tags iceberg ./cmd/eventlake")
 	case r.hasSnapshot && asOf != "":
 		return badUsage("--snapshot and --as-of both select a snapshot: give one")
-	case cache != "" || partition != "" || s3Endpoint != "":
+	case r.list && (r.hasSnapshot || asOf != "" || sql):
+		return badUsage("--snapshots lists the snapshots: no SQL, --snapshot or --as-of with it")
+	case mirror:
 		return badUsage("--cache, --partition and --s3-endpoint mirror an s3:// lake; --iceberg reads a folder's table")
 	}
 	if _, local := localLake(dir); !local {
 		return badUsage("--iceberg: the lake must be a folder for now (an S3 table needs a Glue or REST catalog, not built yet): %s", dir)
 	}
-	r.snapshot = snapshot
 	if asOf != "" {
 		t, err := time.Parse(time.RFC3339Nano, asOf)
 		if err != nil {

@@ -26,6 +26,9 @@ func (e env) queryTable(ctx context.Context, dir, q string, r tableRead, opts *q
 		return nil, fmt.Errorf("--iceberg: %w", err)
 	}
 	defer tb.Close()
+	if r.list {
+		return snapshotList(ctx, tb)
+	}
 	at := table.Current()
 	switch {
 	case r.hasSnapshot:
@@ -54,4 +57,18 @@ func (e env) queryTable(ctx context.Context, dir, q string, r tableRead, opts *q
 			info.ID, info.Operation, info.Time.Format(time.RFC3339Nano), batch, info.Rows, info.Files, bytesize(info.Bytes))
 	}
 	return query.RunFiles(ctx, dir, paths, q, opts)
+}
+
+// snapshotList is the table's snapshots as a result to print, oldest
+// first: what --snapshot and --as-of can select.
+func snapshotList(ctx context.Context, tb *table.Table) (*query.Result, error) {
+	snaps, err := tb.Snapshots(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res := &query.Result{Columns: []string{"snapshot_id", "committed_at", "operation", "batch", "rows", "data_files", "current"}}
+	for _, s := range snaps {
+		res.Rows = append(res.Rows, []any{s.ID, s.Time, s.Operation, s.Batch, s.Rows, s.Files, s.Current})
+	}
+	return res, nil
 }

@@ -17,6 +17,7 @@ func TestQueryIcebergNeedsTheTag(t *testing.T) {
 	for _, args := range [][]string{
 		{"query", "--iceberg", "--lake", dir},
 		{"query", "--iceberg", "--lake", dir, "--snapshot", "1", "SELECT 1"},
+		{"query", "--iceberg", "--lake", dir, "--snapshots"},
 	} {
 		_, _, err := cli(t, nil, args...)
 		if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "-tags iceberg") {

@@ -113,6 +113,19 @@ func TestQueryTable(t *testing.T) {
 	if len(ids) != 3 {
 		t.Fatalf("%d snapshots, want one per input", len(ids))
 	}
+	// --snapshots lists them, oldest first, with the rows each holds.
+	list := mustQuery(t, "--iceberg", "--lake", tableDir, "--snapshots")
+	if len(list) != 4 || strings.Join(list[0], ",") != "snapshot_id,committed_at,operation,batch,rows,data_files,current" {
+		t.Fatalf("--snapshots: %v", list)
+	}
+	rowsSoFar := int64(0)
+	for i, r := range list[1:] {
+		rowsSoFar += written[i]
+		if r[0] != strconv.FormatInt(ids[i], 10) || r[1] != when[i].Format(time.RFC3339Nano) || r[2] != "append" ||
+			r[4] != strconv.FormatInt(rowsSoFar, 10) || r[6] != strconv.FormatBool(i == 2) {
+			t.Errorf("--snapshots row %d: %v; want snapshot %d of %v, %d rows", i+1, r, ids[i], when[i], rowsSoFar)
+		}
+	}
 
 	queries := []string{
 		"", // the default: count(*), count(DISTINCT event_uuid)
@@ -198,6 +211,9 @@ func TestQueryTableEmpty(t *testing.T) {
 	if got := mustQuery(t, "--iceberg", "--lake", dir, "SELECT * FROM events"); len(got) != 1 {
 		t.Errorf("empty table, SELECT *: %v, want the header only", got)
 	}
+	if got := mustQuery(t, "--iceberg", "--lake", dir, "--snapshots"); len(got) != 1 {
+		t.Errorf("empty table, --snapshots: %v, want the header only", got)
+	}
 	_, err = queryCSV(t, "--iceberg", "--lake", dir, "--as-of", "2026-11-29T00:00:00Z")
 	if !errors.Is(err, table.ErrBeforeFirstSnapshot) || !strings.Contains(err.Error(), "no snapshot yet") {
 		t.Errorf("empty table, --as-of: %v", err)
@@ -264,6 +280,9 @@ func TestQueryTableUsage(t *testing.T) {
 		{[]string{"--lake", dir, "--as-of", "2026-11-29T00:00:00Z"}, "add --iceberg"},
 		{[]string{"--iceberg", "--lake", dir, "--partition", "event_type=x/"}, "mirror an s3:// lake"},
 		{[]string{"--iceberg", "--lake", dir, "--cache", dir}, "mirror an s3:// lake"},
+		{[]string{"--iceberg", "--lake", dir, "--snapshots", "SELECT 1"}, "--snapshots lists the snapshots"},
+		{[]string{"--iceberg", "--lake", dir, "--snapshots", "--snapshot", "1"}, "--snapshots lists the snapshots"},
+		{[]string{"--lake", dir, "--snapshots"}, "add --iceberg"},
 	} {
 		_, err := queryCSV(t, tc.args...)
 		if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), tc.want) {

@@ -67,6 +67,8 @@ type SnapshotInfo struct {
 	Files int
 	Rows  int64
 	Bytes int64
+	// Current: it is the table's current snapshot.
+	Current bool
 }
 
 var (
@@ -101,7 +103,8 @@ func (t *Table) Files(ctx context.Context, at At) ([]string, SnapshotInfo, error
 	if err != nil || snap == nil {
 		return nil, SnapshotInfo{}, err
 	}
-	info := SnapshotInfo{ID: snap.SnapshotID, Time: time.UnixMilli(snap.TimestampMs).UTC()}
+	cur := tbl.CurrentSnapshot()
+	info := SnapshotInfo{ID: snap.SnapshotID, Time: time.UnixMilli(snap.TimestampMs).UTC(), Current: cur != nil && cur.SnapshotID == snap.SnapshotID}
 	if snap.Summary != nil {
 		info.Operation = string(snap.Summary.Operation)
 		info.Batch = snap.Summary.Properties[PropBatch]
@@ -112,6 +115,33 @@ func (t *Table) Files(ctx context.Context, at At) ([]string, SnapshotInfo, error
 	}
 	files, err := dataFilesOf(tasks, &info)
 	return files, info, err
+}
+
+// Snapshots lists the table's snapshots, oldest first (by sequence
+// number), for time travel: Files, Rows and Bytes are the totals their
+// summaries record. A table with no snapshot gives none.
+func (t *Table) Snapshots(ctx context.Context) ([]SnapshotInfo, error) {
+	tbl, err := t.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	snaps := append([]itable.Snapshot(nil), tbl.Metadata().Snapshots()...)
+	sort.SliceStable(snaps, func(i, j int) bool { return snaps[i].SequenceNumber < snaps[j].SequenceNumber })
+	cur := tbl.CurrentSnapshot()
+	out := make([]SnapshotInfo, len(snaps))
+	for i, s := range snaps {
+		info := SnapshotInfo{ID: s.SnapshotID, Time: time.UnixMilli(s.TimestampMs).UTC(), Current: cur != nil && cur.SnapshotID == s.SnapshotID}
+		if s.Summary != nil {
+			p := s.Summary.Properties
+			info.Operation, info.Batch = string(s.Summary.Operation), p[PropBatch]
+			files, _ := strconv.Atoi(p["total-data-files"])
+			info.Files = files
+			info.Rows, _ = strconv.ParseInt(p["total-records"], 10, 64)
+			info.Bytes, _ = strconv.ParseInt(p["total-files-size"], 10, 64)
+		}
+		out[i] = info
+	}
+	return out, nil
 }
 
 // dataFilesOf checks the planned tasks and returns their data files'

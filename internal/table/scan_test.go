@@ -50,6 +50,9 @@ func TestFiles(t *testing.T) {
 	if len(fs) != 0 || info != (SnapshotInfo{}) {
 		t.Fatalf("empty table: %v %+v, want no files, no snapshot", fs, info)
 	}
+	if list, err := tb.Snapshots(ctx); err != nil || len(list) != 0 {
+		t.Fatalf("empty table: Snapshots %v, %v", list, err)
+	}
 	for _, at := range []At{SnapshotID(42), AsOf(time.Now())} {
 		_, _, err := tb.Files(ctx, at)
 		if !errors.Is(err, ErrNoSnapshot) && !errors.Is(err, ErrBeforeFirstSnapshot) || !strings.Contains(err.Error(), "no snapshot yet") {
@@ -80,8 +83,22 @@ func TestFiles(t *testing.T) {
 	if !reflect.DeepEqual(fs, pathsOf(res...)) || info.ID != res[2].SnapshotID || info.Rows != 3000 || info.Files != len(fs) {
 		t.Fatalf("current: %d files %+v; want the %d files of the 3 batches, 3000 rows", len(fs), info, len(pathsOf(res...)))
 	}
-	if info.Operation != string(itable.OpAppend) || info.Batch != "files/0000002001-0000003000" || !info.Time.Equal(when[2]) {
+	if info.Operation != string(itable.OpAppend) || info.Batch != "files/0000002001-0000003000" || !info.Time.Equal(when[2]) || !info.Current {
 		t.Errorf("current snapshot info %+v", info)
+	}
+	list, err := tb.Snapshots(ctx)
+	if err != nil || len(list) != 3 {
+		t.Fatalf("Snapshots: %d, %v; want 3", len(list), err)
+	}
+	for i, s := range list {
+		files := pathsOf(res[:i+1]...)
+		if s.ID != res[i].SnapshotID || s.Rows != int64(1000*(i+1)) || s.Files != len(files) || s.Current != (i == 2) ||
+			!s.Time.Equal(when[i]) || s.Batch != batches("files", rows, 1000)[i].ID() {
+			t.Errorf("Snapshots()[%d] = %+v; want snapshot %d, %d rows in %d files", i, s, res[i].SnapshotID, 1000*(i+1), len(files))
+		}
+	}
+	if list[2].Bytes != info.Bytes {
+		t.Errorf("the last snapshot's summary says %d bytes, its plan %d", list[2].Bytes, info.Bytes)
 	}
 	var size int64
 	for _, f := range fs {
