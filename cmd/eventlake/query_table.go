@@ -14,9 +14,11 @@ import (
 
 // queryTable runs q over the snapshot r selects of the Iceberg table in the
 // lake folder dir: the table plans the read (its data files, refusing
-// delete files), DuckDB reads the files (query.RunFiles). It says on
-// stderr which snapshot it read. internal/query knows nothing of Iceberg,
-// so that the default binary stays without iceberg-go.
+// delete files; each file's event_type from its partition), DuckDB reads
+// the files (query.RunFiles), skipping those of other types when the SQL
+// filters on event_type. It says on stderr which snapshot it read.
+// internal/query knows nothing of Iceberg, so that the default binary
+// stays without iceberg-go.
 func (e env) queryTable(ctx context.Context, dir, q string, r tableRead, opts *query.Options) (*query.Result, error) {
 	tb, err := table.Open(ctx, table.Options{Warehouse: dir, MustExist: true})
 	if errors.Is(err, table.ErrNoTable) {
@@ -36,13 +38,14 @@ func (e env) queryTable(ctx context.Context, dir, q string, r tableRead, opts *q
 	case !r.asOf.IsZero():
 		at = table.AsOf(r.asOf)
 	}
-	locs, info, err := tb.Files(ctx, at)
+	planned, info, err := tb.Files(ctx, at)
 	if err != nil {
 		return nil, err
 	}
-	paths := make([]string, len(locs))
-	for i, loc := range locs {
-		if paths[i], err = table.LocalPath(loc); err != nil {
+	files := make([]query.File, len(planned))
+	for i, f := range planned {
+		files[i] = query.File{Type: f.EventType, TypeKnown: f.TypeKnown}
+		if files[i].Path, err = table.LocalPath(f.Location); err != nil {
 			return nil, err
 		}
 	}
@@ -56,7 +59,7 @@ func (e env) queryTable(ctx context.Context, dir, q string, r tableRead, opts *q
 		fmt.Fprintf(e.stderr, "snapshot %d (%s %s%s): %d rows in %d data files (%s)\n",
 			info.ID, info.Operation, info.Time.Format(time.RFC3339Nano), batch, info.Rows, info.Files, bytesize(info.Bytes))
 	}
-	return query.RunFiles(ctx, dir, paths, q, opts)
+	return query.RunFiles(ctx, dir, files, q, opts)
 }
 
 // snapshotList is the table's snapshots as a result to print, oldest

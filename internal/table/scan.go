@@ -71,6 +71,19 @@ type SnapshotInfo struct {
 	Current bool
 }
 
+// PlannedFile is one data file of a read.
+type PlannedFile struct {
+	// Location is where it is, as the manifest names it (a file:// URL in
+	// a folder warehouse; LocalPath makes it a path).
+	Location string
+	// EventType is the event_type of every row in it, when TypeKnown: its
+	// partition spec has identity(event_type), whose value is the column's.
+	EventType string
+	TypeKnown bool
+	// Rows and Bytes are its records and size.
+	Rows, Bytes int64
+}
+
 var (
 	// ErrNoSnapshot: the snapshot asked for is not in the table (a wrong
 	// id, or one expired since).
@@ -87,14 +100,14 @@ var (
 	ErrNotParquet = errors.New("table: a data file is not Parquet")
 )
 
-// Files plans a read of the snapshot at selects: the locations of the data
-// files that hold its rows, in path order, and what that snapshot is. The
+// Files plans a read of the snapshot at selects: the data files that hold
+// its rows, in location order, and what that snapshot is. The
 // plan is iceberg-go's (the snapshot's manifest list and manifests). A
 // table with no snapshot gives no files and a zero SnapshotInfo for
 // Current, ErrNoSnapshot or ErrBeforeFirstSnapshot otherwise. A snapshot
 // whose plan carries delete files is refused (ErrDeleteFiles): the files
 // alone would give rows that were deleted.
-func (t *Table) Files(ctx context.Context, at At) ([]string, SnapshotInfo, error) {
+func (t *Table) Files(ctx context.Context, at At) ([]PlannedFile, SnapshotInfo, error) {
 	tbl, err := t.Load(ctx)
 	if err != nil {
 		return nil, SnapshotInfo{}, err
@@ -113,7 +126,7 @@ func (t *Table) Files(ctx context.Context, at At) ([]string, SnapshotInfo, error
 	if err != nil {
 		return nil, info, fmt.Errorf("table: plan a read of snapshot %d: %w", snap.SnapshotID, err)
 	}
-	files, err := dataFilesOf(tasks, &info)
+	files, err := dataFilesOf(tbl.Metadata(), tasks, &info)
 	return files, info, err
 }
 
@@ -144,11 +157,11 @@ func (t *Table) Snapshots(ctx context.Context) ([]SnapshotInfo, error) {
 	return out, nil
 }
 
-// dataFilesOf checks the planned tasks and returns their data files'
-// locations, once each, in path order, counting them into info.
-func dataFilesOf(tasks []itable.FileScanTask, info *SnapshotInfo) ([]string, error) {
+// dataFilesOf checks the planned tasks and returns their data files, once
+// each, in location order, counting them into info.
+func dataFilesOf(md itable.Metadata, tasks []itable.FileScanTask, info *SnapshotInfo) ([]PlannedFile, error) {
 	seen := map[string]bool{}
-	var files []string
+	var files []PlannedFile
 	for _, task := range tasks {
 		f := task.File
 		if n := len(task.DeleteFiles) + len(task.EqualityDeleteFiles) + len(task.DeletionVectorFiles); n > 0 {
@@ -164,13 +177,32 @@ func dataFilesOf(tasks []itable.FileScanTask, info *SnapshotInfo) ([]string, err
 			continue
 		}
 		seen[f.FilePath()] = true
-		files = append(files, f.FilePath())
+		pf := PlannedFile{Location: f.FilePath(), Rows: f.Count(), Bytes: f.FileSizeBytes()}
+		pf.EventType, pf.TypeKnown = eventTypeOf(md, f)
+		files = append(files, pf)
 		info.Files++
 		info.Rows += f.Count()
 		info.Bytes += f.FileSizeBytes()
 	}
-	sort.Strings(files)
+	sort.Slice(files, func(i, j int) bool { return files[i].Location < files[j].Location })
 	return files, nil
+}
+
+// eventTypeOf is the event_type of every row of f, if its partition spec
+// has identity(event_type).
+func eventTypeOf(md itable.Metadata, f iceberg.DataFile) (string, bool) {
+	spec := md.PartitionSpecByID(int(f.SpecID()))
+	col, ok := md.CurrentSchema().FindFieldByName(ColType)
+	if spec == nil || !ok {
+		return "", false
+	}
+	for _, pf := range spec.Fields() {
+		if _, identity := pf.Transform.(iceberg.IdentityTransform); identity && len(pf.SourceIDs) == 1 && pf.SourceIDs[0] == col.ID {
+			v, ok := f.Partition()[pf.FieldID].(string)
+			return v, ok
+		}
+	}
+	return "", false
 }
 
 // resolve finds the snapshot at selects; nil (and no error) for the

@@ -16,14 +16,25 @@ import (
 	itable "github.com/apache/iceberg-go/table"
 )
 
-// files plans a read and fails the test on an error.
+// files plans a read and fails the test on an error; it returns the
+// files' locations.
 func files(t *testing.T, tb *Table, at At) ([]string, SnapshotInfo) {
 	t.Helper()
-	fs, info, err := tb.Files(context.Background(), at)
+	pfs, info := planned(t, tb, at)
+	var locs []string
+	for _, f := range pfs {
+		locs = append(locs, f.Location)
+	}
+	return locs, info
+}
+
+func planned(t *testing.T, tb *Table, at At) ([]PlannedFile, SnapshotInfo) {
+	t.Helper()
+	pfs, info, err := tb.Files(context.Background(), at)
 	if err != nil {
 		t.Fatalf("%s: %v", at, err)
 	}
-	return fs, info
+	return pfs, info
 }
 
 // pathsOf are the data file locations of commit results, in path order.
@@ -99,6 +110,19 @@ func TestFiles(t *testing.T) {
 	}
 	if list[2].Bytes != info.Bytes {
 		t.Errorf("the last snapshot's summary says %d bytes, its plan %d", list[2].Bytes, info.Bytes)
+	}
+	// Each file's event_type is that of its rows, from its partition.
+	typeOf := map[string]string{}
+	for i, r := range res {
+		for _, f := range r.DataFiles {
+			typeOf[f.Path] = batches("files", rows, 1000)[i].Rows[f.Rows[0]].EventType
+		}
+	}
+	pfs, _ := planned(t, tb, Current())
+	for _, f := range pfs {
+		if !f.TypeKnown || f.EventType != typeOf[f.Location] || f.Rows == 0 || f.Bytes == 0 {
+			t.Errorf("%s: planned as type %q (known %v), %d rows, %d bytes; its rows are %q", f.Location, f.EventType, f.TypeKnown, f.Rows, f.Bytes, typeOf[f.Location])
+		}
 	}
 	var size int64
 	for _, f := range fs {
