@@ -8,7 +8,10 @@
 #   compacted : the parquet lake after compact --format parquet --older-than 0 --grace 0
 # and, when TABLE_COMPACT is set, the table after `eventlake $TABLE_COMPACT
 # --lake DIR` (e.g. TABLE_COMPACT="compact --iceberg", once table compaction
-# exists) as table-compacted.
+# exists) as table-compacted; with ONE_BATCH=1, table-onebatch: the events
+# landed into a table in a single batch, one data file per partition, the
+# shape a compaction of the table gives (a stand-in until it exists; the
+# landing holds the whole input in memory, GBs for 1M events).
 # Each query runs RUNS times on each lake, the lakes taking turns (the
 # machine is shared: a burst of load hits all of them alike); the whole
 # eventlake query process is timed (bench/measure.py), DuckDB and, for the
@@ -17,7 +20,7 @@
 # (the script fails if they do not).
 #
 # usage: bench/query_table.sh [N]     (default 1000000 events)
-# env:   RUNS=5  BENCH_OUT=DIR (keep the lakes there)  TABLE_COMPACT="compact --iceberg"
+# env:   RUNS=5  BENCH_OUT=DIR (keep the lakes there)  TABLE_COMPACT="compact --iceberg"  ONE_BATCH=1
 set -euo pipefail
 shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
@@ -42,7 +45,7 @@ wall() {
 }
 
 $EL gen -n "$N" --seed 42 --bad 0.01 --dup 0.01 --quiet --to "$OUT/events.jsonl"
-rm -rf "$OUT/table" "$OUT/parquet" "$OUT/compacted" "$OUT/table-compacted"
+rm -rf "$OUT/table" "$OUT/parquet" "$OUT/compacted" "$OUT/table-compacted" "$OUT/table-onebatch"
 land=$(wall "$EL" run --from "$OUT/events.jsonl" --lake "$OUT/table" --iceberg --quiet)
 echo "landed into the table in ${land}s"
 land=$(wall "$EL" run --from "$OUT/events.jsonl" --lake "$OUT/parquet" --format parquet --quiet)
@@ -51,6 +54,11 @@ cp -a "$OUT/parquet" "$OUT/compacted"
 c=$(wall "$EL" compact --lake "$OUT/compacted" --format parquet --older-than 0 --grace 0)
 echo "compacted the parquet lake in ${c}s"
 LAKES=(table parquet compacted)
+if [ "${ONE_BATCH:-0}" = 1 ]; then
+  land=$(wall "$EL" run --from "$OUT/events.jsonl" --lake "$OUT/table-onebatch" --iceberg --quiet --batch-events $((N * 2)) --batch-bytes $((1 << 40)))
+  echo "landed into a table in one batch in ${land}s"
+  LAKES+=(table-onebatch)
+fi
 if [ -n "${TABLE_COMPACT:-}" ]; then
   cp -a "$OUT/table" "$OUT/table-compacted"
   # shellcheck disable=SC2086 # TABLE_COMPACT is a command and its flags
