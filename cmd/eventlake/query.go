@@ -147,10 +147,9 @@ func (e env) query(ctx context.Context, args []string) error {
 	return e.printResult(res, *format)
 }
 
-// parseTableRead checks the flags of query --iceberg, before anything is
-// opened: a value no query can use is a usage mistake.
-// mirror says whether a flag of the S3 mirror was given; sql whether SQL
-// was.
+// parseTableRead checks the flags of query --iceberg into r, before
+// anything is opened: a value no query can use is a usage mistake. mirror
+// says whether a flag of the S3 mirror was given, sql whether SQL was.
 func parseTableRead(r *tableRead, iceberg bool, asOf, dir string, mirror, sql bool) error {
 	switch {
 	case !iceberg:

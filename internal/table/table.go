@@ -70,8 +70,9 @@ type Table struct {
 	attempts int
 }
 
-// Open opens the table, creating the namespace and the table if absent.
-// Several processes may open (and create) one table at once.
+// Open opens the table, creating the namespace and the table if absent
+// (unless Options.MustExist). Several processes may open (and create) one
+// table at once.
 func Open(ctx context.Context, opts Options) (*Table, error) {
 	if opts.Namespace == "" {
 		opts.Namespace = DefaultNamespace
