@@ -62,6 +62,19 @@ func (e env) mirror(ctx context.Context, url, cache, partition, s3Endpoint strin
 	return cache, nil
 }
 
+// defaultQuery is what query runs when no SQL is given.
+const defaultQuery = "SELECT count(*) AS events, count(DISTINCT event_uuid) AS distinct_uuids FROM events"
+
+// tableRead is the snapshot query --iceberg reads: the current one, the one
+// of an id (--snapshot), or the one current at a time (--as-of); or, with
+// list (--snapshots), the list of snapshots instead of a query.
+type tableRead struct {
+	snapshot    int64
+	hasSnapshot bool
+	asOf        time.Time // zero: not given
+	list        bool
+}
+
 func (e env) query(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("query", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
@@ -71,14 +84,28 @@ func (e env) query(ctx context.Context, args []string) error {
 	partition := fs.String("partition", "", "mirror only this folder of an s3:// lake, e.g. event_type=payment/")
 	s3Endpoint := fs.String("s3-endpoint", "", "S3-compatible endpoint URL (else AWS_ENDPOINT_URL_S3)")
 	unrestricted := fs.Bool("unrestricted", false, "let the SQL reach any file and setting (COPY ... TO, read_text of any path, ATTACH, SET); default: one SELECT that reads only the lake")
+	iceberg := fs.Bool("iceberg", false, "read the Iceberg table eventlake.events kept in the lake folder (run --iceberg) instead of its Hive-style objects (needs a build with -tags iceberg)")
+	snapshot := fs.Int64("snapshot", 0, "with --iceberg: read this snapshot (time travel by id)")
+	asOf := fs.String("as-of", "", "with --iceberg: read the snapshot that was current at this RFC 3339 time, e.g. 2026-11-29T01:30:00Z")
+	list := fs.Bool("snapshots", false, "with --iceberg: list the table's snapshots (id, time, operation, batch, rows, data files) instead of running SQL")
 	fs.Usage = func() {
-		fmt.Fprintf(e.stderr, "usage: eventlake query [--lake DIR|s3://bucket/prefix] [--format table|csv|json] \"SELECT ... FROM events ...\"\n\nRuns SQL with DuckDB over a view \"events\" of the lake (NDJSON and Parquet):\nevent_uuid, event_name, event_type, event_subtype, created_at, created_datetime,\nand the partition columns; each event once, whatever compaction is doing.\nAn s3:// lake is first mirrored (what readers see; only new objects are fetched).\nThe SQL is one SELECT that can read only the lake, unless --unrestricted.\n\n")
+		fmt.Fprintf(e.stderr, "usage: eventlake query [--lake DIR|s3://bucket/prefix] [--format table|csv|json] [\"SELECT ... FROM events ...\"]\n"+
+			"       eventlake query --iceberg [--snapshot ID | --as-of TIME] [--lake DIR] [SQL]\n"+
+			"       eventlake query --iceberg --snapshots [--lake DIR]\n\n"+
+			"Runs SQL with DuckDB over a view \"events\" of the lake (NDJSON and Parquet):\nevent_uuid, event_name, event_type, event_subtype, created_at, created_datetime,\nand the partition columns; each event once, whatever compaction is doing.\nAn s3:// lake is first mirrored (what readers see; only new objects are fetched).\n"+
+			"With --iceberg, \"events\" is the data files of a snapshot of the lake folder's\nIceberg table, with the same columns (created_date and created_hour from\ncreated_datetime, UTC) and event, the whole JSON.\n"+
+			"The SQL is one SELECT that can read only the lake, unless --unrestricted.\nWithout SQL: %s.\n\n", defaultQuery)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
-	if fs.NArg() != 1 {
+	q := defaultQuery
+	switch fs.NArg() {
+	case 0:
+	case 1:
+		q = fs.Arg(0)
+	default:
 		fmt.Fprintln(e.stderr, "eventlake query: give the SQL as one argument")
 		fs.Usage()
 		return errUsage
@@ -89,6 +116,21 @@ func (e env) query(ctx context.Context, args []string) error {
 	if _, err := lake.PartitionPrefix(*partition); err != nil {
 		return badUsage("--partition: %v", err)
 	}
+	opts := &query.Options{Unrestricted: *unrestricted}
+	r := tableRead{snapshot: *snapshot, list: *list}
+	fs.Visit(func(f *flag.Flag) { r.hasSnapshot = r.hasSnapshot || f.Name == "snapshot" })
+	if *iceberg || r.hasSnapshot || *asOf != "" || r.list {
+		mirror := *cache != "" || *partition != "" || *s3Endpoint != ""
+		if err := parseTableRead(&r, *iceberg, *asOf, *dir, mirror, fs.NArg() > 0); err != nil {
+			return err
+		}
+		local, _ := localLake(*dir)
+		res, err := e.queryTable(ctx, local, q, r, opts)
+		if err != nil {
+			return err
+		}
+		return e.printResult(res, *format)
+	}
 	if local, ok := localLake(*dir); ok {
 		*dir = local
 	} else {
@@ -98,11 +140,40 @@ func (e env) query(ctx context.Context, args []string) error {
 		}
 		*dir = local
 	}
-	res, err := query.Run(ctx, *dir, fs.Arg(0), &query.Options{Unrestricted: *unrestricted})
+	res, err := query.Run(ctx, *dir, q, opts)
 	if err != nil {
 		return err
 	}
 	return e.printResult(res, *format)
+}
+
+// parseTableRead checks the flags of query --iceberg into r, before
+// anything is opened: a value no query can use is a usage mistake. mirror
+// says whether a flag of the S3 mirror was given, sql whether SQL was.
+func parseTableRead(r *tableRead, iceberg bool, asOf, dir string, mirror, sql bool) error {
+	switch {
+	case !iceberg:
+		return badUsage("--snapshot, --as-of and --snapshots read the Iceberg table: add --iceberg")
+	case !icebergBuilt:
+		return badUsage("--iceberg: this eventlake was built without Iceberg support (it costs every command ~0.2 s and ~50 MB at start): build it with -tags iceberg, e.g. go run -tags iceberg ./cmd/eventlake")
+	case r.hasSnapshot && asOf != "":
+		return badUsage("--snapshot and --as-of both select a snapshot: give one")
+	case r.list && (r.hasSnapshot || asOf != "" || sql):
+		return badUsage("--snapshots lists the snapshots: no SQL, --snapshot or --as-of with it")
+	case mirror:
+		return badUsage("--cache, --partition and --s3-endpoint mirror an s3:// lake; --iceberg reads a folder's table")
+	}
+	if _, local := localLake(dir); !local {
+		return badUsage("--iceberg: the lake must be a folder for now (an S3 table needs a Glue or REST catalog, not built yet): %s", dir)
+	}
+	if asOf != "" {
+		t, err := time.Parse(time.RFC3339Nano, asOf)
+		if err != nil {
+			return badUsage("--as-of %q: want an RFC 3339 time, e.g. 2026-11-29T01:30:00Z", asOf)
+		}
+		r.asOf = t
+	}
+	return nil
 }
 
 // printResult prints res on stdout as a table (and the row count on

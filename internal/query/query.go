@@ -140,21 +140,35 @@ type Options struct {
 // and its configuration locked, so the SQL cannot open it up again. A nil
 // opts means the defaults.
 func Run(ctx context.Context, dir, q string, opts *Options) (*Result, error) {
-	if opts == nil {
-		opts = &Options{}
-	}
-	root, err := filepath.Abs(dir)
-	if err == nil {
-		// DuckDB checks the paths it opens, links resolved, against the
-		// allowed folder.
-		root, err = filepath.EvalSymlinks(root)
-	}
+	root, err := lakeRoot(dir)
 	if err != nil {
-		return nil, fmt.Errorf("lake folder %s: not a folder (%v)", dir, err)
+		return nil, err
 	}
 	view, err := View(root)
 	if err != nil {
 		return nil, err
+	}
+	return run(ctx, root, view, q, opts)
+}
+
+// lakeRoot is the lake folder dir made absolute, links resolved: DuckDB
+// checks the paths it opens, links resolved, against the allowed folder.
+func lakeRoot(dir string) (string, error) {
+	root, err := filepath.Abs(dir)
+	if err == nil {
+		root, err = filepath.EvalSymlinks(root)
+	}
+	if err != nil {
+		return "", fmt.Errorf("lake folder %s: not a folder (%v)", dir, err)
+	}
+	return root, nil
+}
+
+// run defines view and runs q on a new DuckDB database, locked down to the
+// folder root unless opts.Unrestricted.
+func run(ctx context.Context, root, view, q string, opts *Options) (*Result, error) {
+	if opts == nil {
+		opts = &Options{}
 	}
 	db, err := sql.Open("duckdb", "")
 	if err != nil {

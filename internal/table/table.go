@@ -52,7 +52,14 @@ type Options struct {
 	// Attempts bounds the commit attempts of one batch (DefaultAttempts):
 	// each lost race against another writer costs one.
 	Attempts int
+	// MustExist opens only a table that exists, for readers: nothing is
+	// created (no folder, catalog file, namespace or table), and a missing
+	// one is ErrNoTable.
+	MustExist bool
 }
+
+// ErrNoTable: Options.MustExist and there is no such table.
+var ErrNoTable = errors.New("table: no such table")
 
 // Table is an open Iceberg table of events. It is safe for concurrent use;
 // each Commit loads the table afresh.
@@ -63,8 +70,9 @@ type Table struct {
 	attempts int
 }
 
-// Open opens the table, creating the namespace and the table if absent.
-// Several processes may open (and create) one table at once.
+// Open opens the table, creating the namespace and the table if absent
+// (unless Options.MustExist). Several processes may open (and create) one
+// table at once.
 func Open(ctx context.Context, opts Options) (*Table, error) {
 	if opts.Namespace == "" {
 		opts.Namespace = DefaultNamespace
@@ -77,11 +85,22 @@ func Open(ctx context.Context, opts Options) (*Table, error) {
 	}
 	t := &Table{cat: opts.Catalog, ident: itable.Identifier{opts.Namespace, opts.Name}, attempts: opts.Attempts}
 	if t.cat == nil {
+		if opts.MustExist {
+			if err := catalogExists(opts.Warehouse); err != nil {
+				return nil, err
+			}
+		}
 		if err := t.openSQLite(opts.Warehouse); err != nil {
 			return nil, err
 		}
 	}
-	tbl, err := t.ensure(ctx, opts.Hourly)
+	var tbl *itable.Table
+	var err error
+	if opts.MustExist {
+		tbl, err = t.loadExisting(ctx)
+	} else {
+		tbl, err = t.ensure(ctx, opts.Hourly)
+	}
 	if err == nil {
 		err = checkSchema(tbl.Schema())
 	}
@@ -195,6 +214,30 @@ func (t *Table) ensure(ctx context.Context, hourly bool) (*itable.Table, error) 
 	}
 	if err != nil {
 		return nil, fmt.Errorf("table: create %s: %w", t.name(), err)
+	}
+	return tbl, nil
+}
+
+// catalogExists says whether a folder warehouse has its catalog file.
+func catalogExists(warehouse string) error {
+	dir, err := folder(warehouse)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(filepath.Join(dir, CatalogFile)); err != nil {
+		return fmt.Errorf("%w: %s has no Iceberg catalog (%s)", ErrNoTable, dir, CatalogFile)
+	}
+	return nil
+}
+
+// loadExisting loads the table without creating anything.
+func (t *Table) loadExisting(ctx context.Context) (*itable.Table, error) {
+	tbl, err := t.cat.LoadTable(ctx, t.ident)
+	if errors.Is(err, catalog.ErrNoSuchTable) || errors.Is(err, catalog.ErrNoSuchNamespace) {
+		return nil, fmt.Errorf("%w: the catalog has no table %s", ErrNoTable, t.name())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("table: load %s: %w", t.name(), err)
 	}
 	return tbl, nil
 }
