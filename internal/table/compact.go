@@ -32,12 +32,13 @@ const (
 	DefaultChunkRows  = 8192
 )
 
-// Summary properties of a compaction snapshot. PropCompaction is the
-// round's identity (a hash of the files it replaces and its settings), so
-// a retried round whose commit landed is recognised.
+// Summary properties of a compaction snapshot. PropCompactionRounds lists
+// the identities of the rounds it commits (one per partition: a hash of the
+// files it replaces and its settings), so a retried round whose commit
+// landed is recognised; PropCompaction is a hash of that list.
 const (
 	PropCompaction           = "eventlake.compaction"
-	PropCompactionPartition  = "eventlake.compaction.partition"
+	PropCompactionRounds     = "eventlake.compaction.rounds"
 	PropCompactionFiles      = "eventlake.compaction.files"
 	PropCompactionDuplicates = "eventlake.compaction.duplicates"
 )
@@ -57,9 +58,9 @@ type CompactOptions struct {
 	Progress func(RoundResult)
 
 	// step, when set, is called before every step that changes the store
-	// ("write <file>", "commit <partition>") and after a commit landed
-	// ("committed <partition>"); an error stops Compact there, as a crash
-	// would. For tests.
+	// ("write <file>", "commit") and after the commit landed
+	// ("committed"); an error stops Compact there, as a crash would. For
+	// tests.
 	step func(name string) error
 }
 
@@ -126,11 +127,16 @@ var ErrRoundDropped = errors.New("table: a data file of the compaction round is 
 
 // Compact merges, per partition of the current snapshot, the data files
 // below the target size when there are two or more, keeping the first copy
-// of each event_uuid and sorting by created_datetime, and commits one
-// overwrite per partition. Partitions are compacted one after another; one
-// that fails does not stop the others, and Compact returns their errors
-// joined. Appends committed meanwhile are not lost: a round replaces only
-// the files it planned on, and its commit is retried on the fresh table.
+// of each event_uuid and sorting by created_datetime, and then swaps every
+// partition's files for the merged ones in one overwrite snapshot. One
+// commit per run, not per partition: a run over 40 partitions makes one
+// snapshot, and writers appending meanwhile race one commit, not 40.
+// Partitions are merged one after another; one that fails is left out of
+// the commit and does not stop the others; Compact returns their errors
+// joined. Appends committed meanwhile are not lost: the commit replaces
+// only the files planned on, and is retried on the fresh table; a
+// partition whose files a concurrent compaction replaced first is dropped
+// from it (its outputs are left to DeleteOrphans).
 func (t *Table) Compact(ctx context.Context, opts CompactOptions) (CompactResult, error) {
 	if opts.TargetSize <= 0 {
 		opts.TargetSize = DefaultTargetSize
@@ -151,64 +157,74 @@ func (t *Table) Compact(ctx context.Context, opts CompactOptions) (CompactResult
 		return res, err
 	}
 	res.Partitions = len(rounds)
-	var errs []error
+	var (
+		errs    []error
+		pending []*merging
+		report  = func(rr RoundResult) {
+			res.add(rr)
+			if opts.Progress != nil {
+				opts.Progress(rr)
+			}
+			if rr.Err != nil {
+				errs = append(errs, fmt.Errorf("partition %s: %w", rr.Partition, rr.Err))
+			}
+		}
+	)
 	for _, r := range rounds {
 		if err := ctx.Err(); err != nil {
 			errs = append(errs, err)
 			break
 		}
-		rr := t.compactRound(ctx, tbl, r, opts)
-		res.add(rr)
-		if opts.Progress != nil {
-			opts.Progress(rr)
-		}
-		if rr.Err != nil {
-			errs = append(errs, fmt.Errorf("partition %s: %w", rr.Partition, rr.Err))
-			if errors.As(rr.Err, new(*stopped)) {
-				break // a test's crash stops everything
+		m := mergeOne(ctx, tbl, r, opts)
+		if m.rr.Err != nil {
+			report(m.rr)
+			if errors.As(m.rr.Err, new(*stopped)) {
+				return res, errors.Join(errs...) // a test's crash stops everything
 			}
+			continue
+		}
+		pending = append(pending, m)
+	}
+	if len(pending) > 0 {
+		if err := t.commitRounds(ctx, pending, opts.step); err != nil {
+			errs = append(errs, err)
+		}
+		for _, m := range pending {
+			report(m.rr)
 		}
 	}
 	return res, errors.Join(errs...)
 }
 
-// compactRound merges and commits one round.
-func (t *Table) compactRound(ctx context.Context, tbl *itable.Table, r *round, opts CompactOptions) RoundResult {
-	rr := RoundResult{Partition: r.folder, ID: r.id, FilesBefore: len(r.inputs), Kept: len(r.kept)}
+// merging is a round merged and waiting for the commit.
+type merging struct {
+	r       *round
+	outputs []iceberg.DataFile
+	rr      RoundResult
+}
+
+// mergeOne merges one round; rr.Err says if it failed.
+func mergeOne(ctx context.Context, tbl *itable.Table, r *round, opts CompactOptions) *merging {
+	m := &merging{r: r, rr: RoundResult{Partition: r.folder, ID: r.id, FilesBefore: len(r.inputs), Kept: len(r.kept)}}
+	rr := &m.rr
 	for _, in := range r.inputs {
 		rr.BytesBefore += in.file.FileSizeBytes()
 		rr.EventsIn += in.file.Count()
 	}
-	// A round committed by an earlier run that stopped before reporting.
-	if s := findProp(tbl, PropCompaction, r.id); s != nil {
-		rr.Outcome, rr.SnapshotID = "already", s.SnapshotID
-		return rr
-	}
 	out, err := mergeRound(ctx, tbl, r, opts)
 	if err != nil {
 		rr.Outcome, rr.Err = "failed", err
-		return rr
+		return m
 	}
+	m.outputs = out.files
 	rr.FilesAfter, rr.Events, rr.Duplicates, rr.Written = len(out.files), out.rows, out.duplicates, out.written
 	for _, f := range out.files {
 		rr.BytesAfter += f.FileSizeBytes()
 	}
 	if rr.Events+rr.Duplicates != rr.EventsIn {
 		rr.Outcome, rr.Err = "failed", fmt.Errorf("table: round %s read %d rows, the manifests say %d", r.id, rr.Events+rr.Duplicates, rr.EventsIn)
-		return rr
 	}
-	snap, already, err := t.commitRound(ctx, r, out.files, &rr, opts.step)
-	switch {
-	case errors.Is(err, ErrRoundDropped):
-		rr.Outcome = "dropped"
-	case err != nil:
-		rr.Outcome, rr.Err = "failed", err
-	case already:
-		rr.Outcome, rr.SnapshotID = "already", snap
-	default:
-		rr.Outcome, rr.SnapshotID = "committed", snap
-	}
-	return rr
+	return m
 }
 
 // input is a data file a round replaces, or keeps and reads for its
@@ -365,13 +381,15 @@ func roundID(r *round, loc string, opts CompactOptions) string {
 	return fmt.Sprintf("%016x", h.Sum64())
 }
 
-// findProp returns the current snapshot or ancestor whose summary sets key
-// to value, or nil.
-func findProp(tbl *itable.Table, key, value string) *itable.Snapshot {
+// findRound returns the current snapshot or ancestor whose summary lists
+// the round id in PropCompactionRounds, or nil.
+func findRound(tbl *itable.Table, id string) *itable.Snapshot {
 	n := len(tbl.Metadata().Snapshots())
 	for s := tbl.CurrentSnapshot(); s != nil && n >= 0; n-- {
-		if s.Summary != nil && s.Summary.Properties[key] == value {
-			return s
+		if s.Summary != nil {
+			if list := s.Summary.Properties[PropCompactionRounds]; list != "" && slices.Contains(strings.Split(list, ","), id) {
+				return s
+			}
 		}
 		if s.ParentSnapshotID == nil {
 			break
@@ -381,92 +399,131 @@ func findProp(tbl *itable.Table, key, value string) *itable.Snapshot {
 	return nil
 }
 
-// commitRound swaps the round's inputs for its outputs in one overwrite
-// snapshot. Each attempt loads the table afresh: if the round is in its
-// history it is done (a commit whose reply was lost); if an input is no
-// longer live it returns ErrRoundDropped (a concurrent compaction took
-// it; the outputs are left for DeleteOrphans); else it commits on top of
-// whatever was appended meanwhile, and on a conflict waits and tries
-// again, at most t.attempts times.
-func (t *Table) commitRound(ctx context.Context, r *round, outputs []iceberg.DataFile, rr *RoundResult, hook func(string) error) (int64, bool, error) {
-	olds := make([]iceberg.DataFile, len(r.inputs))
-	for i, in := range r.inputs {
-		olds[i] = in.file
-	}
-	props := iceberg.Properties{
-		PropCompaction: r.id, PropCompactionPartition: r.folder,
-		PropCompactionFiles:      strconv.Itoa(len(r.inputs)) + "->" + strconv.Itoa(len(outputs)),
-		PropCompactionDuplicates: strconv.FormatInt(rr.Duplicates, 10),
+// commitRounds swaps the rounds' inputs for their outputs in one overwrite
+// snapshot. Each attempt loads the table afresh and sorts the rounds out:
+// one in the history is done ("already": a commit whose reply was lost);
+// one with an input no longer live is dropped (a concurrent compaction
+// took it); the rest are committed on top of whatever was appended
+// meanwhile. On a conflict it waits and tries again, at most t.attempts
+// times. Every round ends with an Outcome.
+func (t *Table) commitRounds(ctx context.Context, ms []*merging, hook func(string) error) error {
+	fail := func(err error) error {
+		for _, m := range ms {
+			if m.rr.Outcome == "" {
+				m.rr.Outcome, m.rr.Err = "failed", err
+			}
+		}
+		return err
 	}
 	for attempt := 0; ; attempt++ {
 		tbl, err := t.Load(ctx)
 		if err != nil {
-			return 0, false, err
-		}
-		if s := findProp(tbl, PropCompaction, r.id); s != nil {
-			return s.SnapshotID, true, nil
+			return fail(err)
 		}
 		if err := checkReplay(tbl); err != nil {
-			return 0, false, err
+			return fail(err)
 		}
-		if err := stillLive(ctx, tbl, r.inputs); err != nil {
-			return 0, false, err
+		live, err := liveSet(ctx, tbl)
+		if err != nil {
+			return fail(err)
 		}
-		if err := step(ctx, hook, "commit "+r.folder); err != nil {
-			return 0, false, err
+		var (
+			olds, news []iceberg.DataFile
+			ids        []string
+			todo       []*merging
+			dups       int64
+		)
+		for _, m := range ms {
+			if m.rr.Outcome != "" {
+				continue
+			}
+			if s := findRound(tbl, m.r.id); s != nil {
+				m.rr.Outcome, m.rr.SnapshotID = "already", s.SnapshotID
+				continue
+			}
+			gone := ""
+			for _, in := range m.r.inputs {
+				if !live[in.file.FilePath()] {
+					gone = in.file.FilePath()
+					break
+				}
+			}
+			if gone != "" {
+				m.rr.Outcome = "dropped"
+				continue
+			}
+			todo = append(todo, m)
+			ids = append(ids, m.r.id)
+			dups += m.rr.Duplicates
+			for _, in := range m.r.inputs {
+				olds = append(olds, in.file)
+			}
+			news = append(news, m.outputs...)
 		}
-		rr.Attempts++
+		if len(todo) == 0 {
+			return nil
+		}
+		runID := xxhash.Sum64String(strings.Join(ids, ","))
+		props := iceberg.Properties{
+			PropCompaction: fmt.Sprintf("%016x", runID), PropCompactionRounds: strings.Join(ids, ","),
+			PropCompactionFiles:      strconv.Itoa(len(olds)) + "->" + strconv.Itoa(len(news)),
+			PropCompactionDuplicates: strconv.FormatInt(dups, 10),
+		}
+		if err := step(ctx, hook, "commit"); err != nil {
+			return fail(err)
+		}
+		for _, m := range todo {
+			m.rr.Attempts++
+		}
 		tx := tbl.NewTransaction()
-		err = tx.ReplaceDataFilesWithDataFiles(ctx, olds, outputs, props, itable.WithoutAutoNameMapping())
+		err = tx.ReplaceDataFilesWithDataFiles(ctx, olds, news, props, itable.WithoutAutoNameMapping())
 		var nt *itable.Table
 		if err == nil {
 			nt, err = tx.Commit(ctx)
 		}
 		if err == nil {
-			if err := step(ctx, hook, "committed "+r.folder); err != nil {
-				return 0, false, err
+			for _, m := range todo {
+				m.rr.Outcome, m.rr.SnapshotID = "committed", nt.CurrentSnapshot().SnapshotID
 			}
-			return nt.CurrentSnapshot().SnapshotID, false, nil
+			if err := step(ctx, hook, "committed"); err != nil {
+				return err
+			}
+			return nil
 		}
 		fresh, lerr := t.Load(ctx)
 		if lerr != nil {
-			return 0, false, fmt.Errorf("table: commit compaction %s of %s: %w", r.id, r.folder, errors.Join(err, lerr))
+			return fail(fmt.Errorf("table: commit compaction %s: %w", props[PropCompaction], errors.Join(err, lerr)))
 		}
-		if s := findProp(fresh, PropCompaction, r.id); s != nil {
-			return s.SnapshotID, true, nil
+		if s := findRound(fresh, todo[0].r.id); s != nil {
+			continue // it landed: the next attempt marks every round
 		}
 		if !conflict(err, tbl, fresh) {
-			return 0, false, fmt.Errorf("table: commit compaction %s of %s: %w", r.id, r.folder, err)
+			return fail(fmt.Errorf("table: commit compaction %s: %w", props[PropCompaction], err))
 		}
-		if rr.Attempts >= t.attempts {
-			return 0, false, fmt.Errorf("%w: compaction %s of %s, %d attempts: %w", ErrTooManyConflicts, r.id, r.folder, rr.Attempts, err)
+		if attempt+1 >= t.attempts {
+			return fail(fmt.Errorf("%w: compaction %s, %d attempts: %w", ErrTooManyConflicts, props[PropCompaction], attempt+1, err))
 		}
 		if err := retry.Wait(ctx, attempt); err != nil {
-			return 0, false, err
+			return fail(err)
 		}
 	}
 }
 
-// stillLive checks every input is a data file of tbl's current snapshot.
-func stillLive(ctx context.Context, tbl *itable.Table, inputs []input) error {
+// liveSet is the set of paths of the current snapshot's data files.
+func liveSet(ctx context.Context, tbl *itable.Table) (map[string]bool, error) {
+	live := map[string]bool{}
 	snap := tbl.CurrentSnapshot()
 	if snap == nil {
-		return fmt.Errorf("%w: the table has no snapshot", ErrRoundDropped)
+		return live, nil
 	}
 	files, err := liveFiles(ctx, tbl, snap)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	live := make(map[string]bool, len(files))
 	for _, f := range files {
 		live[f.file.FilePath()] = true
 	}
-	for _, in := range inputs {
-		if !live[in.file.FilePath()] {
-			return fmt.Errorf("%w: %s", ErrRoundDropped, in.file.FilePath())
-		}
-	}
-	return nil
+	return live, nil
 }
 
 // step runs a test hook, if any; its error is wrapped in *stopped.
