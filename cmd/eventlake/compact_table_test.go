@@ -26,7 +26,7 @@ func TestCompactTable(t *testing.T) {
 	}
 	lakeDir := filepath.Join(dir, "lake")
 	land := func(source string) summary {
-		out, stderr, err := cli(t, nil, "run", "--lake", lakeDir, "--iceberg", "--json", "--quiet", "--batch-bytes", "1MiB", "--source-id", source, "--from", events)
+		out, stderr, err := cli(t, nil, "run", "--lake", lakeDir, "--iceberg", "--json", "--quiet", "--batch-events", "2000", "--source-id", source, "--from", events)
 		if err != nil {
 			t.Fatalf("run %s: %v\n%s", source, err, stderr)
 		}
