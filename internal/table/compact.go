@@ -6,9 +6,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/apache/iceberg-go"
 	itable "github.com/apache/iceberg-go/table"
@@ -54,6 +56,9 @@ type CompactOptions struct {
 	// chunk per input file of a round, one row group being encoded, and
 	// the set of the partition's event_uuids.
 	ChunkRows int
+	// Concurrency is how many partitions are merged at once (one per core
+	// by default); memory grows with it.
+	Concurrency int
 	// Progress, when set, is called after each partition's round.
 	Progress func(RoundResult)
 
@@ -131,7 +136,7 @@ var ErrRoundDropped = errors.New("table: a data file of the compaction round is 
 // partition's files for the merged ones in one overwrite snapshot. One
 // commit per run, not per partition: a run over 40 partitions makes one
 // snapshot, and writers appending meanwhile race one commit, not 40.
-// Partitions are merged one after another; one that fails is left out of
+// Partitions are merged Concurrency at a time; one that fails is left out of
 // the commit and does not stop the others; Compact returns their errors
 // joined. Appends committed meanwhile are not lost: the commit replaces
 // only the files planned on, and is retried on the fresh table; a
@@ -143,6 +148,9 @@ func (t *Table) Compact(ctx context.Context, opts CompactOptions) (CompactResult
 	}
 	if opts.ChunkRows <= 0 {
 		opts.ChunkRows = DefaultChunkRows
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = runtime.GOMAXPROCS(0)
 	}
 	var res CompactResult
 	tbl, err := t.Load(ctx)
@@ -170,12 +178,19 @@ func (t *Table) Compact(ctx context.Context, opts CompactOptions) (CompactResult
 			}
 		}
 	)
-	for _, r := range rounds {
-		if err := ctx.Err(); err != nil {
-			errs = append(errs, err)
-			break
-		}
-		m := mergeOne(ctx, tbl, r, opts)
+	merged := make([]*merging, len(rounds))
+	sem := make(chan struct{}, opts.Concurrency)
+	var wg sync.WaitGroup
+	for i, r := range rounds {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			merged[i] = mergeOne(ctx, tbl, r, opts)
+		}()
+	}
+	wg.Wait()
+	for _, m := range merged {
 		if m.rr.Err != nil {
 			report(m.rr)
 			if errors.As(m.rr.Err, new(*stopped)) {

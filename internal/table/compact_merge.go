@@ -66,7 +66,7 @@ func mergeRound(ctx context.Context, tbl *itable.Table, r *round, opts CompactOp
 		}
 	}()
 	for i, in := range r.inputs {
-		s, err := openSource(ctx, fsys, in.file.FilePath(), i, opts.ChunkRows)
+		s, err := openSource(ctx, fsys, in.file.FilePath(), i, int(min(int64(opts.ChunkRows), max(in.file.Count(), 1))))
 		if err != nil {
 			return nil, err
 		}

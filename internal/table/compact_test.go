@@ -224,7 +224,7 @@ func TestCompactCrash(t *testing.T) {
 	record := func(s string) error { steps = append(steps, s); return nil }
 	maintain := func(tb *Table, hook func(string) error) error {
 		ctx := context.Background()
-		if _, err := tb.Compact(ctx, CompactOptions{step: hook}); err != nil {
+		if _, err := tb.Compact(ctx, CompactOptions{Concurrency: 1, step: hook}); err != nil { // steps in order
 			return err
 		}
 		time.Sleep(3 * time.Millisecond) // snapshots must be older than 1 ms to expire
