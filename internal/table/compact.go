@@ -87,7 +87,7 @@ type RoundResult struct {
 	Events      int64 // rows written
 	Duplicates  int64 // rows dropped: their event_uuid was kept already
 	Written     int   // output files written (the others were found from an earlier attempt)
-	Attempts    int   // commit attempts
+	Attempts    int   // attempts of the commit (shared by the run's rounds)
 	Err         error
 }
 
@@ -123,7 +123,7 @@ func (r *CompactResult) add(x RoundResult) {
 	r.Events += x.Events
 	r.Duplicates += x.Duplicates
 	r.Written += x.Written
-	r.Attempts += x.Attempts
+	r.Attempts = max(r.Attempts, x.Attempts) // the rounds share one commit
 }
 
 // ErrRoundDropped: a file the round replaces is no longer in the table (a
@@ -442,47 +442,9 @@ func (t *Table) commitRounds(ctx context.Context, ms []*merging, hook func(strin
 		if err != nil {
 			return fail(err)
 		}
-		var (
-			olds, news []iceberg.DataFile
-			ids        []string
-			todo       []*merging
-			dups       int64
-		)
-		for _, m := range ms {
-			if m.rr.Outcome != "" {
-				continue
-			}
-			if s := findRound(tbl, m.r.id); s != nil {
-				m.rr.Outcome, m.rr.SnapshotID = "already", s.SnapshotID
-				continue
-			}
-			gone := ""
-			for _, in := range m.r.inputs {
-				if !live[in.file.FilePath()] {
-					gone = in.file.FilePath()
-					break
-				}
-			}
-			if gone != "" {
-				m.rr.Outcome = "dropped"
-				continue
-			}
-			todo = append(todo, m)
-			ids = append(ids, m.r.id)
-			dups += m.rr.Duplicates
-			for _, in := range m.r.inputs {
-				olds = append(olds, in.file)
-			}
-			news = append(news, m.outputs...)
-		}
+		todo, olds, news, props := sortOut(ms, tbl, live)
 		if len(todo) == 0 {
 			return nil
-		}
-		runID := xxhash.Sum64String(strings.Join(ids, ","))
-		props := iceberg.Properties{
-			PropCompaction: fmt.Sprintf("%016x", runID), PropCompactionRounds: strings.Join(ids, ","),
-			PropCompactionFiles:      strconv.Itoa(len(olds)) + "->" + strconv.Itoa(len(news)),
-			PropCompactionDuplicates: strconv.FormatInt(dups, 10),
 		}
 		if err := step(ctx, hook, "commit"); err != nil {
 			return fail(err)
@@ -522,6 +484,41 @@ func (t *Table) commitRounds(ctx context.Context, ms []*merging, hook func(strin
 			return fail(err)
 		}
 	}
+}
+
+// sortOut marks the rounds already in tbl's history "already" and those
+// with an input no longer live "dropped", and returns the others with the
+// files the commit replaces and adds and its summary.
+func sortOut(ms []*merging, tbl *itable.Table, live map[string]bool) (todo []*merging, olds, news []iceberg.DataFile, props iceberg.Properties) {
+	var ids []string
+	var dups int64
+	for _, m := range ms {
+		if m.rr.Outcome != "" {
+			continue
+		}
+		if s := findRound(tbl, m.r.id); s != nil {
+			m.rr.Outcome, m.rr.SnapshotID = "already", s.SnapshotID
+			continue
+		}
+		if !slices.ContainsFunc(m.r.inputs, func(in input) bool { return !live[in.file.FilePath()] }) {
+			todo = append(todo, m)
+			ids = append(ids, m.r.id)
+			dups += m.rr.Duplicates
+			for _, in := range m.r.inputs {
+				olds = append(olds, in.file)
+			}
+			news = append(news, m.outputs...)
+			continue
+		}
+		m.rr.Outcome = "dropped"
+	}
+	props = iceberg.Properties{
+		PropCompaction:           fmt.Sprintf("%016x", xxhash.Sum64String(strings.Join(ids, ","))),
+		PropCompactionRounds:     strings.Join(ids, ","),
+		PropCompactionFiles:      strconv.Itoa(len(olds)) + "->" + strconv.Itoa(len(news)),
+		PropCompactionDuplicates: strconv.FormatInt(dups, 10),
+	}
+	return todo, olds, news, props
 }
 
 // liveSet is the set of paths of the current snapshot's data files.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	iofs "io/fs"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -25,15 +26,15 @@ import (
 	"github.com/eventlake/eventlake/internal/lake"
 )
 
-// The merge of a round streams: each input file is read ChunkRows rows at
-// a time, in created_datetime order (Commit writes every file sorted by
+// The merge of a round streams: each input file is read a batch of rows
+// at a time (its share of readRows, at most ChunkRows), in created_datetime order (Commit writes every file sorted by
 // it), and a heap merges the inputs by (created_datetime, input order, row).
 // That is also the de-duplication order, so the first copy of an
 // event_uuid the merge meets is the one kept: the earliest
 // created_datetime, then the earliest commit (data sequence number), then
 // file path, then row. The kept rows go to a streaming Parquet writer, a
 // row group at a time, cutting a new file at the target size. What stays
-// in memory: one chunk per input, the row group being encoded, and the set
+// in memory: one batch per input, the row group being encoded, and the set
 // of the partition's event_uuids.
 
 // merged is what mergeRound made.
@@ -65,8 +66,11 @@ func mergeRound(ctx context.Context, tbl *itable.Table, r *round, opts CompactOp
 			s.close()
 		}
 	}()
+	// Each input's share of readRows, so that many inputs do not hold many
+	// batches; a small file is read whole and closed at once.
+	batch := min(max(readRows/len(r.inputs), 256), opts.ChunkRows)
 	for i, in := range r.inputs {
-		s, err := openSource(ctx, fsys, in.file.FilePath(), i, int(min(int64(opts.ChunkRows), max(in.file.Count(), 1))))
+		s, err := openSource(ctx, fsys, in.file.FilePath(), i, in.file.Count(), int(min(int64(batch), max(in.file.Count(), 1))))
 		if err != nil {
 			return nil, err
 		}
@@ -92,7 +96,6 @@ func mergeRound(ctx context.Context, tbl *itable.Table, r *round, opts CompactOp
 		if _, dup := seen[row.EventUUID]; dup {
 			out.duplicates++
 		} else {
-			row.EventUUID = strings.Clone(row.EventUUID)
 			seen[row.EventUUID] = struct{}{}
 			out.rows++
 			if err := w.add(row); err != nil {
@@ -108,12 +111,6 @@ func mergeRound(ctx context.Context, tbl *itable.Table, r *round, opts CompactOp
 		} else {
 			heap.Pop(h)
 		}
-		if w.flushed { // a chunk was encoded: the records it viewed may go
-			w.flushed = false
-			for _, s := range h.all {
-				s.releaseDone()
-			}
-		}
 	}
 	if err := w.finish(); err != nil {
 		return nil, err
@@ -122,40 +119,33 @@ func mergeRound(ctx context.Context, tbl *itable.Table, r *round, opts CompactOp
 	return out, nil
 }
 
-// source is one input file being read in order.
+// readRows is how many rows a round's inputs hold at once, at most, once
+// each has its share (but at least 256 rows each).
+const readRows = 64 << 10
+
+// source is one input file being read in order: a batch of rows at a time,
+// copied out of Arrow (one string per column and batch, which the rows'
+// strings slice), so that the reader's buffers go at once, and a file read
+// to its end is closed.
 type source struct {
 	path  string
 	order int // its place in the round's inputs
 	f     io.Closer
-	rr    pqarrow.RecordReader
-	rec   arrow.RecordBatch
-	done  []arrow.RecordBatch // read to the end, released once encoded
-	pos   int                 // current row in rec
-	cols  rowCols
-	ts    int64 // current row's created_datetime, µs
-	read  int64 // rows read before rec
+	rr    pqarrow.RecordReader // nil once closed
+	rows  []lake.Row
+	ts    []int64 // created_datetime of rows, µs
+	pos   int     // current row
+	read  int64   // rows loaded before this batch
+	total int64   // rows in the file, from the manifest
 	first bool
 }
 
-// rowCols are the columns of a record, by role.
-type rowCols struct {
-	uuid, name, typ, subtype, created, event strCol
-	dt                                       *array.Timestamp
-	unit                                     arrow.TimeUnit
-}
-
-// strCol is a string column: array.String or array.LargeString.
-type strCol interface {
-	Value(int) string
-	IsNull(int) bool
-}
-
-func openSource(ctx context.Context, fsys iceio.IO, path string, order, chunk int) (*source, error) {
+func openSource(ctx context.Context, fsys iceio.IO, path string, order int, total int64, batch int) (*source, error) {
 	f, rd, err := openParquet(fsys, path)
 	if err != nil {
 		return nil, err
 	}
-	fr, err := pqarrow.NewFileReader(rd, pqarrow.ArrowReadProperties{BatchSize: int64(chunk)}, memory.DefaultAllocator)
+	fr, err := pqarrow.NewFileReader(rd, pqarrow.ArrowReadProperties{BatchSize: int64(batch)}, memory.DefaultAllocator)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("table: read %s: %w", path, err)
@@ -165,7 +155,7 @@ func openSource(ctx context.Context, fsys iceio.IO, path string, order, chunk in
 		f.Close()
 		return nil, fmt.Errorf("table: read %s: %w", path, err)
 	}
-	return &source{path: path, order: order, f: f, rr: rr, pos: -1, first: true}, nil
+	return &source{path: path, order: order, f: f, rr: rr, pos: -1, total: total, first: true}, nil
 }
 
 func openParquet(fsys iceio.IO, path string) (io.Closer, *file.Reader, error) {
@@ -183,80 +173,137 @@ func openParquet(fsys iceio.IO, path string) (io.Closer, *file.Reader, error) {
 
 // next moves to the next row; false at the end of the file.
 func (s *source) next() (bool, error) {
-	prev := s.ts
 	s.pos++
-	for s.rec == nil || s.pos >= int(s.rec.NumRows()) {
-		if s.rec != nil {
-			s.read += s.rec.NumRows()
-			s.done = append(s.done, s.rec)
-			s.rec = nil
+	if s.pos >= len(s.rows) {
+		if err := s.load(); err != nil {
+			return false, err
 		}
-		if !s.rr.Next() {
-			if err := s.rr.Err(); err != nil && !errors.Is(err, io.EOF) {
-				return false, fmt.Errorf("table: read %s: %w", s.path, err)
-			}
+		if len(s.rows) == 0 {
 			return false, nil
 		}
-		rec := s.rr.RecordBatch()
-		rec.Retain()
-		cols, err := columnsOf(rec)
-		if err != nil {
-			rec.Release()
-			return false, fmt.Errorf("table: read %s: %w", s.path, err)
-		}
-		s.rec, s.cols, s.pos = rec, cols, 0
 	}
-	ts := int64(s.cols.dt.Value(s.pos))
-	switch s.cols.unit {
-	case arrow.Second:
-		ts *= 1e6
-	case arrow.Millisecond:
-		ts *= 1e3
-	case arrow.Nanosecond:
-		ts /= 1e3
-	}
-	if !s.first && ts < prev {
-		return false, fmt.Errorf("table: data file %s is not sorted by %s (row %d); compaction merges sorted files",
-			s.path, ColDatetime, s.read+int64(s.pos))
-	}
-	s.ts, s.first = ts, false
 	return true, nil
 }
 
-// row is the current row. Its strings view the record's buffers.
-func (s *source) row() lake.Row {
-	c, i := &s.cols, s.pos
-	return lake.Row{
-		EventUUID: c.uuid.Value(i), EventName: str(c.name, i), EventType: str(c.typ, i),
-		EventSubtype: str(c.subtype, i), CreatedAt: str(c.created, i), Event: str(c.event, i),
-		CreatedDatetime: time.UnixMicro(s.ts).UTC(),
+// load reads the next batch into rows (none at the end) and closes the
+// file once it has been read to its end.
+func (s *source) load() error {
+	var last int64
+	if n := len(s.ts); n > 0 {
+		last = s.ts[n-1]
+	}
+	s.read += int64(len(s.rows))
+	clear(s.rows)
+	s.rows, s.ts, s.pos = s.rows[:0], s.ts[:0], 0
+	if s.rr == nil {
+		return nil
+	}
+	if !s.rr.Next() {
+		err := s.rr.Err()
+		s.close()
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("table: read %s: %w", s.path, err)
+		}
+		return nil
+	}
+	if err := s.copyRows(s.rr.RecordBatch()); err != nil {
+		return fmt.Errorf("table: read %s: %w", s.path, err)
+	}
+	for i, ts := range s.ts {
+		if (i > 0 && ts < s.ts[i-1]) || (i == 0 && !s.first && ts < last) {
+			return fmt.Errorf("table: data file %s is not sorted by %s (row %d); compaction merges sorted files",
+				s.path, ColDatetime, s.read+int64(i))
+		}
+	}
+	s.first = false
+	if s.read+int64(len(s.rows)) >= s.total {
+		s.close() // read whole: let its buffers go now
+	}
+	return nil
+}
+
+// rowCols are the columns of a record, by role.
+type rowCols struct {
+	uuid, name, typ, subtype, created, event strCol
+	dt                                       *array.Timestamp
+	unit                                     arrow.TimeUnit
+}
+
+// strCol is a string column: array.String or array.LargeString.
+type strCol interface {
+	Value(int) string
+	IsNull(int) bool
+}
+
+// copyRows copies a record's rows into s.rows and s.ts.
+func (s *source) copyRows(rec arrow.RecordBatch) error {
+	c, err := columnsOf(rec)
+	if err != nil {
+		return err
+	}
+	n := int(rec.NumRows())
+	s.rows = slices.Grow(s.rows, n)[:n]
+	s.ts = slices.Grow(s.ts, n)[:n]
+	for _, col := range []struct {
+		c   strCol
+		set func(*lake.Row, string)
+	}{
+		{c.uuid, func(r *lake.Row, v string) { r.EventUUID = v }},
+		{c.name, func(r *lake.Row, v string) { r.EventName = v }},
+		{c.typ, func(r *lake.Row, v string) { r.EventType = v }},
+		{c.subtype, func(r *lake.Row, v string) { r.EventSubtype = v }},
+		{c.created, func(r *lake.Row, v string) { r.CreatedAt = v }},
+		{c.event, func(r *lake.Row, v string) { r.Event = v }},
+	} {
+		copyStrings(col.c, n, func(i int, v string) { col.set(&s.rows[i], v) })
+	}
+	mult, div := int64(1), int64(1)
+	switch c.unit {
+	case arrow.Second:
+		mult = 1e6
+	case arrow.Millisecond:
+		mult = 1e3
+	case arrow.Nanosecond:
+		div = 1e3
+	}
+	for i := range n {
+		ts := int64(c.dt.Value(i)) * mult / div
+		s.ts[i] = ts
+		s.rows[i].CreatedDatetime = time.UnixMicro(ts).UTC()
+	}
+	return nil
+}
+
+// copyStrings hands out the n values of a string column, copied: for
+// array.String, one string holding the column's bytes, sliced per value.
+func copyStrings(c strCol, n int, set func(int, string)) {
+	if a, ok := c.(*array.String); ok {
+		off := a.ValueOffsets()
+		all := string(a.ValueBytes())
+		base := off[0]
+		for i := range n {
+			if !a.IsNull(i) {
+				set(i, all[off[i]-base:off[i+1]-base])
+			}
+		}
+		return
+	}
+	for i := range n {
+		if !c.IsNull(i) {
+			set(i, strings.Clone(c.Value(i)))
+		}
 	}
 }
 
-func str(c strCol, i int) string {
-	if c.IsNull(i) {
-		return ""
-	}
-	return c.Value(i)
-}
-
-// releaseDone releases the records read to the end: their rows are
-// encoded.
-func (s *source) releaseDone() {
-	for _, r := range s.done {
-		r.Release()
-	}
-	s.done = s.done[:0]
-}
+// row is the current row.
+func (s *source) row() lake.Row { return s.rows[s.pos] }
 
 func (s *source) close() {
-	s.releaseDone()
-	if s.rec != nil {
-		s.rec.Release()
-		s.rec = nil
+	if s.rr != nil {
+		s.rr.Release()
+		s.f.Close()
+		s.rr = nil
 	}
-	s.rr.Release()
-	s.f.Close()
 }
 
 // columnsOf finds the table's columns in a record by name.
@@ -339,8 +386,8 @@ type mergeHeap struct {
 func (h *mergeHeap) Len() int { return len(h.items) }
 func (h *mergeHeap) Less(i, j int) bool {
 	a, b := h.items[i], h.items[j]
-	if a.ts != b.ts {
-		return a.ts < b.ts
+	if ta, tb := a.ts[a.pos], b.ts[b.pos]; ta != tb {
+		return ta < tb
 	}
 	return a.order < b.order
 }
@@ -366,8 +413,7 @@ type outWriter struct {
 	sortID int
 	idx    []int // 0..ChunkRows-1
 
-	chunk   []lake.Row
-	flushed bool // a chunk was encoded since the merge last looked
+	chunk []lake.Row
 	// the open file
 	pw       *pqarrow.FileWriter
 	fw       iceio.FileWriter
@@ -431,7 +477,6 @@ func (w *outWriter) flush() error {
 	rec.Release()
 	clear(w.chunk) // drop the views of the inputs' records
 	w.chunk = w.chunk[:0]
-	w.flushed = true
 	if err != nil {
 		return fmt.Errorf("table: parquet %s: %w", w.loc, err)
 	}

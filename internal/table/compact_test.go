@@ -349,7 +349,7 @@ func TestCompactDropsStolenRound(t *testing.T) {
 	}
 	other := open(t, wh)
 	var inner CompactResult
-	res, err := tb.Compact(context.Background(), CompactOptions{TargetSize: 1 << 30, step: func(s string) error {
+	res, err := tb.Compact(context.Background(), CompactOptions{TargetSize: 1 << 30, Concurrency: 1, step: func(s string) error {
 		if strings.HasPrefix(s, "write ") && inner.Partitions == 0 {
 			var err error
 			inner, err = other.Compact(context.Background(), CompactOptions{}) // another plan: another id
