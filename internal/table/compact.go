@@ -32,6 +32,7 @@ import (
 const (
 	DefaultTargetSize = 128 << 20
 	DefaultChunkRows  = 8192
+	DefaultMaxInputs  = 32
 )
 
 // Summary properties of a compaction snapshot. PropCompactionRounds lists
@@ -56,6 +57,12 @@ type CompactOptions struct {
 	// chunk per input file of a round, one row group being encoded, and
 	// the set of the partition's event_uuids.
 	ChunkRows int
+	// MaxInputs is how many files are merged at once (DefaultMaxInputs):
+	// each open input holds a batch and its reader's pages. A partition
+	// with more small files is merged in groups of MaxInputs, in input
+	// order, each group into files of its own (the next run merges those);
+	// an event_uuid kept by an earlier group wins over a later group's.
+	MaxInputs int
 	// Concurrency is how many partitions are merged at once (one per core
 	// by default); memory grows with it.
 	Concurrency int
@@ -72,9 +79,9 @@ type CompactOptions struct {
 // RoundResult is what happened to one partition.
 type RoundResult struct {
 	Partition string // its folder below data/
-	ID        string // the round's identity (PropCompaction)
-	// Outcome: "committed", "already" (an earlier run committed this
-	// round), "dropped" (a concurrent compaction replaced one of its files
+	ID        string // the round's identity (listed in PropCompactionRounds)
+	// Outcome: "committed", "already" (found committed: a commit whose reply was lost
+	// landed), "dropped" (a concurrent compaction replaced one of its files
 	// first: its outputs are orphans, nothing changed) or "failed".
 	Outcome     string
 	SnapshotID  int64 // the overwrite snapshot: ours, or the earlier one for "already"
@@ -88,7 +95,7 @@ type RoundResult struct {
 	Duplicates  int64 // rows dropped: their event_uuid was kept already
 	Written     int   // output files written (the others were found from an earlier attempt)
 	Attempts    int   // attempts of the commit (shared by the run's rounds)
-	Err         error
+	Err         error `json:"-"` // why the round failed
 }
 
 // CompactResult sums the rounds.
@@ -126,10 +133,6 @@ func (r *CompactResult) add(x RoundResult) {
 	r.Attempts = max(r.Attempts, x.Attempts) // the rounds share one commit
 }
 
-// ErrRoundDropped: a file the round replaces is no longer in the table (a
-// concurrent compaction replaced it first). Nothing was committed.
-var ErrRoundDropped = errors.New("table: a data file of the compaction round is no longer in the table")
-
 // Compact merges, per partition of the current snapshot, the data files
 // below the target size when there are two or more, keeping the first copy
 // of each event_uuid and sorting by created_datetime, and then swaps every
@@ -148,6 +151,9 @@ func (t *Table) Compact(ctx context.Context, opts CompactOptions) (CompactResult
 	}
 	if opts.ChunkRows <= 0 {
 		opts.ChunkRows = DefaultChunkRows
+	}
+	if opts.MaxInputs <= 0 {
+		opts.MaxInputs = DefaultMaxInputs
 	}
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = runtime.GOMAXPROCS(0)
@@ -384,6 +390,7 @@ func roundID(r *round, loc string, opts CompactOptions) string {
 	str("eventlake-compaction-v1")
 	num(opts.TargetSize)
 	num(int64(opts.ChunkRows))
+	num(int64(opts.MaxInputs))
 	str(r.folder)
 	for _, list := range [][]input{r.inputs, r.kept} {
 		num(int64(len(list)))

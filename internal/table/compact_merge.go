@@ -26,16 +26,16 @@ import (
 	"github.com/eventlake/eventlake/internal/lake"
 )
 
-// The merge of a round streams: each input file is read a batch of rows
-// at a time (its share of readRows, at most ChunkRows), in created_datetime order (Commit writes every file sorted by
+// The merge of a round streams: each input file is read ChunkRows rows at
+// a time (a smaller file whole), in created_datetime order (Commit writes every file sorted by
 // it), and a heap merges the inputs by (created_datetime, input order, row).
 // That is also the de-duplication order, so the first copy of an
 // event_uuid the merge meets is the one kept: the earliest
 // created_datetime, then the earliest commit (data sequence number), then
 // file path, then row. The kept rows go to a streaming Parquet writer, a
 // row group at a time, cutting a new file at the target size. What stays
-// in memory: one batch per input, the row group being encoded, and the set
-// of the partition's event_uuids.
+// in memory: one batch per input (at most MaxInputs inputs at once), the
+// row group being encoded, and the set of the partition's event_uuids.
 
 // merged is what mergeRound made.
 type merged struct {
@@ -60,56 +60,22 @@ func mergeRound(ctx context.Context, tbl *itable.Table, r *round, opts CompactOp
 			return nil, err
 		}
 	}
-	h := &mergeHeap{}
-	defer func() {
-		for _, s := range h.all {
-			s.close()
-		}
-	}()
-	// Each input's share of readRows, so that many inputs do not hold many
-	// batches; a small file is read whole and closed at once.
-	batch := min(max(readRows/len(r.inputs), 256), opts.ChunkRows)
-	for i, in := range r.inputs {
-		s, err := openSource(ctx, fsys, in.file.FilePath(), i, in.file.Count(), int(min(int64(batch), max(in.file.Count(), 1))))
-		if err != nil {
-			return nil, err
-		}
-		h.all = append(h.all, s)
-		ok, err := s.next()
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			h.items = append(h.items, s)
-		}
-	}
-	heap.Init(h)
 	w, err := newOutWriter(ctx, tbl, r, opts)
 	if err != nil {
 		return nil, err
 	}
 	defer w.abort()
 	out := &merged{}
-	for h.Len() > 0 {
-		s := h.items[0]
-		row := s.row()
-		if _, dup := seen[row.EventUUID]; dup {
-			out.duplicates++
-		} else {
-			seen[row.EventUUID] = struct{}{}
-			out.rows++
-			if err := w.add(row); err != nil {
-				return nil, err
-			}
-		}
-		ok, err := s.next()
-		if err != nil {
+	// At most MaxInputs files are merged at once: a partition with more is
+	// merged group after group (in input order), each group into files of
+	// its own, sharing the set of event_uuids kept.
+	for lo := 0; lo < len(r.inputs); lo += opts.MaxInputs {
+		group := r.inputs[lo:min(lo+opts.MaxInputs, len(r.inputs))]
+		if err := mergeGroup(ctx, fsys, group, lo, opts, seen, w, out); err != nil {
 			return nil, err
 		}
-		if ok {
-			heap.Fix(h, 0)
-		} else {
-			heap.Pop(h)
+		if err := w.cut(); err != nil {
+			return nil, err
 		}
 	}
 	if err := w.finish(); err != nil {
@@ -119,9 +85,56 @@ func mergeRound(ctx context.Context, tbl *itable.Table, r *round, opts CompactOp
 	return out, nil
 }
 
-// readRows is how many rows a round's inputs hold at once, at most, once
-// each has its share (but at least 256 rows each).
-const readRows = 64 << 10
+// mergeGroup merges a group of inputs (the first has number first) into w.
+func mergeGroup(ctx context.Context, fsys iceio.IO, group []input, first int, opts CompactOptions, seen map[string]struct{}, w *outWriter, out *merged) error {
+	h := &mergeHeap{}
+	defer func() {
+		for _, s := range h.all {
+			s.close()
+		}
+	}()
+	for i, in := range group {
+		// A file of at most ChunkRows rows is read whole and closed at
+		// once; a bigger one ChunkRows rows at a time.
+		batch := int(min(int64(opts.ChunkRows), max(in.file.Count(), 1)))
+		s, err := openSource(ctx, fsys, in.file.FilePath(), first+i, in.file.Count(), batch)
+		if err != nil {
+			return err
+		}
+		h.all = append(h.all, s)
+		ok, err := s.next()
+		if err != nil {
+			return err
+		}
+		if ok {
+			h.items = append(h.items, s)
+		}
+	}
+	heap.Init(h)
+	for h.Len() > 0 {
+		s := h.items[0]
+		row := s.row()
+		if _, dup := seen[row.EventUUID]; dup {
+			out.duplicates++
+		} else {
+			seen[row.EventUUID] = struct{}{}
+			out.rows++
+			if err := w.add(row); err != nil {
+				return err
+			}
+		}
+		ok, err := s.next()
+		if err != nil {
+			return err
+		}
+		if ok {
+			heap.Fix(h, 0)
+		} else {
+			heap.Pop(h)
+		}
+	}
+	return nil
+}
 
 // source is one input file being read in order: a batch of rows at a time,
 // copied out of Arrow (one string per column and batch, which the rows'
@@ -571,6 +584,10 @@ func (w *outWriter) close() error {
 	w.files = append(w.files, df)
 	return nil
 }
+
+// cut writes the last chunk and closes the open file: the next rows start
+// a new one.
+func (w *outWriter) cut() error { return w.finish() }
 
 // finish writes the last chunk and closes the last file.
 func (w *outWriter) finish() error {

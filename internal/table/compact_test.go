@@ -148,16 +148,14 @@ func TestCompactRoundTrip(t *testing.T) {
 			t.Fatalf("uncompacted file left: %s", f.file.FilePath())
 		}
 	}
-	// Every round is one overwrite naming itself.
-	n := 0
-	for s := tbl.CurrentSnapshot(); s != nil && s.Summary.Properties[PropCompaction] != ""; s = tbl.SnapshotByID(*s.ParentSnapshotID) {
-		if s.Summary.Operation != itable.OpOverwrite {
-			t.Fatalf("snapshot %d: %s, want overwrite", s.SnapshotID, s.Summary.Operation)
-		}
-		n++
+	// The run is one overwrite naming its rounds.
+	s := tbl.CurrentSnapshot()
+	if s.Summary.Operation != itable.OpOverwrite || len(strings.Split(s.Summary.Properties[PropCompactionRounds], ",")) != res.Committed {
+		t.Fatalf("compaction snapshot %d: %s, rounds %q; want an overwrite naming %d rounds",
+			s.SnapshotID, s.Summary.Operation, s.Summary.Properties[PropCompactionRounds], res.Committed)
 	}
-	if n != res.Committed {
-		t.Fatalf("%d compaction snapshots, %d rounds committed", n, res.Committed)
+	if p := tbl.SnapshotByID(*s.ParentSnapshotID); p.Summary.Properties[PropCompaction] != "" {
+		t.Fatalf("two compaction snapshots for one run")
 	}
 
 	if again := compactTable(t, tb, CompactOptions{}); again.Partitions != 0 {
@@ -510,4 +508,27 @@ func checkScan(t *testing.T, tb *Table, byID map[string]*Batch) {
 			return
 		}
 	}
+}
+
+// TestCompactGroups: with more small files than MaxInputs, a partition is
+// merged in groups: duplicates across groups still go (the earlier group's
+// copy wins), each group writes its own files, and the next run merges
+// them into one.
+func TestCompactGroups(t *testing.T) {
+	tb := open(t, t.TempDir())
+	rows := ofTypes(genRows(t, 3000, 71), 2)
+	bs, copies := withDuplicates(rows, 40)
+	for _, b := range bs {
+		commit(t, tb, b)
+	}
+	res := compactTable(t, tb, CompactOptions{MaxInputs: 2})
+	if res.Duplicates != int64(copies) || res.FilesAfter <= res.Partitions {
+		t.Fatalf("grouped run: want %d duplicates and several files per partition: %+v", copies, res.RoundResult)
+	}
+	checkTable(t, tb, rows)
+	res = compactTable(t, tb, CompactOptions{})
+	if res.Duplicates != 0 || res.FilesAfter != res.Partitions {
+		t.Fatalf("second run: %+v", res.RoundResult)
+	}
+	checkTable(t, tb, rows)
 }
