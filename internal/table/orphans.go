@@ -194,6 +194,9 @@ func (r *referenced) add(ctx context.Context, tbl *itable.Table, fsys iceio.IO) 
 			return fmt.Errorf("table: manifests of snapshot %d: %w", s.SnapshotID, err)
 		}
 		for _, m := range mans {
+			if r.has(normPath(m.FilePath())) {
+				continue // manifests never change: read once
+			}
 			r.put(m.FilePath())
 			entries, err := m.FetchEntries(fsys, true)
 			if err != nil {
