@@ -112,12 +112,20 @@ func (e env) compactTable(ctx context.Context, args []string) error {
 	defer tb.Close()
 	start := time.Now()
 	var out tableCompactSummary
-	cfg.compact.Progress = func(r table.RoundResult) {
-		if cfg.json {
-			return
+	if !cfg.json {
+		cfg.compact.Merged = func(r table.RoundResult) {
+			if r.Err != nil {
+				fmt.Fprintf(e.stderr, "%s: failed: %v\n", r.Partition, r.Err)
+				return
+			}
+			fmt.Fprintf(e.stderr, "%s: merged %d files into %d, %d events, %d duplicates dropped\n",
+				r.Partition, r.FilesBefore, r.FilesAfter, r.Events, r.Duplicates)
 		}
-		fmt.Fprintf(e.stderr, "%s: %s, %d files -> %d, %d events, %d duplicates dropped\n",
-			r.Partition, r.Outcome, r.FilesBefore, r.FilesAfter, r.Events, r.Duplicates)
+		cfg.compact.Progress = func(r table.RoundResult) {
+			if r.Outcome != "committed" && r.Outcome != "failed" {
+				fmt.Fprintf(e.stderr, "%s: %s\n", r.Partition, r.Outcome)
+			}
+		}
 	}
 	out.Compaction, err = tb.Compact(ctx, cfg.compact)
 	if err == nil && cfg.expire != nil {
@@ -160,12 +168,19 @@ func (e env) tableCompactReport(cfg *tableCompactConfig, out *tableCompactSummar
 	fmt.Fprintf(w, "  merged   %d data files (%s) into %d (%s); %d big files left as they are\n",
 		c.FilesBefore, bytesize(c.BytesBefore), c.FilesAfter, bytesize(c.BytesAfter), c.Kept)
 	fmt.Fprintf(w, "  events   %d kept, %d duplicate event_uuids dropped\n", c.Events, c.Duplicates)
+	if c.Committed > 0 {
+		fmt.Fprintf(w, "  commit   one overwrite snapshot (%s), %d attempt(s)\n", table.PropCompactionRounds, c.Attempts)
+	}
 	if x := out.Expiry; x != nil {
 		fmt.Fprintf(w, "  expired  %d snapshots (%d kept); %d of their batches remembered for exactly-once, %d in the list, %d oldest forgotten\n",
 			x.Expired, x.Kept, x.Batches, x.Remembered, x.Forgotten)
 	}
 	if o := out.Orphans; o != nil {
+		grace := cfg.orphans.OlderThan
+		if grace == time.Nanosecond {
+			grace = 0 // --orphans-older-than 0
+		}
 		fmt.Fprintf(w, "  orphans  %d unreferenced files deleted (%s); %d younger than %s kept\n",
-			len(o.Deleted), bytesize(o.Bytes), o.Young, cfg.orphans.OlderThan)
+			len(o.Deleted), bytesize(o.Bytes), o.Young, grace)
 	}
 }

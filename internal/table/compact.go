@@ -66,7 +66,11 @@ type CompactOptions struct {
 	// Concurrency is how many partitions are merged at once (one per core
 	// by default); memory grows with it.
 	Concurrency int
-	// Progress, when set, is called after each partition's round.
+	// Merged, when set, is called as each partition's merge ends (its
+	// files are written, the commit is to come), one call at a time.
+	Merged func(RoundResult)
+	// Progress, when set, is called after each partition's round, once the
+	// commit is done (Outcome set).
 	Progress func(RoundResult)
 
 	// step, when set, is called before every step that changes the store
@@ -186,13 +190,21 @@ func (t *Table) Compact(ctx context.Context, opts CompactOptions) (CompactResult
 	)
 	merged := make([]*merging, len(rounds))
 	sem := make(chan struct{}, opts.Concurrency)
-	var wg sync.WaitGroup
+	var (
+		wg sync.WaitGroup
+		mu sync.Mutex
+	)
 	for i, r := range rounds {
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			merged[i] = mergeOne(ctx, tbl, r, opts)
+			if opts.Merged != nil {
+				mu.Lock()
+				opts.Merged(merged[i].rr)
+				mu.Unlock()
+			}
 		}()
 	}
 	wg.Wait()
