@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -177,4 +179,70 @@ func TestDeleteOrphans(t *testing.T) {
 	commit(t, tb, Batch{Source: "after", First: "1", Last: "300", Rows: more})
 	compactTable(t, tb, CompactOptions{})
 	checkTable(t, tb, append(slices.Clone(rows), more...))
+}
+
+// TestExpireConcurrent: two writers commit while an expirer expires every
+// snapshot but the head again and again; afterwards every batch committed
+// again is found (in the history or the property), and each event is in
+// the table once.
+func TestExpireConcurrent(t *testing.T) {
+	wh := t.TempDir()
+	rows := genRows(t, 1600, 43)
+	bs := batches("expc", rows, 100) // 16 batches, 8 per writer
+	var (
+		wg      sync.WaitGroup
+		writing atomic.Int32
+		expired atomic.Int64
+	)
+	writing.Store(2)
+	for w := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer writing.Add(-1)
+			tb, err := Open(context.Background(), Options{Warehouse: wh})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer tb.Close()
+			for i := w; i < len(bs); i += 2 {
+				if _, err := tb.Commit(context.Background(), bs[i]); err != nil {
+					t.Errorf("commit %s: %v", bs[i].ID(), err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tb, err := Open(context.Background(), Options{Warehouse: wh})
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer tb.Close()
+		for writing.Load() > 0 {
+			time.Sleep(2 * time.Millisecond)
+			res, err := tb.ExpireSnapshots(context.Background(), ExpireOptions{OlderThan: time.Millisecond, RetainLast: 1})
+			if err != nil {
+				t.Errorf("expire: %v", err)
+				return
+			}
+			expired.Add(int64(res.Expired))
+		}
+	}()
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	tb := open(t, wh)
+	for _, b := range bs {
+		if r := commit(t, tb, b); !r.AlreadyCommitted {
+			t.Fatalf("batch %s committed again after expiry: %+v", b.ID(), r)
+		}
+	}
+	t.Logf("%d snapshots expired while 16 batches were committed", expired.Load())
+	checkTable(t, tb, rows)
 }
