@@ -194,18 +194,17 @@ func TestExpireConcurrent(t *testing.T) {
 		writing atomic.Int32
 		expired atomic.Int64
 	)
+	// Each has its own catalog connections, opened before any commit
+	// (an Open beside commits once failed with SQLITE_BUSY under -race).
+	writers := []*Table{open(t, wh), open(t, wh)}
+	expirer := open(t, wh)
 	writing.Store(2)
 	for w := range 2 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer writing.Add(-1)
-			tb, err := Open(context.Background(), Options{Warehouse: wh})
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			defer tb.Close()
+			tb := writers[w]
 			for i := w; i < len(bs); i += 2 {
 				if _, err := tb.Commit(context.Background(), bs[i]); err != nil {
 					t.Errorf("commit %s: %v", bs[i].ID(), err)
@@ -217,15 +216,9 @@ func TestExpireConcurrent(t *testing.T) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		tb, err := Open(context.Background(), Options{Warehouse: wh})
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer tb.Close()
 		for writing.Load() > 0 {
 			time.Sleep(2 * time.Millisecond)
-			res, err := tb.ExpireSnapshots(context.Background(), ExpireOptions{OlderThan: time.Millisecond, RetainLast: 1})
+			res, err := expirer.ExpireSnapshots(context.Background(), ExpireOptions{OlderThan: time.Millisecond, RetainLast: 1})
 			if err != nil {
 				t.Errorf("expire: %v", err)
 				return
