@@ -62,6 +62,9 @@ type compactConfig struct {
 }
 
 func (e env) compact(ctx context.Context, args []string) error {
+	if icebergFlag(args) {
+		return e.compactTable(ctx, args) // compact_table.go (-tags iceberg)
+	}
 	cfg, err := e.compactFlags(args)
 	if err != nil {
 		return err
@@ -80,6 +83,21 @@ func (e env) compact(ctx context.Context, args []string) error {
 		return fmt.Errorf("interrupted; readers see a consistent lake, run again to finish: %w", ctx.Err())
 	}
 	return runErr
+}
+
+// icebergFlag says whether args ask for the Iceberg table (--iceberg),
+// whose compaction has flags of its own.
+func icebergFlag(args []string) bool {
+	for _, a := range args {
+		if a == "--" {
+			return false
+		}
+		switch strings.TrimLeft(a, "-") {
+		case "iceberg", "iceberg=true", "iceberg=1":
+			return strings.HasPrefix(a, "-")
+		}
+	}
+	return false
 }
 
 // compactFlags parses and checks compact's flags; a usage mistake is

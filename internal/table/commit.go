@@ -211,7 +211,8 @@ func (id identity) props() iceberg.Properties {
 }
 
 // find looks for the batch in the summaries of the current snapshot and its
-// ancestors (a snapshot off the main branch's history does not count).
+// ancestors (a snapshot off the main branch's history does not count), then
+// among the batches of expired snapshots (PropExpiredBatches).
 // Found, it fills res and reports true; found with another hash, it
 // returns ErrConflictingBatch.
 func (id identity) find(tbl *itable.Table, res *Result) (bool, error) {
@@ -233,7 +234,8 @@ func (id identity) find(tbl *itable.Table, res *Result) (bool, error) {
 		}
 		s = tbl.SnapshotByID(*s.ParentSnapshotID)
 	}
-	return false, nil
+	// Batches of expired snapshots (expire.go).
+	return id.findExpired(tbl, res)
 }
 
 // hashRows hashes every column of every row, in order.

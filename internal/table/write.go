@@ -148,13 +148,54 @@ func getter(col string) func(*lake.Row) string {
 // ids, zstd, dictionaries for the low-cardinality columns. The same rows
 // always give the same bytes.
 func encode(sc *arrow.Schema, rows []lake.Row, idx []int) ([]byte, *metadata.FileMetaData, error) {
+	rec, err := record(sc, rows, idx)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rec.Release()
+	var buf bytes.Buffer
+	w, err := pqarrow.NewFileWriter(sc, &buf, writerProps(), pqarrow.DefaultWriterProps())
+	if err != nil {
+		return nil, nil, fmt.Errorf("table: parquet: %w", err)
+	}
+	if err := w.Write(rec); err != nil {
+		w.Close()
+		return nil, nil, fmt.Errorf("table: parquet: %w", err)
+	}
+	if err := w.Close(); err != nil {
+		return nil, nil, fmt.Errorf("table: parquet: %w", err)
+	}
+	md, err := w.FileMetadata()
+	if err != nil {
+		return nil, nil, fmt.Errorf("table: parquet: %w", err)
+	}
+	return buf.Bytes(), md, nil
+}
+
+// writerProps are the Parquet settings of every data file eventlake writes.
+func writerProps() *parquet.WriterProperties {
+	return parquet.NewWriterProperties(
+		parquet.WithCompression(compress.Codecs.Zstd),
+		parquet.WithCompressionLevel(1), // 25% faster than the default level, 2% larger
+		parquet.WithMaxRowGroupLength(128<<10),
+		parquet.WithDictionaryDefault(false),
+		parquet.WithDictionaryFor(ColName, true),
+		parquet.WithDictionaryFor(ColType, true),
+		parquet.WithDictionaryFor(ColSubtype, true),
+		parquet.WithStats(true),
+	)
+}
+
+// record builds the Arrow record of rows[idx...] in the table's Arrow
+// schema sc.
+func record(sc *arrow.Schema, rows []lake.Row, idx []int) (arrow.RecordBatch, error) {
 	rb := array.NewRecordBuilder(memory.DefaultAllocator, sc)
 	defer rb.Release()
 	for i, f := range sc.Fields() {
 		switch fb := rb.Field(i).(type) {
 		case *array.TimestampBuilder:
 			if f.Name != ColDatetime {
-				return nil, nil, fmt.Errorf("table: column %s: no value for it", f.Name)
+				return nil, fmt.Errorf("table: column %s: no value for it", f.Name)
 			}
 			fb.Reserve(len(idx))
 			for _, k := range idx {
@@ -164,7 +205,7 @@ func encode(sc *arrow.Schema, rows []lake.Row, idx []int) ([]byte, *metadata.Fil
 			get := getter(f.Name)
 			if get == nil || f.Name == ColDatetime {
 				if !f.Nullable {
-					return nil, nil, fmt.Errorf("table: required column %s: no value for it", f.Name)
+					return nil, fmt.Errorf("table: required column %s: no value for it", f.Name)
 				}
 				fb.AppendNulls(len(idx))
 				continue
@@ -183,41 +224,12 @@ func encode(sc *arrow.Schema, rows []lake.Row, idx []int) ([]byte, *metadata.Fil
 			}
 		default:
 			if !f.Nullable {
-				return nil, nil, fmt.Errorf("table: required column %s of type %s: no value for it", f.Name, f.Type)
+				return nil, fmt.Errorf("table: required column %s of type %s: no value for it", f.Name, f.Type)
 			}
 			fb.AppendNulls(len(idx))
 		}
 	}
-	rec := rb.NewRecordBatch()
-	defer rec.Release()
-
-	props := parquet.NewWriterProperties(
-		parquet.WithCompression(compress.Codecs.Zstd),
-		parquet.WithCompressionLevel(1), // 25% faster than the default level, 2% larger
-		parquet.WithMaxRowGroupLength(128<<10),
-		parquet.WithDictionaryDefault(false),
-		parquet.WithDictionaryFor(ColName, true),
-		parquet.WithDictionaryFor(ColType, true),
-		parquet.WithDictionaryFor(ColSubtype, true),
-		parquet.WithStats(true),
-	)
-	var buf bytes.Buffer
-	w, err := pqarrow.NewFileWriter(sc, &buf, props, pqarrow.DefaultWriterProps())
-	if err != nil {
-		return nil, nil, fmt.Errorf("table: parquet: %w", err)
-	}
-	if err := w.Write(rec); err != nil {
-		w.Close()
-		return nil, nil, fmt.Errorf("table: parquet: %w", err)
-	}
-	if err := w.Close(); err != nil {
-		return nil, nil, fmt.Errorf("table: parquet: %w", err)
-	}
-	md, err := w.FileMetadata()
-	if err != nil {
-		return nil, nil, fmt.Errorf("table: parquet: %w", err)
-	}
-	return buf.Bytes(), md, nil
+	return rb.NewRecordBatch(), nil
 }
 
 // put stores a data file unless a file of the same size is already at loc:

@@ -1,0 +1,631 @@
+package table
+
+import (
+	"container/heap"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	iofs "io/fs"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"github.com/apache/iceberg-go"
+	iceio "github.com/apache/iceberg-go/io"
+	itable "github.com/apache/iceberg-go/table"
+
+	"github.com/eventlake/eventlake/internal/lake"
+)
+
+// The merge of a round streams: each input file is read ChunkRows rows at
+// a time (a smaller file whole), in created_datetime order (Commit writes every file sorted by
+// it), and a heap merges the inputs by (created_datetime, input order, row).
+// That is also the de-duplication order, so the first copy of an
+// event_uuid the merge meets is the one kept: the earliest
+// created_datetime, then the earliest commit (data sequence number), then
+// file path, then row. The kept rows go to a streaming Parquet writer, a
+// row group at a time, cutting a new file at the target size. What stays
+// in memory: one batch per input (at most MaxInputs inputs at once), the
+// row group being encoded, and the set of the partition's event_uuids.
+
+// merged is what mergeRound made.
+type merged struct {
+	files      []iceberg.DataFile
+	rows       int64 // rows written
+	duplicates int64 // rows dropped
+	written    int   // files written (not found from an earlier attempt)
+}
+
+// mergeRound reads the round's inputs, keeps the first copy of each
+// event_uuid (none whose event_uuid a kept file holds), and writes the
+// rest sorted by created_datetime into files named compacted.<id>.<n>.parquet
+// in the partition's folder. It commits nothing.
+func mergeRound(ctx context.Context, tbl *itable.Table, r *round, opts CompactOptions) (*merged, error) {
+	fsys, err := tbl.FS(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("table: file system of %s: %w", tbl.Location(), err)
+	}
+	seen := map[string]struct{}{}
+	for _, k := range r.kept {
+		if err := readUUIDs(ctx, fsys, k.file.FilePath(), seen); err != nil {
+			return nil, err
+		}
+	}
+	w, err := newOutWriter(ctx, tbl, r, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer w.abort()
+	out := &merged{}
+	// At most MaxInputs files are merged at once: a partition with more is
+	// merged group after group (in input order), each group into files of
+	// its own, sharing the set of event_uuids kept.
+	for lo := 0; lo < len(r.inputs); lo += opts.MaxInputs {
+		group := r.inputs[lo:min(lo+opts.MaxInputs, len(r.inputs))]
+		if err := mergeGroup(ctx, fsys, group, lo, opts, seen, w, out); err != nil {
+			return nil, err
+		}
+		if err := w.cut(); err != nil {
+			return nil, err
+		}
+	}
+	if err := w.finish(); err != nil {
+		return nil, err
+	}
+	out.files, out.written = w.files, w.written
+	return out, nil
+}
+
+// mergeGroup merges a group of inputs (the first has number first) into w.
+func mergeGroup(ctx context.Context, fsys iceio.IO, group []input, first int, opts CompactOptions, seen map[string]struct{}, w *outWriter, out *merged) error {
+	h := &mergeHeap{}
+	defer func() {
+		for _, s := range h.all {
+			s.close()
+		}
+	}()
+	for i, in := range group {
+		// A file of at most ChunkRows rows is read whole and closed at
+		// once; a bigger one ChunkRows rows at a time.
+		batch := int(min(int64(opts.ChunkRows), max(in.file.Count(), 1)))
+		s, err := openSource(ctx, fsys, in.file.FilePath(), first+i, in.file.Count(), batch)
+		if err != nil {
+			return err
+		}
+		h.all = append(h.all, s)
+		ok, err := s.next()
+		if err != nil {
+			return err
+		}
+		if ok {
+			h.items = append(h.items, s)
+		}
+	}
+	heap.Init(h)
+	for h.Len() > 0 {
+		s := h.items[0]
+		row := s.row()
+		if _, dup := seen[row.EventUUID]; dup {
+			out.duplicates++
+		} else {
+			seen[row.EventUUID] = struct{}{}
+			out.rows++
+			if err := w.add(row); err != nil {
+				return err
+			}
+		}
+		ok, err := s.next()
+		if err != nil {
+			return err
+		}
+		if ok {
+			heap.Fix(h, 0)
+		} else {
+			heap.Pop(h)
+		}
+	}
+	return nil
+}
+
+// source is one input file being read in order: a batch of rows at a time,
+// copied out of Arrow (one string per column and batch, which the rows'
+// strings slice), so that the reader's buffers go at once, and a file read
+// to its end is closed.
+type source struct {
+	path  string
+	order int // its place in the round's inputs
+	f     io.Closer
+	rr    pqarrow.RecordReader // nil once closed
+	rows  []lake.Row
+	ts    []int64 // created_datetime of rows, µs
+	pos   int     // current row
+	read  int64   // rows loaded before this batch
+	total int64   // rows in the file, from the manifest
+	first bool
+}
+
+func openSource(ctx context.Context, fsys iceio.IO, path string, order int, total int64, batch int) (*source, error) {
+	f, rd, err := openParquet(fsys, path)
+	if err != nil {
+		return nil, err
+	}
+	fr, err := pqarrow.NewFileReader(rd, pqarrow.ArrowReadProperties{BatchSize: int64(batch)}, memory.DefaultAllocator)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("table: read %s: %w", path, err)
+	}
+	rr, err := fr.GetRecordReader(ctx, nil, nil)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("table: read %s: %w", path, err)
+	}
+	return &source{path: path, order: order, f: f, rr: rr, pos: -1, total: total, first: true}, nil
+}
+
+func openParquet(fsys iceio.IO, path string) (io.Closer, *file.Reader, error) {
+	f, err := fsys.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("table: open %s: %w", path, err)
+	}
+	rd, err := file.NewParquetReader(f)
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("table: read %s: %w", path, err)
+	}
+	return f, rd, nil
+}
+
+// next moves to the next row; false at the end of the file.
+func (s *source) next() (bool, error) {
+	s.pos++
+	if s.pos >= len(s.rows) {
+		if err := s.load(); err != nil {
+			return false, err
+		}
+		if len(s.rows) == 0 {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// load reads the next batch into rows (none at the end) and closes the
+// file once it has been read to its end.
+func (s *source) load() error {
+	var last int64
+	if n := len(s.ts); n > 0 {
+		last = s.ts[n-1]
+	}
+	s.read += int64(len(s.rows))
+	clear(s.rows)
+	s.rows, s.ts, s.pos = s.rows[:0], s.ts[:0], 0
+	if s.rr == nil {
+		return nil
+	}
+	if !s.rr.Next() {
+		err := s.rr.Err()
+		s.close()
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("table: read %s: %w", s.path, err)
+		}
+		return nil
+	}
+	if err := s.copyRows(s.rr.RecordBatch()); err != nil {
+		return fmt.Errorf("table: read %s: %w", s.path, err)
+	}
+	for i, ts := range s.ts {
+		if (i > 0 && ts < s.ts[i-1]) || (i == 0 && !s.first && ts < last) {
+			return fmt.Errorf("table: data file %s is not sorted by %s (row %d); compaction merges sorted files",
+				s.path, ColDatetime, s.read+int64(i))
+		}
+	}
+	s.first = false
+	if s.read+int64(len(s.rows)) >= s.total {
+		s.close() // read whole: let its buffers go now
+	}
+	return nil
+}
+
+// rowCols are the columns of a record, by role.
+type rowCols struct {
+	uuid, name, typ, subtype, created, event strCol
+	dt                                       *array.Timestamp
+	unit                                     arrow.TimeUnit
+}
+
+// strCol is a string column: array.String or array.LargeString.
+type strCol interface {
+	Value(int) string
+	IsNull(int) bool
+}
+
+// copyRows copies a record's rows into s.rows and s.ts.
+func (s *source) copyRows(rec arrow.RecordBatch) error {
+	c, err := columnsOf(rec)
+	if err != nil {
+		return err
+	}
+	n := int(rec.NumRows())
+	s.rows = slices.Grow(s.rows, n)[:n]
+	s.ts = slices.Grow(s.ts, n)[:n]
+	for _, col := range []struct {
+		c   strCol
+		set func(*lake.Row, string)
+	}{
+		{c.uuid, func(r *lake.Row, v string) { r.EventUUID = v }},
+		{c.name, func(r *lake.Row, v string) { r.EventName = v }},
+		{c.typ, func(r *lake.Row, v string) { r.EventType = v }},
+		{c.subtype, func(r *lake.Row, v string) { r.EventSubtype = v }},
+		{c.created, func(r *lake.Row, v string) { r.CreatedAt = v }},
+		{c.event, func(r *lake.Row, v string) { r.Event = v }},
+	} {
+		copyStrings(col.c, n, func(i int, v string) { col.set(&s.rows[i], v) })
+	}
+	mult, div := int64(1), int64(1)
+	switch c.unit {
+	case arrow.Second:
+		mult = 1e6
+	case arrow.Millisecond:
+		mult = 1e3
+	case arrow.Nanosecond:
+		div = 1e3
+	}
+	for i := range n {
+		ts := int64(c.dt.Value(i)) * mult / div
+		s.ts[i] = ts
+		s.rows[i].CreatedDatetime = time.UnixMicro(ts).UTC()
+	}
+	return nil
+}
+
+// copyStrings hands out the n values of a string column, copied: for
+// array.String, one string holding the column's bytes, sliced per value.
+func copyStrings(c strCol, n int, set func(int, string)) {
+	if a, ok := c.(*array.String); ok {
+		off := a.ValueOffsets()
+		all := string(a.ValueBytes())
+		base := off[0]
+		for i := range n {
+			if !a.IsNull(i) {
+				set(i, all[off[i]-base:off[i+1]-base])
+			}
+		}
+		return
+	}
+	for i := range n {
+		if !c.IsNull(i) {
+			set(i, strings.Clone(c.Value(i)))
+		}
+	}
+}
+
+// row is the current row.
+func (s *source) row() lake.Row { return s.rows[s.pos] }
+
+func (s *source) close() {
+	if s.rr != nil {
+		s.rr.Release()
+		s.f.Close()
+		s.rr = nil
+	}
+}
+
+// columnsOf finds the table's columns in a record by name.
+func columnsOf(rec arrow.RecordBatch) (rowCols, error) {
+	var c rowCols
+	strs := map[string]*strCol{ColUUID: &c.uuid, ColName: &c.name, ColType: &c.typ, ColSubtype: &c.subtype, ColCreated: &c.created, ColEvent: &c.event}
+	for i, f := range rec.Schema().Fields() {
+		if dst, ok := strs[f.Name]; ok {
+			sc, ok := rec.Column(i).(strCol)
+			if !ok {
+				return c, fmt.Errorf("column %s is %s, want a string", f.Name, f.Type)
+			}
+			*dst = sc
+			delete(strs, f.Name)
+			continue
+		}
+		if f.Name == ColDatetime {
+			ts, ok := rec.Column(i).(*array.Timestamp)
+			if !ok {
+				return c, fmt.Errorf("column %s is %s, want a timestamp", f.Name, f.Type)
+			}
+			c.dt, c.unit = ts, f.Type.(*arrow.TimestampType).Unit
+		}
+	}
+	for name := range strs {
+		return c, fmt.Errorf("no column %s", name)
+	}
+	if c.dt == nil {
+		return c, fmt.Errorf("no column %s", ColDatetime)
+	}
+	if c.uuid.(arrow.Array).NullN() > 0 {
+		return c, fmt.Errorf("column %s holds nulls", ColUUID)
+	}
+	return c, nil
+}
+
+// readUUIDs adds the event_uuids of a data file to seen, reading that
+// column only.
+func readUUIDs(ctx context.Context, fsys iceio.IO, path string, seen map[string]struct{}) error {
+	f, rd, err := openParquet(fsys, path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	col := rd.MetaData().Schema.ColumnIndexByName(ColUUID)
+	if col < 0 {
+		return fmt.Errorf("table: data file %s has no column %s", path, ColUUID)
+	}
+	fr, err := pqarrow.NewFileReader(rd, pqarrow.ArrowReadProperties{BatchSize: 64 << 10}, memory.DefaultAllocator)
+	if err != nil {
+		return fmt.Errorf("table: read %s: %w", path, err)
+	}
+	rr, err := fr.GetRecordReader(ctx, []int{col}, nil)
+	if err != nil {
+		return fmt.Errorf("table: read %s: %w", path, err)
+	}
+	defer rr.Release()
+	for rr.Next() {
+		c, ok := rr.RecordBatch().Column(0).(strCol)
+		if !ok {
+			return fmt.Errorf("table: %s: column %s is not a string", path, ColUUID)
+		}
+		for i := 0; i < int(rr.RecordBatch().NumRows()); i++ {
+			seen[strings.Clone(c.Value(i))] = struct{}{}
+		}
+	}
+	if err := rr.Err(); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("table: read %s: %w", path, err)
+	}
+	return nil
+}
+
+// mergeHeap orders sources by their current row: created_datetime, then
+// input order (row order within a source is kept by reading it in order).
+type mergeHeap struct {
+	items []*source
+	all   []*source
+}
+
+func (h *mergeHeap) Len() int { return len(h.items) }
+func (h *mergeHeap) Less(i, j int) bool {
+	a, b := h.items[i], h.items[j]
+	if ta, tb := a.ts[a.pos], b.ts[b.pos]; ta != tb {
+		return ta < tb
+	}
+	return a.order < b.order
+}
+func (h *mergeHeap) Swap(i, j int) { h.items[i], h.items[j] = h.items[j], h.items[i] }
+func (h *mergeHeap) Push(x any)    { h.items = append(h.items, x.(*source)) }
+func (h *mergeHeap) Pop() any {
+	x := h.items[len(h.items)-1]
+	h.items = h.items[:len(h.items)-1]
+	return x
+}
+
+// outWriter writes a round's output files, streaming: rows are encoded a
+// chunk at a time into a buffered row group, and a file is closed once it
+// reaches the target size.
+type outWriter struct {
+	ctx    context.Context
+	tbl    *itable.Table
+	fsys   iceio.IO
+	lp     itable.LocationProvider
+	sc     *arrow.Schema
+	r      *round
+	opts   CompactOptions
+	sortID int
+	idx    []int // 0..ChunkRows-1
+
+	chunk []lake.Row
+	// the open file
+	pw       *pqarrow.FileWriter
+	fw       iceio.FileWriter
+	cw       *countWriter
+	loc, tmp string
+
+	files   []iceberg.DataFile
+	written int
+}
+
+func newOutWriter(ctx context.Context, tbl *itable.Table, r *round, opts CompactOptions) (*outWriter, error) {
+	sc, err := itable.SchemaToArrowSchema(tbl.Schema(), nil, true, false)
+	if err != nil {
+		return nil, fmt.Errorf("table: arrow schema: %w", err)
+	}
+	fsys, err := tbl.FS(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("table: file system of %s: %w", tbl.Location(), err)
+	}
+	lp, err := tbl.LocationProvider()
+	if err != nil {
+		return nil, fmt.Errorf("table: locations: %w", err)
+	}
+	w := &outWriter{ctx: ctx, tbl: tbl, fsys: fsys, lp: lp, sc: sc, r: r, opts: opts,
+		chunk: make([]lake.Row, 0, opts.ChunkRows), idx: make([]int, opts.ChunkRows)}
+	for i := range w.idx {
+		w.idx[i] = i
+	}
+	if so := tbl.SortOrder(); so.Len() == 1 && so.Field(0).SourceID() == fieldID(tbl, ColDatetime) &&
+		so.Field(0).Direction == itable.SortASC {
+		w.sortID = so.OrderID()
+	}
+	return w, nil
+}
+
+// add buffers a row; a full chunk is encoded.
+func (w *outWriter) add(row lake.Row) error {
+	w.chunk = append(w.chunk, row)
+	if len(w.chunk) < w.opts.ChunkRows {
+		return nil
+	}
+	return w.flush()
+}
+
+// flush encodes the chunk into the open file (opening one if needed) and
+// closes the file once it has reached the target size.
+func (w *outWriter) flush() error {
+	if len(w.chunk) == 0 {
+		return nil
+	}
+	if w.pw == nil {
+		if err := w.open(); err != nil {
+			return err
+		}
+	}
+	rec, err := record(w.sc, w.chunk, w.idx[:len(w.chunk)])
+	if err != nil {
+		return err
+	}
+	err = w.pw.WriteBuffered(rec)
+	rec.Release()
+	clear(w.chunk) // drop the views of the inputs' records
+	w.chunk = w.chunk[:0]
+	if err != nil {
+		return fmt.Errorf("table: parquet %s: %w", w.loc, err)
+	}
+	// Written, plus the row group's compressed pages; the page being
+	// filled (at most 1 MiB a column) is not counted yet.
+	if w.cw.n+w.pw.RowGroupTotalCompressedBytes() >= w.opts.TargetSize {
+		return w.close()
+	}
+	return nil
+}
+
+// open starts output file number len(w.files): written aside and renamed
+// into place on a local folder, as put does.
+func (w *outWriter) open() error {
+	rel := w.r.folder + "/compacted." + w.r.id + "." + strconv.Itoa(len(w.files)) + ".parquet"
+	if err := checkRel(rel); err != nil {
+		return err
+	}
+	w.loc = w.lp.NewDataLocation(rel)
+	if !strings.HasSuffix(w.loc, "/"+rel) {
+		return fmt.Errorf("table: data file %s was placed at %s", rel, w.loc)
+	}
+	if err := step(w.ctx, w.opts.step, "write "+rel); err != nil {
+		return err
+	}
+	wfs, ok := w.fsys.(iceio.WriteFileIO)
+	if !ok {
+		return fmt.Errorf("table: the table's file system %T cannot write", w.fsys)
+	}
+	w.tmp = w.loc
+	if _, ok := w.fsys.(iceio.RenameIO); ok {
+		var nonce [8]byte
+		rand.Read(nonce[:])
+		w.tmp = w.loc + ".tmp-" + hex.EncodeToString(nonce[:])
+	}
+	fw, err := wfs.Create(w.tmp)
+	if err != nil {
+		return fmt.Errorf("table: create %s: %w", w.tmp, err)
+	}
+	w.fw, w.cw = fw, &countWriter{w: fw}
+	w.pw, err = pqarrow.NewFileWriter(w.sc, w.cw, writerProps(), pqarrow.DefaultWriterProps())
+	if err != nil {
+		return fmt.Errorf("table: parquet %s: %w", w.loc, err)
+	}
+	return nil
+}
+
+// close finishes the open file, puts it in place and describes it.
+func (w *outWriter) close() error {
+	pw := w.pw
+	w.pw = nil
+	if err := pw.Close(); err != nil { // also closes the file
+		return fmt.Errorf("table: parquet %s: %w", w.loc, err)
+	}
+	md, err := pw.FileMetadata()
+	if err != nil {
+		return fmt.Errorf("table: parquet %s: %w", w.loc, err)
+	}
+	size := w.cw.n
+	found := false
+	if w.tmp != w.loc {
+		if st, ok := w.fsys.(iceio.StatIO); ok {
+			fi, err := st.Stat(w.loc)
+			switch {
+			case err == nil && fi.Size() == size:
+				found = true // an earlier attempt's: same name, same bytes
+			case err != nil && !errors.Is(err, iofs.ErrNotExist):
+				return fmt.Errorf("table: stat %s: %w", w.loc, err)
+			}
+		}
+		// Renamed over an earlier attempt's file too: the fresh
+		// modification time keeps DeleteOrphans' grace from running out
+		// under a round that reuses it.
+		if err := w.fsys.(iceio.RenameIO).Rename(w.tmp, w.loc); err != nil {
+			w.fsys.Remove(w.tmp)
+			return fmt.Errorf("table: rename %s: %w", w.loc, err)
+		}
+	}
+	w.tmp = ""
+	if !found {
+		w.written++
+	}
+	df, err := itable.DataFileFromMetadata(itable.DataFileArgs{
+		Schema: w.tbl.Schema(), Spec: w.tbl.Spec(), Format: iceberg.ParquetFile, Metadata: md,
+		FilePath: w.loc, FileSize: size, Content: iceberg.EntryContentData,
+		PartitionValues: w.r.inputs[0].file.Partition(), SortOrderID: w.sortID,
+		Properties: w.tbl.Properties(), FormatVersion: w.tbl.Metadata().Version(),
+	})
+	if err != nil {
+		return fmt.Errorf("table: describe %s: %w", w.loc, err)
+	}
+	w.files = append(w.files, df)
+	return nil
+}
+
+// cut writes the last chunk and closes the open file: the next rows start
+// a new one.
+func (w *outWriter) cut() error { return w.finish() }
+
+// finish writes the last chunk and closes the last file.
+func (w *outWriter) finish() error {
+	if err := w.flush(); err != nil {
+		return err
+	}
+	if w.pw != nil {
+		return w.close()
+	}
+	return nil
+}
+
+// abort removes a file left half written by an error.
+func (w *outWriter) abort() {
+	if w.pw != nil {
+		w.pw.Close()
+		w.pw = nil
+	}
+	if w.tmp != "" && w.tmp != w.loc {
+		w.fsys.Remove(w.tmp)
+	}
+}
+
+// countWriter counts the bytes written through it.
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func (c *countWriter) Close() error {
+	if cl, ok := c.w.(io.Closer); ok {
+		return cl.Close()
+	}
+	return nil
+}
