@@ -434,6 +434,52 @@ func TestConcurrentOpen(t *testing.T) {
 	wg.Wait()
 }
 
+// TestOpenWhileCommitting: opening the table (which sets up the SQLite
+// catalog: journal mode, its tables) while other connections commit
+// succeeds; SQLite's "database is locked" during that setup is waited out.
+func TestOpenWhileCommitting(t *testing.T) {
+	wh := t.TempDir()
+	writer := open(t, wh)
+	rows := genRows(t, 40, 5)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(done)
+		for i := range 20 {
+			b := Batch{Source: "w", First: fmt.Sprint(2 * i), Last: fmt.Sprint(2*i + 1), Rows: rows[2*i : 2*i+2]}
+			if _, err := writer.Commit(context.Background(), b); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := 0; ; n++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				tb, err := Open(context.Background(), Options{Warehouse: wh})
+				if err != nil {
+					t.Errorf("opener %d, open %d: %v", g, n, err)
+					return
+				}
+				if err := tb.Close(); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
 // TestHostileEventTypes: whatever an event type holds, every file lands
 // below the table's location (nothing else in the warehouse but the
 // catalog), and each event reads back with its own type.
