@@ -164,8 +164,8 @@ func Catalog(ctx context.Context, l Location, opts *Options) (catalog.Catalog, e
 }
 
 // Open opens the table a URL names, creating the Glue database and the
-// table if absent (table.Open). close releases the table and the catalog.
-func Open(ctx context.Context, raw string, opts *Options) (tb *table.Table, close func() error, err error) {
+// table if absent (table.Open). release closes the table and the catalog.
+func Open(ctx context.Context, raw string, opts *Options) (tb *table.Table, release func() error, err error) {
 	l, err := Parse(raw)
 	if err != nil {
 		return nil, nil, err
