@@ -51,9 +51,9 @@ func (w *tableWorld) lambda() string {
 }
 
 // read reads the table back with iceberg-go through the Glue catalog:
-// event_uuid -> its data files, as lake-like keys
-// (event_type=T/created_date=D/<file>) so that world.check applies; and
-// the number of snapshots.
+// event_uuid -> the partition folders of the data files holding it, as
+// lake-like keys (event_type=T/created_date=D/files) so that world.check
+// applies; and the number of snapshots.
 func (w *tableWorld) read() (map[string][]string, int) {
 	w.t.Helper()
 	ctx := context.Background()
@@ -69,19 +69,30 @@ func (w *tableWorld) read() (map[string][]string, int) {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	sc := tbl.Scan()
+	sc := tbl.Scan(itable.WithSelectedFields(table.ColUUID))
 	tasks, err := sc.PlanFiles(ctx)
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	out := map[string][]string{}
+	// One read per partition folder (each ReadTasks call opens its own S3
+	// client): a row read from a folder's files is in that partition.
+	byDir := map[string][]itable.FileScanTask{}
+	var dirs []string
 	for _, task := range tasks {
 		path := task.File.FilePath()
 		if !strings.HasPrefix(path, "s3://lake/warehouse/eventlake.db/events/data/") {
 			w.t.Fatalf("data file %s outside the table's folder", path)
 		}
-		key := lakeKey(path)
-		_, recs, err := sc.ReadTasks(ctx, []itable.FileScanTask{task})
+		dir := path[:strings.LastIndexByte(path, '/')+1]
+		if byDir[dir] == nil {
+			dirs = append(dirs, dir)
+		}
+		byDir[dir] = append(byDir[dir], task)
+	}
+	out := map[string][]string{}
+	for _, dir := range dirs {
+		key := lakeKey(dir + "files")
+		_, recs, err := sc.ReadTasks(ctx, byDir[dir])
 		if err != nil {
 			w.t.Fatal(err)
 		}
