@@ -1,7 +1,9 @@
 // Command lambda is the eventlake Lambda function (built as "bootstrap" for
 // the provided.al2023 runtime; see scripts/buildlambda). The function's
 // handler setting (the _HANDLER variable of custom runtimes) picks the job:
-// "land" (or empty) lands Kinesis and SQS batches in the S3 lake;
+// "land" (or empty) lands Kinesis and SQS batches in the S3 lake (or, when
+// EVENTLAKE_TABLE is set and it is built with -tags iceberg, in an Iceberg
+// table in Glue);
 // "compact" compacts the lake, run on a schedule. Configuration comes from
 // the environment: see internal/function/config.go and compact.go.
 package main
@@ -44,9 +46,7 @@ func compact(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if mb, err := strconv.ParseInt(os.Getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"), 10, 64); err == nil && os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(mb << 20 * 8 / 10) // collect harder before the function's memory runs out
-	}
+	setMemoryLimit()
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	store, err := lakeurl.Open(ctx, cfg.LakeURL, nil)
 	if err != nil {
@@ -68,6 +68,15 @@ func compact(ctx context.Context) error {
 	return nil
 }
 
+// setMemoryLimit sets the Go memory limit to 80% of the function's memory
+// unless GOMEMLIMIT says otherwise: collect harder before the function's
+// memory runs out.
+func setMemoryLimit() {
+	if mb, err := strconv.ParseInt(os.Getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"), 10, 64); err == nil && os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(mb << 20 * 8 / 10)
+	}
+}
+
 func land(ctx context.Context) error {
 	cfg, err := function.ConfigFromEnv(os.Getenv)
 	if err != nil {
@@ -79,6 +88,15 @@ func land(ctx context.Context) error {
 		return fmt.Errorf("%s: %w", function.EnvLakeURL, err)
 	}
 	deps := function.Deps{Lake: store, Log: log, Metrics: os.Stdout, FunctionName: os.Getenv("AWS_LAMBDA_FUNCTION_NAME")}
+	if cfg.TableURL != "" {
+		sink, closeTable, err := tableSink(ctx, cfg, store)
+		if err != nil {
+			return err
+		}
+		defer closeTable()
+		deps.Sink = sink
+		setMemoryLimit() // Parquet encoding allocates ~10x a batch's bytes
+	}
 	if cfg.DeadLetterQueueURL != "" {
 		q, err := sqs.Open(ctx, cfg.DeadLetterQueueURL, sqs.Options{})
 		if err != nil {

@@ -141,13 +141,37 @@ func s3Actions(sts []statement) []string {
 }
 
 // TestLandingFunctionOnlyCreatesObjects: the landing function creates
-// objects (conditional puts, multipart ones aborted on failure) and does
-// nothing else to S3: internal/function and the lake writer never read,
-// list or delete. Only compaction deletes.
+// objects in the lake (conditional puts, multipart ones aborted on
+// failure) and does nothing else to it: internal/function and the lake
+// writer never read, list or delete. Only compaction deletes there. With
+// the Iceberg table, it also reads, writes and deletes below the warehouse
+// prefix (iceberg.tf) and lists the bucket, and nothing more.
 func TestLandingFunctionOnlyCreatesObjects(t *testing.T) {
 	forEach(t, func(t *testing.T, p *plan) {
-		if got := s3Actions(p.roleStatements(t, "aws_iam_role.function")); !slices.Equal(got, []string{"s3:AbortMultipartUpload", "s3:PutObject"}) {
-			t.Errorf("the landing function may %v on S3, want exactly s3:PutObject and s3:AbortMultipartUpload", got)
+		bucket := "arn:aws:s3:::" + p.one(t, "aws_s3_bucket.lake").After["bucket"].(string)
+		want := map[string][]string{bucket + "/" + p.str("lake_prefix") + "/*": {"s3:AbortMultipartUpload", "s3:PutObject"}}
+		if p.vars["iceberg_table"] == true {
+			want[bucket+"/"+p.str("iceberg_prefix")+"/*"] = []string{"s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:PutObject"}
+			want[bucket] = []string{"s3:ListBucket"}
+		}
+		got := map[string][]string{}
+		for _, s := range p.roleStatements(t, "aws_iam_role.function") {
+			for _, r := range s.Resource {
+				for _, a := range s3Actions([]statement{s}) {
+					if !slices.Contains(got[r], a) {
+						got[r] = append(got[r], a)
+					}
+				}
+			}
+		}
+		for r := range got {
+			sort.Strings(got[r])
+			if len(got[r]) == 0 {
+				delete(got, r)
+			}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("the landing function may on S3\n%v\nwant exactly\n%v", got, want)
 		}
 		if p.compaction() {
 			if got := s3Actions(p.roleStatements(t, "aws_iam_role.compaction")); !slices.Contains(got, "s3:DeleteObject") {
@@ -204,7 +228,7 @@ func TestPolicyARNsNameResourcesOfThePlan(t *testing.T) {
 			}
 			return out
 		}
-		region, lakePrefix := p.str("region"), p.str("lake_prefix")
+		region, lakePrefix, icebergPrefix := p.str("region"), p.str("lake_prefix"), p.str("iceberg_prefix")
 		check := func(where, arn string) {
 			m := arnRE.FindStringSubmatch(arn)
 			if m == nil {
@@ -219,7 +243,21 @@ func TestPolicyARNsNameResourcesOfThePlan(t *testing.T) {
 			switch svc {
 			case "s3":
 				bucket, obj, hasObj := strings.Cut(rest, "/")
-				ok = slices.Contains(names("aws_s3_bucket", "bucket"), bucket) && (!hasObj || obj == lakePrefix+"/*" || obj == "*")
+				ok = slices.Contains(names("aws_s3_bucket", "bucket"), bucket) &&
+					(!hasObj || obj == lakePrefix+"/*" || obj == "*" || (p.vars["iceberg_table"] == true && obj == icebergPrefix+"/*"))
+			case "glue":
+				dbs := names("aws_glue_catalog_database", "name")
+				kind, name, _ := strings.Cut(rest, "/")
+				db, tbl, hasTable := strings.Cut(name, "/")
+				switch kind {
+				case "catalog":
+					ok = name == ""
+				case "database":
+					ok = slices.Contains(dbs, name)
+				case "table":
+					// The Iceberg table is created by the function (iceberg.tf).
+					ok = hasTable && slices.Contains(dbs, db) && (tbl == "events" || slices.Contains(names("aws_glue_catalog_table", "name"), tbl))
+				}
 			case "sqs":
 				ok = slices.Contains(names("aws_sqs_queue", "name"), rest)
 			case "kinesis":
@@ -707,7 +745,8 @@ func TestOutputs(t *testing.T) {
 	forEach(t, func(t *testing.T, p *plan) {
 		for _, o := range []string{"stream_name", "stream_arn", "bucket", "lake_url", "ingest_queue_url", "dead_letter_queue_url",
 			"failed_batches_queue_url", "new_data_queue_url", "function_name", "glue_database", "glue_table", "create_events_view",
-			"compaction_function_name", "compaction_queue_url", "compaction_dlq_url", "kms_key_arn", "athena_workgroup", "dashboard_name"} {
+			"compaction_function_name", "compaction_queue_url", "compaction_dlq_url", "kms_key_arn", "athena_workgroup", "dashboard_name",
+			"iceberg_table_url", "iceberg_database"} {
 			if _, ok := p.raw.PlannedValues.Outputs[o]; !ok {
 				t.Errorf("no output %s", o)
 			}

@@ -54,6 +54,10 @@ var varSets = []varSet{
 		"compaction_schedule": "", "compression": "zstd", "layout": "type",
 		"shard_count": 3, "transition_to_ia_days": 30, "expiration_days": 400, "lake_prefix": "prod/events_v2",
 	}},
+	// The Iceberg table (iceberg.tf), its warehouse in a nested prefix.
+	{name: "iceberg", vars: map[string]any{"iceberg_table": true, "iceberg_prefix": "tables/iceberg"}},
+	{name: "iceberg-refused", vars: map[string]any{"iceberg_table": true, "expiration_days": 400, "iceberg_prefix": "events/w"},
+		fail: []string{"iceberg_table needs expiration_days = 0", "iceberg_prefix and lake_prefix must not contain one another"}},
 	// Every validation below fails at once: Terraform reports them all.
 	{name: "invalid-variables", vars: map[string]any{
 		"name_prefix": "xn--lake", "lake_prefix": "a//b", "event_types": []string{"payment", "a,b"},
@@ -68,7 +72,9 @@ var varSets = []varSet{
 	}},
 	{name: "invalid-more", vars: map[string]any{
 		"lake_prefix": "athena-results/x", "event_types": []string{"payment:x"}, "name_prefix": "lake-",
+		"iceberg_prefix": "w//x",
 	}, fail: []string{
+		"The Iceberg prefix must be folders of lower-case letters",
 		"The lake prefix may not be in athena-results/",
 		"Each event type must be non-empty, without commas",
 		"not ending with a dash",

@@ -72,6 +72,54 @@ data "aws_iam_policy_document" "function" {
     resources = ["${local.arn.bucket}/${var.lake_prefix}/*"]
   }
 
+  # The Iceberg table (iceberg.tf): exactly what iceberg-go's Glue catalog
+  # calls. Opening: GetDatabase (does the database exist; its location),
+  # GetTable; at the first start CreateTable; each commit GetTable and
+  # UpdateTable (compare-and-swap on the table's VersionId).
+  dynamic "statement" {
+    for_each = local.iceberg ? [1] : []
+    content {
+      sid       = "ReadTheTableDatabase"
+      actions   = ["glue:GetDatabase"]
+      resources = [local.iceberg_arn.catalog, local.iceberg_arn.database]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = local.iceberg ? [1] : []
+    content {
+      sid       = "CommitToTheTable"
+      actions   = ["glue:GetTable", "glue:CreateTable", "glue:UpdateTable"]
+      resources = [local.iceberg_arn.catalog, local.iceberg_arn.database, local.iceberg_arn.table]
+    }
+  }
+
+  # Table files: data files and metadata are written (in place, whole),
+  # metadata and manifests read, old metadata files deleted after a commit
+  # (write.metadata.delete-after-commit), and a data file looked up by name
+  # before it is written (a retry reuses it), which needs ListBucket for a
+  # missing key to be a 404 rather than a 403.
+  dynamic "statement" {
+    for_each = local.iceberg ? [1] : []
+    content {
+      sid     = "ReadAndWriteTheTable"
+      actions = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
+      # File names come from the data; the warehouse prefix is the
+      # narrowest scope S3 offers.
+      #tfsec:ignore:aws-iam-no-policy-wildcards
+      resources = ["${local.arn.bucket}/${var.iceberg_prefix}/*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = local.iceberg ? [1] : []
+    content {
+      sid       = "FindTableFiles"
+      actions   = ["s3:ListBucket"]
+      resources = [local.arn.bucket]
+    }
+  }
+
   statement {
     sid     = "WriteLogs"
     actions = ["logs:CreateLogStream", "logs:PutLogEvents"]

@@ -29,6 +29,7 @@ resource "aws_lambda_function" "eventlake" {
       EVENTLAKE_DEADLINE_MARGIN               = "5s"
       EVENTLAKE_LOG_LEVEL                     = var.log_level
       EVENTLAKE_METRICS_NAMESPACE             = local.metrics_namespace
+      EVENTLAKE_TABLE                         = local.iceberg ? local.iceberg_url : "" # iceberg.tf
     }
   }
 

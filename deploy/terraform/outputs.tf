@@ -87,3 +87,13 @@ output "dashboard_name" {
   description = "The CloudWatch dashboard."
   value       = aws_cloudwatch_dashboard.main.dashboard_name
 }
+
+output "iceberg_table_url" {
+  description = "With iceberg_table, the table the landing function commits to (its EVENTLAKE_TABLE: glue://DATABASE/TABLE?warehouse=s3://...); null otherwise. Athena, Spark and PyIceberg open it as <database>.events in the Glue catalog."
+  value       = local.iceberg ? local.iceberg_url : null
+}
+
+output "iceberg_database" {
+  description = "With iceberg_table, the Glue database holding the Iceberg table events; null otherwise."
+  value       = one(aws_glue_catalog_database.iceberg[*].name)
+}

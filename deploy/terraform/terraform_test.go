@@ -140,6 +140,7 @@ func TestFunctionEnvironmentMatchesTheCode(t *testing.T) {
 			function.EnvLakeURL:            `"s3://${aws_s3_bucket.lake.bucket}/${var.lake_prefix}"`,
 			function.EnvDeadLetterQueueURL: "aws_sqs_queue.dead_letters.url",
 			function.EnvLayout:             "var.layout",
+			function.EnvTable:              `local.iceberg ? local.iceberg_url : ""`,
 		}},
 		{"compaction", function.CompactEnvVars, map[string]string{
 			function.EnvMetricsNamespace:   "local.metrics_namespace",
@@ -267,7 +268,7 @@ func TestVariablesAreDeclaredAndValidated(t *testing.T) {
 			}
 		}
 	}
-	unvalidated := []string{"lambda_zip", "versioning", "bisect_batch_on_function_error", "tags"} // any value of their type is fine
+	unvalidated := []string{"lambda_zip", "versioning", "bisect_batch_on_function_error", "tags", "iceberg_table"} // any value of their type is fine
 	for v, b := range declared {
 		has := false
 		for _, s := range b.Body.Blocks {

@@ -485,3 +485,20 @@ variable "compaction_partitions_at_once" {
     error_message = "compaction_partitions_at_once must be within 1..64."
   }
 }
+
+variable "iceberg_table" {
+  description = "Land events into an Apache Iceberg table in Glue (database <name>_iceberg, table events, files under s3://<bucket>/<iceberg_prefix>/) instead of the lake's objects; dead letters still go to the queue. Needs lambda_zip built with -tags iceberg (go run ./scripts/buildlambda -tags iceberg). Off by default: docs/iceberg.md, Glue and the Lambda."
+  type        = bool
+  default     = false
+}
+
+variable "iceberg_prefix" {
+  description = "With iceberg_table, the key prefix of the Iceberg warehouse in the lake bucket: folders as lake_prefix, not inside it."
+  type        = string
+  default     = "warehouse"
+
+  validation {
+    condition     = length(var.iceberg_prefix) <= 200 && can(regex("^[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_-]*)*$", var.iceberg_prefix)) && split("/", var.iceberg_prefix)[0] != "athena-results"
+    error_message = "The Iceberg prefix must be folders of lower-case letters, digits, '_' and '-', each beginning with a letter or digit, joined by single slashes, at most 200 characters, not in athena-results/."
+  }
+}

@@ -31,10 +31,11 @@ const (
 	EnvDeadlineMargin     = "EVENTLAKE_DEADLINE_MARGIN"               // stop this long before the deadline; default 5s
 	EnvLogLevel           = "EVENTLAKE_LOG_LEVEL"                     // debug, info (default), warn, error
 	EnvMetricsNamespace   = "EVENTLAKE_METRICS_NAMESPACE"             // CloudWatch namespace of the EMF metrics; default eventlake
+	EnvTable              = "EVENTLAKE_TABLE"                         // glue://DATABASE/TABLE?warehouse=s3://BUCKET/PREFIX: land into that Iceberg table instead of the lake's objects; empty: off
 )
 
 // EnvVars lists every variable above.
-var EnvVars = []string{EnvLakeURL, EnvDeadLetterQueueURL, EnvLayout, EnvCompression, EnvFormat, EnvMaxEventSize, EnvDeadLetterMaxBytes, EnvDeadlineMargin, EnvLogLevel, EnvMetricsNamespace}
+var EnvVars = []string{EnvLakeURL, EnvDeadLetterQueueURL, EnvLayout, EnvCompression, EnvFormat, EnvMaxEventSize, EnvDeadLetterMaxBytes, EnvDeadlineMargin, EnvLogLevel, EnvMetricsNamespace, EnvTable}
 
 // Config is the function's configuration.
 type Config struct {
@@ -48,6 +49,10 @@ type Config struct {
 	DeadlineMargin     time.Duration
 	LogLevel           slog.Level
 	MetricsNamespace   string
+	// TableURL, if set, names the Iceberg table events land in (the
+	// bootstrap opens it and passes its sink as Deps.Sink); dead letters
+	// still go to the queue, or to the lake.
+	TableURL string
 }
 
 // ConfigFromEnv reads the configuration, refusing bad values with a message
@@ -56,6 +61,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	c := Config{
 		LakeURL:            getenv(EnvLakeURL),
 		DeadLetterQueueURL: getenv(EnvDeadLetterQueueURL),
+		TableURL:           getenv(EnvTable),
 		MaxEventSize:       event.DefaultMaxSize,
 		DeadLetterMaxBytes: sqs.MaxBatchBytes,
 		DeadlineMargin:     5 * time.Second,

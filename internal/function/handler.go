@@ -33,6 +33,7 @@ type Handler struct {
 	cfg     Config
 	store   lake.Store
 	w       *lake.Writer
+	sink    pipeline.Sink // where batches land: w, or Deps.Sink
 	dlq     DeadLetterSender
 	log     *slog.Logger
 	metrics io.Writer
@@ -43,7 +44,11 @@ type Handler struct {
 
 // Deps are what the handler talks to.
 type Deps struct {
-	Lake         lake.Store       // required
+	Lake lake.Store // required
+	// Sink, if set, is where batches land instead of the lake's objects:
+	// an Iceberg table (internal/table's Sink, whose dead letters go to the
+	// lake). Dead letters sent to the queue do not reach it.
+	Sink         pipeline.Sink
 	DeadLetters  DeadLetterSender // nil: dead letters go to the lake
 	Log          *slog.Logger     // nil: discard
 	Metrics      io.Writer        // EMF documents, one per line (stdout in Lambda); nil: discard
@@ -65,7 +70,11 @@ func New(cfg Config, d Deps) (*Handler, error) {
 	if d.Metrics == nil {
 		d.Metrics = io.Discard
 	}
-	return &Handler{cfg: cfg, store: d.Lake, w: w, dlq: d.DeadLetters, log: d.Log, metrics: d.Metrics, name: d.FunctionName, now: time.Now}, nil
+	sink := d.Sink
+	if sink == nil {
+		sink = w
+	}
+	return &Handler{cfg: cfg, store: d.Lake, w: w, sink: sink, dlq: d.DeadLetters, log: d.Log, metrics: d.Metrics, name: d.FunctionName, now: time.Now}, nil
 }
 
 // Invoke handles a raw invocation: a Kinesis or an SQS event, told apart by
@@ -239,7 +248,7 @@ func (h *Handler) workContext(ctx context.Context) (context.Context, context.Can
 // which event_uuids earlier batches wrote. On a dead-letter send
 // failure, the records that had dead letters are added to Failed.
 func (h *Handler) land(ctx context.Context, name lake.Name, recs []pipeline.Record, seen func([]byte) bool) (pipeline.LandResult, error) {
-	res, err := pipeline.Land(ctx, h.w, name, recs, &pipeline.LandOptions{
+	res, err := pipeline.Land(ctx, h.sink, name, recs, &pipeline.LandOptions{
 		Layout:          h.cfg.Layout,
 		Event:           event.Options{MaxSize: h.cfg.MaxEventSize},
 		KeepDeadLetters: h.dlq != nil,

@@ -82,6 +82,13 @@ type world struct {
 }
 
 func newWorld(t *testing.T) *world {
+	w := newServers(t)
+	w.invoke = testservers.Lambda(t, w.functionEnv())
+	return w
+}
+
+// newServers starts the servers of a world, without the function.
+func newServers(t *testing.T) *world {
 	testservers.Credentials(t)
 	w := &world{t: t, dir: t.TempDir()}
 	w.kinesis = testservers.Kinesalite(t)
@@ -111,7 +118,12 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	w.lakeURL = "s3://lake/events"
-	w.invoke = testservers.Lambda(t, map[string]string{
+	return w
+}
+
+// functionEnv is the landing function's environment in a world.
+func (w *world) functionEnv() map[string]string {
+	return map[string]string{
 		"EVENTLAKE_LAKE_URL":              w.lakeURL,
 		"EVENTLAKE_DEAD_LETTER_QUEUE_URL": w.dlqURL,
 		"EVENTLAKE_DEADLINE_MARGIN":       "2s",
@@ -119,8 +131,7 @@ func newWorld(t *testing.T) *world {
 		"AWS_ENDPOINT_URL_SQS":            w.sqs,
 		"AWS_LAMBDA_FUNCTION_TIMEOUT":     "120",
 		"AWS_LAMBDA_FUNCTION_NAME":        "eventlake",
-	})
-	return w
+	}
 }
 
 // run runs the eventlake binary and returns its stdout; it fails the test

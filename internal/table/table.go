@@ -203,8 +203,12 @@ func (t *Table) ensure(ctx context.Context, hourly bool) (*itable.Table, error) 
 		return nil, fmt.Errorf("table: load %s: %w", t.name(), err)
 	}
 	ns := itable.Identifier{t.ident[0]}
-	if err := t.cat.CreateNamespace(ctx, ns, nil); err != nil && !errors.Is(err, catalog.ErrNamespaceAlreadyExists) {
-		return nil, fmt.Errorf("table: create namespace %s: %w", ns[0], err)
+	// Only an absent namespace is created: a role that may read a
+	// provisioned Glue database but not create one can still open the table.
+	if ok, err := t.cat.CheckNamespaceExists(ctx, ns); err != nil || !ok {
+		if err := t.cat.CreateNamespace(ctx, ns, nil); err != nil && !errors.Is(err, catalog.ErrNamespaceAlreadyExists) {
+			return nil, fmt.Errorf("table: create namespace %s: %w", ns[0], err)
+		}
 	}
 	sc, spec, order := Definition(hourly)
 	tbl, err = t.cat.CreateTable(ctx, t.ident, sc,

@@ -237,7 +237,8 @@ func record(sc *arrow.Schema, rows []lake.Row, idx []int) (arrow.RecordBatch, er
 // an attempt that did not commit or by a concurrent commit of the same
 // batch. It reports whether it wrote. On a local folder the file is written
 // aside and renamed into place, so no reader ever sees part of it; object
-// stores make an object visible whole.
+// stores make an object visible whole, so there the file is written in
+// place (iceberg-go's S3 IO would "rename" by copy and delete).
 func put(fsys iceio.IO, loc string, data []byte) (bool, error) {
 	if st, ok := fsys.(iceio.StatIO); ok {
 		fi, err := st.Stat(loc)
@@ -253,7 +254,7 @@ func put(fsys iceio.IO, loc string, data []byte) (bool, error) {
 		return false, fmt.Errorf("table: the table's file system %T cannot write", fsys)
 	}
 	rn, ok := fsys.(iceio.RenameIO)
-	if !ok {
+	if !ok || !localFile(loc) {
 		if err := wfs.WriteFile(loc, data); err != nil {
 			return false, fmt.Errorf("table: write %s: %w", loc, err)
 		}
@@ -271,6 +272,12 @@ func put(fsys iceio.IO, loc string, data []byte) (bool, error) {
 		return false, fmt.Errorf("table: rename %s: %w", loc, err)
 	}
 	return true, nil
+}
+
+// localFile reports whether a location is on the local file system (a path
+// or file://), where files are written aside and renamed into place.
+func localFile(loc string) bool {
+	return !strings.Contains(loc, "://") || strings.HasPrefix(loc, "file:")
 }
 
 // writeFiles encodes and stores the data files of a batch, one core per

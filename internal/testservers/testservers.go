@@ -1,7 +1,9 @@
 // Package testservers starts the real local servers the integration tests
 // run against: kinesalite (Kinesis), fauxqs (SQS), gofakes3 (S3, in
 // process, behind a proxy that can inject faults) and the Lambda runtime
-// interface emulator running the real bootstrap. scripts/servers/install
+// interface emulator running the real bootstrap (or the one built with
+// -tags iceberg), and a loopback Glue Data Catalog stand-in (glue.go,
+// in process) that keeps UpdateTable's optimistic concurrency. scripts/servers/install
 // puts the first two and the emulator in .cache/; a missing one fails the
 // test with the command to run, it never skips.
 package testservers
@@ -16,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -192,45 +195,75 @@ func NewS3(t testing.TB, buckets ...string) *S3 {
 	return s
 }
 
-var buildOnce sync.Once
-var bootstrapPath string
-var buildErr error
+// builds are the bootstraps built so far, one per set of build tags.
+var builds struct {
+	sync.Mutex
+	m map[string]*build
+}
+
+type build struct {
+	once sync.Once
+	path string
+	err  error
+}
 
 // RemoveBuilds removes what Bootstrap built. A package whose tests call
 // Bootstrap calls it from TestMain, after m.Run.
 func RemoveBuilds() {
-	if bootstrapPath != "" {
-		os.RemoveAll(filepath.Dir(bootstrapPath))
+	builds.Lock()
+	defer builds.Unlock()
+	for _, b := range builds.m {
+		if b.path != "" {
+			os.RemoveAll(filepath.Dir(b.path))
+		}
 	}
 }
 
 // Bootstrap builds the Lambda function as the deployment does
 // (internal/lambdabuild) for this machine's architecture, once per test
-// binary.
-func Bootstrap(t testing.TB) string {
+// binary and set of extra build tags ("iceberg": the bootstrap that lands
+// into an Iceberg table).
+func Bootstrap(t testing.TB, tags ...string) string {
 	t.Helper()
-	buildOnce.Do(func() {
+	key := strings.Join(tags, ",")
+	builds.Lock()
+	if builds.m == nil {
+		builds.m = map[string]*build{}
+	}
+	b := builds.m[key]
+	if b == nil {
+		b = &build{}
+		builds.m[key] = b
+	}
+	builds.Unlock()
+	b.once.Do(func() {
 		dir, err := os.MkdirTemp("", "eventlake-bootstrap-")
 		if err != nil {
-			buildErr = err
+			b.err = err
 			return
 		}
-		bootstrapPath = filepath.Join(dir, "bootstrap")
-		buildErr = lambdabuild.Build(context.Background(), Root(t), runtime.GOARCH, bootstrapPath)
+		b.path = filepath.Join(dir, "bootstrap")
+		b.err = lambdabuild.Build(context.Background(), Root(t), runtime.GOARCH, b.path, tags...)
 	})
-	if buildErr != nil {
-		t.Fatalf("build bootstrap: %v", buildErr)
+	if b.err != nil {
+		t.Fatalf("build bootstrap (tags %q): %v", key, b.err)
 	}
-	return bootstrapPath
+	return b.path
 }
 
 // Lambda runs the bootstrap under the runtime interface emulator with env
 // and returns the invocation URL.
 func Lambda(t testing.TB, env map[string]string) string {
 	t.Helper()
+	return LambdaOf(t, Bootstrap(t), env)
+}
+
+// LambdaOf runs the given bootstrap (Bootstrap's, maybe with tags) under
+// the runtime interface emulator with env and returns the invocation URL.
+func LambdaOf(t testing.TB, bootstrap string, env map[string]string) string {
+	t.Helper()
 	root := Root(t)
 	rie := need(t, filepath.Join(root, ".cache/bin/aws-lambda-rie"))
-	bootstrap := Bootstrap(t)
 	port, apiPort := FreePort(t), FreePort(t)
 	cmd := exec.Command(rie, "--runtime-interface-emulator-address", fmt.Sprintf("127.0.0.1:%d", port),
 		"--runtime-api-address", fmt.Sprintf("127.0.0.1:%d", apiPort), bootstrap)

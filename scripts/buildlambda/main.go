@@ -5,6 +5,8 @@
 //
 //	go run ./scripts/buildlambda            -> dist/lambda-arm64.zip, dist/lambda-amd64.zip
 //	go run ./scripts/buildlambda -arch arm64 -out DIR
+//	go run ./scripts/buildlambda -tags iceberg -> dist/lambda-iceberg-arm64.zip, ...: the bootstrap
+//	    that can land into an Iceberg table (EVENTLAKE_TABLE; docs/iceberg.md)
 package main
 
 import (
@@ -23,27 +25,33 @@ import (
 func main() {
 	arch := flag.String("arch", "arm64,amd64", "architectures, comma-separated")
 	out := flag.String("out", "dist", "output folder")
+	tags := flag.String("tags", "", "extra build tags, comma-separated (iceberg)")
 	flag.Parse()
-	if err := run(strings.Split(*arch, ","), *out); err != nil {
+	var tagList []string
+	if *tags != "" {
+		tagList = strings.Split(*tags, ",")
+	}
+	if err := run(strings.Split(*arch, ","), *out, tagList); err != nil {
 		fmt.Fprintln(os.Stderr, "buildlambda:", err)
 		os.Exit(1)
 	}
 }
 
-func run(archs []string, out string) error {
+func run(archs []string, out string, tags []string) error {
+	name := strings.Join(append(append([]string{"lambda"}, tags...), ""), "-") // lambda-, lambda-iceberg-
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
 	for _, arch := range archs {
-		dir := filepath.Join(out, "bootstrap-"+arch)
+		dir := filepath.Join(out, "bootstrap-"+strings.TrimPrefix(name, "lambda-")+arch)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
 		}
 		bin := filepath.Join(dir, "bootstrap")
-		if err := lambdabuild.Build(context.Background(), ".", arch, bin); err != nil {
+		if err := lambdabuild.Build(context.Background(), ".", arch, bin, tags...); err != nil {
 			return err
 		}
-		zipPath := filepath.Join(out, "lambda-"+arch+".zip")
+		zipPath := filepath.Join(out, name+arch+".zip")
 		if err := zipOne(zipPath, bin); err != nil {
 			return err
 		}

@@ -1,0 +1,20 @@
+//go:build !iceberg
+
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/eventlake/eventlake/internal/function"
+	"github.com/eventlake/eventlake/internal/lake"
+	"github.com/eventlake/eventlake/internal/pipeline"
+)
+
+// tableSink refuses: this bootstrap was built without the table (the
+// iceberg build tag), which costs every cold start ~0.2 s and ~30 MB
+// (docs/iceberg.md, "Glue and the Lambda").
+func tableSink(context.Context, function.Config, lake.Store) (pipeline.Sink, func() error, error) {
+	return nil, nil, fmt.Errorf("%s is set, but this bootstrap was built without the Iceberg table: "+
+		"build it with go run ./scripts/buildlambda -tags iceberg", function.EnvTable)
+}
