@@ -13,6 +13,7 @@ import (
 	"github.com/eventlake/eventlake/internal/function"
 	"github.com/eventlake/eventlake/internal/invoke"
 	"github.com/eventlake/eventlake/internal/kinesis"
+	"github.com/eventlake/eventlake/internal/lake"
 	"github.com/eventlake/eventlake/internal/lake/lakeurl"
 	"github.com/eventlake/eventlake/internal/sqs"
 )
@@ -114,13 +115,31 @@ func (e env) newFunction(ctx context.Context, lf *lakeFlags, sf *streamFlags, lo
 		}
 		deps.DeadLetters = q
 	}
+	closeAll := func() { store.Close() }
+	if lf.table {
+		// Into the lake folder's Iceberg table, as run --iceberg does: each
+		// delivered batch one commit named by its positions, so a replay
+		// (from TRIM_HORIZON, or a retried batch) commits nothing again.
+		w, err := lake.NewWriter(store, &lake.WriterOptions{Compression: p.comp})
+		if err != nil {
+			store.Close()
+			return nil, nil, err
+		}
+		sink, closeTable, err := openTable(ctx, lf.lake, p.layout, w)
+		if err != nil {
+			store.Close()
+			return nil, nil, err
+		}
+		deps.Sink = sink
+		closeAll = func() { closeTable(); store.Close() }
+	}
 	cfg := function.Config{Layout: p.layout, Compression: p.comp, MaxEventSize: lf.maxEventSize, DeadLetterMaxBytes: sqs.MaxBatchBytes, MetricsNamespace: "eventlake"}
 	h, err := function.New(cfg, deps)
 	if err != nil {
-		store.Close()
+		closeAll()
 		return nil, nil, err
 	}
-	return h, func() { store.Close() }, nil
+	return h, closeAll, nil
 }
 
 // runKinesis consumes a stream like the Lambda event source mapping.

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/eventlake/eventlake/internal/table"
+	"github.com/eventlake/eventlake/internal/testservers"
 )
 
 // TestRunIntoTheTable lands a generated file into the Iceberg table with
@@ -129,4 +130,57 @@ func describeTable(t *testing.T, dir string) (rows int64, snapshots int) {
 		t.Fatal(err)
 	}
 	return s.Rows, s.Snapshots
+}
+
+// TestStreamIntoTheTable consumes a Kinesis stream (kinesalite, 2 shards)
+// into the lake folder's table with `run --from kinesis://… --iceberg`,
+// then replays it from TRIM_HORIZON (a fresh checkpoint): the first pass
+// commits every good event once (as many rows as landing the same
+// generated events from a file writes), the replay commits nothing.
+func TestStreamIntoTheTable(t *testing.T) {
+	testservers.Credentials(t)
+	endpoint := testservers.Kinesalite(t)
+	dir := t.TempDir()
+	gen := []string{"gen", "-n", "3000", "--seed", "11", "--bad", "0.01", "--quiet"}
+	if _, stderr, err := cli(t, nil, append(gen, "--to", "kinesis://events", "--kinesis-endpoint", endpoint, "--create-shards", "2")...); err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	file := filepath.Join(dir, "events.jsonl")
+	if _, stderr, err := cli(t, nil, append(gen, "--to", file)...); err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	out, stderr, err := cli(t, nil, "run", "--from", file, "--lake", filepath.Join(dir, "raw"), "--json", "--quiet")
+	var want summary
+	if err != nil || json.Unmarshal([]byte(out), &want) != nil || want.Written == 0 || want.Dead == 0 {
+		t.Fatalf("landing the file: %v %+v\n%s", err, want, stderr)
+	}
+
+	lakeDir := filepath.Join(dir, "lake")
+	consume := func(checkpoint string) {
+		t.Helper()
+		if _, stderr, err := cli(t, nil, "run", "--from", "kinesis://events", "--kinesis-endpoint", endpoint,
+			"--lake", lakeDir, "--iceberg", "--drain", "--quiet", "--batch-size", "500",
+			"--checkpoint", filepath.Join(dir, checkpoint)); err != nil {
+			t.Fatalf("%v\n%s", err, stderr)
+		}
+	}
+	consume("first.json")
+	rows, snapshots := describeTable(t, lakeDir)
+	if rows != want.Written {
+		t.Fatalf("the table holds %d rows; landing the same events from a file wrote %d", rows, want.Written)
+	}
+	if snapshots < 2 {
+		t.Fatalf("%d snapshots: want one per delivered batch (two shards at least)", snapshots)
+	}
+	if m := glob(t, filepath.Join(lakeDir, "event_type=*")); len(m) != 0 {
+		t.Errorf("Hive objects written besides the table: %v", m)
+	}
+	if dead := glob(t, filepath.Join(lakeDir, "_dead_letters", "reason=*", "*")); len(dead) == 0 {
+		t.Error("no dead letters in the lake folder")
+	}
+
+	consume("replay.json") // no checkpoint: every shard from TRIM_HORIZON
+	if r, s := describeTable(t, lakeDir); r != rows || s != snapshots {
+		t.Fatalf("after the replay: %d rows in %d snapshots, want %d in %d", r, s, rows, snapshots)
+	}
 }
