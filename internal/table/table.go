@@ -22,6 +22,8 @@ import (
 	sqlcat "github.com/apache/iceberg-go/catalog/sql"
 	itable "github.com/apache/iceberg-go/table"
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver, pure Go
+
+	"github.com/eventlake/eventlake/internal/retry"
 )
 
 // Defaults of Options.
@@ -161,13 +163,32 @@ func (t *Table) openSQLite(warehouse string) error {
 	if err != nil {
 		return fmt.Errorf("table: open %s: %w", filepath.Join(dir, CatalogFile), err)
 	}
-	cat, err := sqlcat.NewCatalog(DefaultCatalogName, db, sqlcat.SQLite, props)
+	// Setting the catalog up (its tables, if absent) can meet SQLite's
+	// "database is locked" while other processes commit, even with the busy
+	// timeout (seen under -race with a committing writer): wait it out a
+	// few times.
+	var cat *sqlcat.Catalog
+	for attempt := 0; ; attempt++ {
+		cat, err = sqlcat.NewCatalog(DefaultCatalogName, db, sqlcat.SQLite, props)
+		if err == nil || attempt == 4 || !sqliteBusy(err) {
+			break
+		}
+		if werr := retry.Wait(context.Background(), attempt); werr != nil {
+			break
+		}
+	}
 	if err != nil {
 		db.Close()
 		return fmt.Errorf("table: SQLite catalog %s: %w", filepath.Join(dir, CatalogFile), err)
 	}
 	t.cat, t.db = cat, db
 	return nil
+}
+
+// sqliteBusy: err is SQLite's SQLITE_BUSY ("database is locked").
+func sqliteBusy(err error) bool {
+	m := err.Error()
+	return strings.Contains(m, "SQLITE_BUSY") || strings.Contains(m, "database is locked")
 }
 
 // folder reads a warehouse given as a path or a file:// URL, made absolute.
