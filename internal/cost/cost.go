@@ -291,9 +291,7 @@ func Table(p Prices, t Traffic, provisioned bool) Estimate {
 	t = t.Defaults()
 	base := Eventlake(p, t, provisioned)
 	e := Estimate{Name: base.Name + " into an Iceberg table (Glue)"}
-	for _, l := range base.Lines[:streamLines(provisioned)] {
-		e.Lines = append(e.Lines, l)
-	}
+	e.Lines = append(e.Lines, base.Lines[:streamLines(provisioned)]...)
 	events := t.EventsPerHour * hoursPerMonth
 	shards := mappingShards(t, provisioned)
 	commits := batchesPerHour(t, shards) * hoursPerMonth

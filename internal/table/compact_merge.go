@@ -416,15 +416,12 @@ func (h *mergeHeap) Pop() any {
 // chunk at a time into a buffered row group, and a file is closed once it
 // reaches the target size.
 type outWriter struct {
-	ctx    context.Context
-	tbl    *itable.Table
-	fsys   iceio.IO
-	lp     itable.LocationProvider
-	sc     *arrow.Schema
-	r      *round
-	opts   CompactOptions
-	sortID int
-	idx    []int // 0..ChunkRows-1
+	ctx context.Context
+	tbl *itable.Table
+	target
+	r    *round
+	opts CompactOptions
+	idx  []int // 0..ChunkRows-1
 
 	chunk []lake.Row
 	// the open file
@@ -438,26 +435,14 @@ type outWriter struct {
 }
 
 func newOutWriter(ctx context.Context, tbl *itable.Table, r *round, opts CompactOptions) (*outWriter, error) {
-	sc, err := itable.SchemaToArrowSchema(tbl.Schema(), nil, true, false)
+	tg, err := newTarget(ctx, tbl)
 	if err != nil {
-		return nil, fmt.Errorf("table: arrow schema: %w", err)
+		return nil, err
 	}
-	fsys, err := tbl.FS(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("table: file system of %s: %w", tbl.Location(), err)
-	}
-	lp, err := tbl.LocationProvider()
-	if err != nil {
-		return nil, fmt.Errorf("table: locations: %w", err)
-	}
-	w := &outWriter{ctx: ctx, tbl: tbl, fsys: fsys, lp: lp, sc: sc, r: r, opts: opts,
+	w := &outWriter{ctx: ctx, tbl: tbl, target: tg, r: r, opts: opts,
 		chunk: make([]lake.Row, 0, opts.ChunkRows), idx: make([]int, opts.ChunkRows)}
 	for i := range w.idx {
 		w.idx[i] = i
-	}
-	if so := tbl.SortOrder(); so.Len() == 1 && so.Field(0).SourceID() == fieldID(tbl, ColDatetime) &&
-		so.Field(0).Direction == itable.SortASC {
-		w.sortID = so.OrderID()
 	}
 	return w, nil
 }

@@ -280,6 +280,35 @@ func localFile(loc string) bool {
 	return !strings.Contains(loc, "://") || strings.HasPrefix(loc, "file:")
 }
 
+// target is where and how a table's data files are written: the Arrow
+// schema of its columns, its file system, its location provider, and the
+// sort order id a file sorted by created_datetime declares (0: unsorted).
+type target struct {
+	sc     *arrow.Schema
+	fsys   iceio.IO
+	lp     itable.LocationProvider
+	sortID int
+}
+
+func newTarget(ctx context.Context, tbl *itable.Table) (target, error) {
+	var tg target
+	var err error
+	if tg.sc, err = itable.SchemaToArrowSchema(tbl.Schema(), nil, true, false); err != nil {
+		return tg, fmt.Errorf("table: arrow schema: %w", err)
+	}
+	if tg.fsys, err = tbl.FS(ctx); err != nil {
+		return tg, fmt.Errorf("table: file system of %s: %w", tbl.Location(), err)
+	}
+	if tg.lp, err = tbl.LocationProvider(); err != nil {
+		return tg, fmt.Errorf("table: locations: %w", err)
+	}
+	if so := tbl.SortOrder(); so.Len() == 1 && so.Field(0).SourceID() == fieldID(tbl, ColDatetime) &&
+		so.Field(0).Direction == itable.SortASC {
+		tg.sortID = so.OrderID()
+	}
+	return tg, nil
+}
+
 // writeFiles encodes and stores the data files of a batch, one core per
 // file at a time, and describes each for the manifest. It is the only stage
 // that writes data; the commit loop reuses what it returns.
@@ -288,22 +317,9 @@ func writeFiles(ctx context.Context, tbl *itable.Table, b *Batch, name string) (
 	if err != nil {
 		return nil, err
 	}
-	sc, err := itable.SchemaToArrowSchema(tbl.Schema(), nil, true, false)
+	tg, err := newTarget(ctx, tbl)
 	if err != nil {
-		return nil, fmt.Errorf("table: arrow schema: %w", err)
-	}
-	fsys, err := tbl.FS(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("table: file system of %s: %w", tbl.Location(), err)
-	}
-	lp, err := tbl.LocationProvider()
-	if err != nil {
-		return nil, fmt.Errorf("table: locations: %w", err)
-	}
-	sortID := 0
-	if so := tbl.SortOrder(); so.Len() == 1 && so.Field(0).SourceID() == fieldID(tbl, ColDatetime) &&
-		so.Field(0).Direction == itable.SortASC {
-		sortID = so.OrderID()
+		return nil, err
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(runtime.GOMAXPROCS(0))
@@ -312,22 +328,22 @@ func writeFiles(ctx context.Context, tbl *itable.Table, b *Batch, name string) (
 			if err := gctx.Err(); err != nil {
 				return err
 			}
-			loc := lp.NewDataLocation(p.rel)
+			loc := tg.lp.NewDataLocation(p.rel)
 			if !strings.HasSuffix(loc, "/"+p.rel) {
 				return fmt.Errorf("table: data file %s was placed at %s", p.rel, loc)
 			}
-			data, md, err := encode(sc, b.Rows, p.rows)
+			data, md, err := encode(tg.sc, b.Rows, p.rows)
 			if err != nil {
 				return fmt.Errorf("%w (data file %s)", err, p.rel)
 			}
-			if p.wrote, err = put(fsys, loc, data); err != nil {
+			if p.wrote, err = put(tg.fsys, loc, data); err != nil {
 				return err
 			}
 			p.size = int64(len(data))
 			p.file, err = itable.DataFileFromMetadata(itable.DataFileArgs{
 				Schema: tbl.Schema(), Spec: tbl.Spec(), Format: iceberg.ParquetFile, Metadata: md,
 				FilePath: loc, FileSize: int64(len(data)), Content: iceberg.EntryContentData,
-				PartitionValues: p.values, SortOrderID: sortID, Properties: tbl.Properties(),
+				PartitionValues: p.values, SortOrderID: tg.sortID, Properties: tbl.Properties(),
 				FormatVersion: tbl.Metadata().Version(),
 			})
 			if err != nil {
