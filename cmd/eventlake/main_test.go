@@ -513,12 +513,14 @@ func TestCompactKilled(t *testing.T) {
 	dir := t.TempDir()
 	bin := binary(t)
 	events := filepath.Join(dir, "events.jsonl")
-	if _, _, err := cli(t, nil, "gen", "-n", "20000", "--seed", "9", "--bad", "0", "--dup", "0", "--to", events); err != nil {
+	if _, _, err := cli(t, nil, "gen", "-n", "4000", "--seed", "9", "--bad", "0", "--dup", "0", "--to", events); err != nil {
 		t.Fatal(err)
 	}
+	// Small events, objects, rounds and output objects: many store-changing
+	// steps to kill between, few bytes for the reader to check after each.
 	lakeDir := filepath.Join(dir, "lake")
 	for _, src := range []string{"a", "b"} {
-		if _, stderr, err := cli(t, nil, "run", "--from", events, "--lake", lakeDir, "--source-id", src, "--batch-events", "1000"); err != nil {
+		if _, stderr, err := cli(t, nil, "run", "--from", events, "--lake", lakeDir, "--source-id", src, "--batch-events", "200"); err != nil {
 			t.Fatalf("run: %v\n%s", err, stderr)
 		}
 	}
@@ -555,11 +557,11 @@ func TestCompactKilled(t *testing.T) {
 		return seen
 	}
 	before := view()
-	if len(before) != 20000 {
-		t.Fatalf("%d distinct events landed, want 20000", len(before))
+	if len(before) != 4000 {
+		t.Fatalf("%d distinct events landed, want 4000", len(before))
 	}
 	args := []string{"compact", "--lake", lakeDir, "--older-than", "0", "--grace", "0", "--concurrency", "2",
-		"--target-size", "64KiB", "--max-round-bytes", "512KiB", "--json"}
+		"--target-size", "16KiB", "--max-round-bytes", "128KiB", "--json"}
 	kills := 0
 	for delay := 30 * time.Millisecond; ; delay += 40 * time.Millisecond {
 		cmd := exec.Command(bin, args...)
