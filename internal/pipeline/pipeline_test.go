@@ -143,7 +143,7 @@ func run(t *testing.T, store lake.Store, cfg Config, input []byte, wopts *lake.W
 // enriched; every bad one a dead letter with the right reason and its
 // original bytes; counts add up; re-running adds nothing.
 func TestEndToEnd(t *testing.T) {
-	opts := gen.Options{Events: 30000, Seed: 3, Bad: 0.02, Dup: 0.02, Oversize: 5000}
+	opts := gen.Options{Events: 12000, Seed: 3, Bad: 0.02, Dup: 0.02, Oversize: 5000}
 	x := expect(t, opts)
 	for _, c := range []lake.Compression{lake.None, lake.Gzip, lake.Zstd} {
 		t.Run(c.String(), func(t *testing.T) {
@@ -153,7 +153,7 @@ func TestEndToEnd(t *testing.T) {
 			}
 			// Small batches and chunks, so that cuts, chunk edges and
 			// duplicates across batches all happen.
-			cfg := Config{Source: "events.jsonl", Batch: BatchPolicy{Events: 7000, Bytes: 1 << 20}, ChunkSize: 64 << 10, Event: event.Options{MaxSize: 4096}}
+			cfg := Config{Source: "events.jsonl", Batch: BatchPolicy{Events: 2800, Bytes: 400 << 10}, ChunkSize: 64 << 10, Event: event.Options{MaxSize: 4096}}
 			st := run(t, store, cfg, x.input, &lake.WriterOptions{Compression: c})
 
 			if st.In != int64(opts.Events) || st.Written != int64(len(x.good)) || st.DeadLetters != int64(x.badN) || st.Duplicates != int64(x.dups) {
