@@ -327,7 +327,7 @@ func (w *world) check(x expectation, events map[string][]string, dead []deadlett
 	}
 }
 
-var genOpts = gen.Options{Events: 20000, Seed: 7, Bad: 0.01, Dup: 0.01}
+var genOpts = gen.Options{Events: 10000, Seed: 7, Bad: 0.01, Dup: 0.01}
 
 func (w *world) gen(opts gen.Options, extra ...string) {
 	args := append([]string{"gen", "-n", fmt.Sprint(opts.Events), "--seed", fmt.Sprint(opts.Seed), "--bad", fmt.Sprint(opts.Bad), "--dup", fmt.Sprint(opts.Dup), "--quiet"}, extra...)
