@@ -183,7 +183,7 @@ func TestCompactConfigErrorsNameTheVariable(t *testing.T) {
 }
 
 // TestTableConfigFromEnv: the table maintenance's defaults are the CLI's
-// (tablemaint's tests compare them with internal/table's), "off" turns the
+// (TestTableDefaultsAreTheCLIs compares them with internal/table's), "off" turns the
 // sweep off, and bad values are refused naming their variable.
 func TestTableConfigFromEnv(t *testing.T) {
 	env := func(m map[string]string) func(string) string {
