@@ -28,7 +28,7 @@ const (
 )
 
 // TableConfig is what the table maintenance does. The defaults are the
-// CLI's (a test in tablemaint compares them with internal/table's).
+// CLI's (TestTableDefaultsAreTheCLIs compares them with internal/table's).
 type TableConfig struct {
 	TargetSize      int64         // data files written; files this big are left alone
 	ExpireOlderThan time.Duration // 0: no expiry
