@@ -30,7 +30,7 @@ import (
 // grace is deleted, the younger one kept.
 func TestScheduledGlueTableMaintenance(t *testing.T) {
 	w := newTableWorld(t)
-	opts := gen.Options{Events: 400, Seed: 61}
+	opts := gen.Options{Events: 200, Seed: 61}
 	x := expect(t, opts)
 	var lines [][]byte
 	if err := gen.Each(opts, func(line []byte, _ gen.Kind) error {
@@ -40,10 +40,10 @@ func TestScheduledGlueTableMaintenance(t *testing.T) {
 		t.Fatal(err)
 	}
 	var batches [][]byte
-	for i := 0; i < len(lines); i += 100 {
-		batches = append(batches, kinesisPayload(t, fmt.Sprintf("shardId-%012d", i), lines[i:i+100]))
+	for i := 0; i < len(lines); i += 50 {
+		batches = append(batches, kinesisPayload(t, fmt.Sprintf("shardId-%012d", i), lines[i:i+50]))
 	}
-	batches = append(batches, kinesisPayload(t, "shardId-000000000999", lines[:40])) // delivered again, another shard
+	batches = append(batches, kinesisPayload(t, "shardId-000000000999", lines[:20])) // delivered again, another shard
 	for _, b := range batches {
 		invokeKinesis(t, w.invoke, b)
 	}
