@@ -343,10 +343,10 @@ func TestTableMaintenanceBesideWriters(t *testing.T) {
 	ctx := context.Background()
 	w := newTableWorld(t)
 	var batches [][]byte
-	for b := range 24 {
+	for b := range 12 {
 		batches = append(batches, kinesis(fmt.Sprintf("shardId-%012d", b%3), 1+b*5, 5))
 	}
-	for _, b := range batches[:6] {
+	for _, b := range batches[:3] {
 		w.deliver(b)
 	}
 	env := map[string]string{function.EnvTableExpireOlderThan: "1ms", function.EnvTableOrphansOlderThan: "1h"}
@@ -358,7 +358,7 @@ func TestTableMaintenanceBesideWriters(t *testing.T) {
 	for range 2 {
 		c, _ := w.compactor(maps.Clone(env), nil)
 		wg.Go(func() {
-			for range 4 {
+			for range 3 {
 				out, err := c.Invoke(ctx, []byte(`{"table":true}`))
 				if err != nil {
 					t.Errorf("maintenance beside writers: %v", err)
@@ -376,7 +376,7 @@ func TestTableMaintenanceBesideWriters(t *testing.T) {
 		})
 	}
 	wg.Go(func() {
-		for _, b := range batches[6:] {
+		for _, b := range batches[3:] {
 			w.deliver(b)
 		}
 	})
@@ -389,8 +389,8 @@ func TestTableMaintenanceBesideWriters(t *testing.T) {
 		t.Errorf("%d runs stopped with no deadline", stops)
 	}
 	got := w.events()
-	if len(got) != 120 {
-		t.Errorf("the table holds %d events, want 120", len(got))
+	if len(got) != 60 {
+		t.Errorf("the table holds %d events, want 60", len(got))
 	}
 	for uuid, n := range got {
 		if n != 1 {
