@@ -85,15 +85,6 @@ func TestScheduledGlueTableMaintenance(t *testing.T) {
 		t.Fatalf("scheduled run %+v: want the table's message queued (and no event type: the lake holds none)", res)
 	}
 	w.run("run", "--from", "sqs://compact", "--invoke", invoke, "--drain", "--quiet", "--batch-size", "1")
-
-	after, snapshotsAfter := w.read()
-	w.check(x, after, nil)
-	if files := w.dataFiles(); files >= filesBefore {
-		t.Errorf("%d data files after maintenance, %d before", files, filesBefore)
-	}
-	if snapshotsAfter != 1 {
-		t.Errorf("%d snapshots after maintenance, want 1 (expired all but the last)", snapshotsAfter)
-	}
 	used := w.glue.Calls()
 	for op, n := range calls {
 		used[op] -= n
@@ -107,6 +98,14 @@ func TestScheduledGlueTableMaintenance(t *testing.T) {
 		t.Errorf("Glue calls of the maintenance %v: want a compaction and an expiry commit", used)
 	}
 
+	after, snapshotsAfter := w.read()
+	w.check(x, after, nil)
+	if files := w.dataFiles(); files >= filesBefore {
+		t.Errorf("%d data files after maintenance, %d before", files, filesBefore)
+	}
+	if snapshotsAfter != 1 {
+		t.Errorf("%d snapshots after maintenance, want 1 (expired all but the last)", snapshotsAfter)
+	}
 	if _, err := w.s3.Backend.HeadObject("lake", old); err == nil {
 		t.Errorf("the stray file older than the grace is still there")
 	}
