@@ -4,7 +4,9 @@
 // "land" (or empty) lands Kinesis and SQS batches in the S3 lake (or, when
 // EVENTLAKE_TABLE is set and it is built with -tags iceberg, in an Iceberg
 // table in Glue);
-// "compact" compacts the lake, run on a schedule. Configuration comes from
+// "compact" compacts the lake, run on a schedule (and, when EVENTLAKE_TABLE
+// is set and it is built with -tags iceberg, maintains the table: compaction,
+// snapshot expiry, orphan files). Configuration comes from
 // the environment: see internal/function/config.go and compact.go.
 package main
 
@@ -53,6 +55,14 @@ func compact(ctx context.Context) error {
 		return fmt.Errorf("%s: %w", function.EnvLakeURL, err)
 	}
 	deps := function.CompactDeps{Lake: store, Log: log, Metrics: os.Stdout, FunctionName: os.Getenv("AWS_LAMBDA_FUNCTION_NAME")}
+	if cfg.TableURL != "" {
+		tb, closeTable, err := maintainedTable(cfg)
+		if err != nil {
+			return err
+		}
+		defer closeTable()
+		deps.Table = tb
+	}
 	if cfg.QueueURL != "" {
 		q, err := sqs.Open(ctx, cfg.QueueURL, sqs.Options{})
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/eventlake/eventlake/internal/function"
+	"github.com/eventlake/eventlake/internal/function/tablemaint"
 	"github.com/eventlake/eventlake/internal/lake"
 	"github.com/eventlake/eventlake/internal/pipeline"
 	"github.com/eventlake/eventlake/internal/table"
@@ -30,4 +31,21 @@ func tableSink(ctx context.Context, cfg function.Config, store lake.Store) (pipe
 	}
 	closeTable()
 	return nil, nil, err
+}
+
+// maintainedTable is the table EVENTLAKE_TABLE names, for the compaction
+// function to maintain. It is opened at the first run, never created (the
+// landing function creates it): until then a run does nothing, and the
+// function's role needs no glue:CreateTable.
+func maintainedTable(cfg function.CompactConfig) (function.Table, func() error, error) {
+	if _, err := tableurl.Parse(cfg.TableURL); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", function.EnvTable, err)
+	}
+	tb, err := tablemaint.New(func(ctx context.Context) (*table.Table, func() error, error) {
+		return tableurl.Open(ctx, cfg.TableURL, &tableurl.Options{Table: table.Options{MustExist: true}})
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return tb, tb.Close, nil
 }

@@ -18,3 +18,9 @@ func tableSink(context.Context, function.Config, lake.Store) (pipeline.Sink, fun
 	return nil, nil, fmt.Errorf("%s is set, but this bootstrap was built without the Iceberg table: "+
 		"build it with go run ./scripts/buildlambda -tags iceberg", function.EnvTable)
 }
+
+// maintainedTable refuses, as tableSink does.
+func maintainedTable(function.CompactConfig) (function.Table, func() error, error) {
+	return nil, nil, fmt.Errorf("%s is set, but this bootstrap was built without the Iceberg table, which the compaction function "+
+		"would maintain: build it with go run ./scripts/buildlambda -tags iceberg", function.EnvTable)
+}

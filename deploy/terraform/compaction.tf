@@ -5,6 +5,10 @@
 # each event_uuid, and switches readers with a manifest per partition
 # (docs/compaction.md). Runs overlapping each other are safe; a run that
 # stops at its deadline fails its message, which comes back and goes on.
+# With iceberg_table the schedule also queues one message for the table
+# (it then needs the -tags iceberg zip, as the landing function does): the
+# function compacts the whole table in one snapshot, expires old snapshots
+# and deletes orphan files (docs/iceberg.md, "Scheduled maintenance").
 resource "aws_cloudwatch_log_group" "compaction" {
   count             = var.compaction_schedule != "" ? 1 : 0
   name              = "/aws/lambda/${local.name}-compact"
@@ -15,7 +19,7 @@ resource "aws_cloudwatch_log_group" "compaction" {
 resource "aws_lambda_function" "compaction" {
   count            = var.compaction_schedule != "" ? 1 : 0
   function_name    = "${local.name}-compact"
-  description      = "Compacts the S3 lake: few large objects, no duplicate events"
+  description      = local.iceberg ? "Compacts the S3 lake and maintains the Iceberg table: few large files, no duplicate events" : "Compacts the S3 lake: few large objects, no duplicate events"
   role             = aws_iam_role.compaction[0].arn
   runtime          = "provided.al2023"
   handler          = "compact"
@@ -43,6 +47,13 @@ resource "aws_lambda_function" "compaction" {
       EVENTLAKE_COMPACT_MAX_ROUND_BYTES = tostring(floor(var.compaction_memory_mb * 1048576 / 3))
       EVENTLAKE_COMPACT_CONCURRENCY     = tostring(var.compaction_partitions_at_once)
       EVENTLAKE_COMPACT_QUEUE_URL       = aws_sqs_queue.compaction[0].url
+      # The Iceberg table (iceberg.tf); the data files' target size is
+      # EVENTLAKE_COMPACT_TARGET_SIZE.
+      EVENTLAKE_TABLE                    = local.iceberg ? local.iceberg_url : ""
+      EVENTLAKE_TABLE_EXPIRE_OLDER_THAN  = var.iceberg_expire_older_than
+      EVENTLAKE_TABLE_RETAIN_LAST        = tostring(var.iceberg_retain_last)
+      EVENTLAKE_TABLE_REMEMBER_BATCHES   = tostring(var.iceberg_remember_batches)
+      EVENTLAKE_TABLE_ORPHANS_OLDER_THAN = var.iceberg_orphans_older_than
     }
   }
 
@@ -151,11 +162,41 @@ data "aws_iam_policy_document" "compaction" {
   # (lake.LatestManifest, compact's write and verify) relies on telling a
   # missing object apart. A condition on s3:prefix does not count: that
   # check carries no prefix. The role can list key names of the whole
-  # bucket (the lake and athena-results/), not read them.
+  # bucket (the lake and athena-results/), not read them. The table's
+  # orphan sweep lists the warehouse prefix with it.
   statement {
     sid       = "ListTheLake"
     actions   = ["s3:ListBucket"]
     resources = [local.arn.bucket]
+  }
+
+  # The Iceberg table's maintenance: exactly what iceberg-go's Glue catalog
+  # calls for it. The table is opened, never created (table.Options
+  # MustExist: GetTable only); each commit (compaction, expiry) is GetTable
+  # then UpdateTable, compare-and-swap on the table's VersionId.
+  dynamic "statement" {
+    for_each = local.iceberg ? [1] : []
+    content {
+      sid       = "MaintainTheTable"
+      actions   = ["glue:GetTable", "glue:UpdateTable"]
+      resources = [local.iceberg_arn.catalog, local.iceberg_arn.database, local.iceberg_arn.table]
+    }
+  }
+
+  # Table files: data files, manifests and metadata read and written
+  # (compacted files, large ones in multipart uploads); old metadata files
+  # deleted after a commit, and orphan files by the sweep, which lists the
+  # warehouse (s3:ListBucket above).
+  dynamic "statement" {
+    for_each = local.iceberg ? [1] : []
+    content {
+      sid     = "RewriteTheTable"
+      actions = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
+      # File names come from the data; the warehouse prefix is the
+      # narrowest scope S3 offers.
+      #tfsec:ignore:aws-iam-no-policy-wildcards
+      resources = ["${local.arn.bucket}/${var.iceberg_prefix}/*"]
+    }
   }
 
   statement {

@@ -95,7 +95,21 @@ locals {
           [local.metrics_namespace, "CompactionDuration", "FunctionName", "${local.name}-compact", { yAxis = "right" }],
         ]
       },
-  ] : w if local.compaction])
+      ] : w if local.compaction], [for w in [
+      {
+        title   = "Iceberg table maintenance: files merged, written; duplicates removed; snapshots expired; orphans deleted; stops, failures"
+        stat    = "Sum"
+        metrics = [for m in ["TableFilesCompacted", "TableFilesWritten", "TableDuplicatesRemoved", "SnapshotsExpired", "OrphanFilesDeleted", "TableMaintenanceStopped", "TableMaintenanceFailures"] : [local.metrics_namespace, m, "FunctionName", "${local.name}-compact"]]
+      },
+      {
+        title = "Iceberg table maintenance: bytes merged, run time (ms)"
+        stat  = "Maximum"
+        metrics = [
+          [local.metrics_namespace, "TableBytesCompacted", "FunctionName", "${local.name}-compact", { stat = "Sum" }],
+          [local.metrics_namespace, "TableMaintenanceDuration", "FunctionName", "${local.name}-compact", { yAxis = "right" }],
+        ]
+      },
+  ] : w if local.compaction && local.iceberg])
 }
 
 resource "aws_cloudwatch_dashboard" "main" {

@@ -72,8 +72,10 @@ var varSets = []varSet{
 	}},
 	{name: "invalid-more", vars: map[string]any{
 		"lake_prefix": "athena-results/x", "event_types": []string{"payment:x"}, "name_prefix": "lake-",
-		"iceberg_prefix": "w//x",
+		"iceberg_prefix": "w//x", "iceberg_orphans_older_than": "0s", "iceberg_retain_last": 0,
 	}, fail: []string{
+		"iceberg_orphans_older_than must be a Go duration above zero",
+		"iceberg_retain_last must be a whole number, at least 1",
 		"The Iceberg prefix must be folders of lower-case letters",
 		"The lake prefix may not be in athena-results/",
 		"Each event type must be non-empty, without commas",

@@ -143,10 +143,15 @@ func TestFunctionEnvironmentMatchesTheCode(t *testing.T) {
 			function.EnvTable:              `local.iceberg ? local.iceberg_url : ""`,
 		}},
 		{"compaction", function.CompactEnvVars, map[string]string{
-			function.EnvMetricsNamespace:   "local.metrics_namespace",
-			function.EnvLakeURL:            `"s3://${aws_s3_bucket.lake.bucket}/${var.lake_prefix}"`,
-			function.EnvCompactConcurrency: "tostring(var.compaction_partitions_at_once)",
-			function.EnvCompactQueueURL:    "aws_sqs_queue.compaction[0].url",
+			function.EnvMetricsNamespace:      "local.metrics_namespace",
+			function.EnvLakeURL:               `"s3://${aws_s3_bucket.lake.bucket}/${var.lake_prefix}"`,
+			function.EnvCompactConcurrency:    "tostring(var.compaction_partitions_at_once)",
+			function.EnvCompactQueueURL:       "aws_sqs_queue.compaction[0].url",
+			function.EnvTable:                 `local.iceberg ? local.iceberg_url : ""`,
+			function.EnvTableExpireOlderThan:  "var.iceberg_expire_older_than",
+			function.EnvTableRetainLast:       "tostring(var.iceberg_retain_last)",
+			function.EnvTableRememberBatches:  "tostring(var.iceberg_remember_batches)",
+			function.EnvTableOrphansOlderThan: "var.iceberg_orphans_older_than",
 		}},
 	} {
 		fn := c.find(t, "resource", "aws_lambda_function", f.name)

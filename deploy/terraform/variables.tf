@@ -502,3 +502,47 @@ variable "iceberg_prefix" {
     error_message = "The Iceberg prefix must be folders of lower-case letters, digits, '_' and '-', each beginning with a letter or digit, joined by single slashes, at most 200 characters, not in athena-results/."
   }
 }
+
+variable "iceberg_expire_older_than" {
+  description = "With iceberg_table and compaction, the scheduled maintenance expires the table's snapshots older than this (a Go duration; 0 keeps them all). Their batches stay remembered for exactly-once (iceberg_remember_batches). Sets EVENTLAKE_TABLE_EXPIRE_OLDER_THAN."
+  type        = string
+  default     = "120h"
+
+  validation {
+    condition     = var.iceberg_expire_older_than == "0" || can(regex("^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$", var.iceberg_expire_older_than))
+    error_message = "iceberg_expire_older_than must be a Go duration such as 120h, or 0."
+  }
+}
+
+variable "iceberg_retain_last" {
+  description = "With iceberg_table and compaction, snapshots the expiry keeps whatever their age. Sets EVENTLAKE_TABLE_RETAIN_LAST."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.iceberg_retain_last >= 1 && floor(var.iceberg_retain_last) == var.iceberg_retain_last
+    error_message = "iceberg_retain_last must be a whole number, at least 1."
+  }
+}
+
+variable "iceberg_remember_batches" {
+  description = "With iceberg_table and compaction, how many batches of expired snapshots the table remembers (the newest), so that a replay of one commits nothing; ~50 bytes each in every metadata file. Sets EVENTLAKE_TABLE_REMEMBER_BATCHES."
+  type        = number
+  default     = 2000
+
+  validation {
+    condition     = var.iceberg_remember_batches >= 1 && floor(var.iceberg_remember_batches) == var.iceberg_remember_batches
+    error_message = "iceberg_remember_batches must be a whole number, at least 1."
+  }
+}
+
+variable "iceberg_orphans_older_than" {
+  description = "With iceberg_table and compaction, the scheduled maintenance deletes files below the table that no kept snapshot references once they are older than this (a Go duration, longer than any commit and retry takes: the landing function's files are written before their commit), or off. Sets EVENTLAKE_TABLE_ORPHANS_OLDER_THAN."
+  type        = string
+  default     = "24h"
+
+  validation {
+    condition     = var.iceberg_orphans_older_than == "off" || (can(regex("^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$", var.iceberg_orphans_older_than)) && !can(regex("^(0+(\\.0+)?(ns|us|ms|s|m|h))+$", var.iceberg_orphans_older_than)))
+    error_message = "iceberg_orphans_older_than must be a Go duration above zero such as 24h, or off."
+  }
+}

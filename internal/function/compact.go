@@ -29,9 +29,12 @@ const (
 	EnvCompactQueueURL      = "EVENTLAKE_COMPACT_QUEUE_URL"       // SQS queue: a scheduled run queues one message per event type there; empty: it compacts everything itself
 )
 
-// CompactEnvVars lists every variable the compaction function reads.
+// CompactEnvVars lists every variable the compaction function reads: the
+// lake's compaction's, then EVENTLAKE_TABLE and the table maintenance's
+// (maintain.go).
 var CompactEnvVars = []string{EnvLakeURL, EnvFormat, EnvCompression, EnvLogLevel, EnvMetricsNamespace, EnvDeadlineMargin,
-	EnvCompactOlderThan, EnvCompactTargetSize, EnvCompactGrace, EnvCompactMaxRoundBytes, EnvCompactConcurrency, EnvCompactQueueURL}
+	EnvCompactOlderThan, EnvCompactTargetSize, EnvCompactGrace, EnvCompactMaxRoundBytes, EnvCompactConcurrency, EnvCompactQueueURL,
+	EnvTable, EnvTableExpireOlderThan, EnvTableRetainLast, EnvTableRememberBatches, EnvTableOrphansOlderThan}
 
 // CompactConfig is the compaction function's configuration.
 type CompactConfig struct {
@@ -41,6 +44,11 @@ type CompactConfig struct {
 	LogLevel         slog.Level
 	MetricsNamespace string
 	DeadlineMargin   time.Duration
+	// TableURL, if set, names the Iceberg table to maintain too (the
+	// bootstrap opens it and passes it as CompactDeps.Table); Table says
+	// how. Table.TargetSize is Options.TargetSize.
+	TableURL string
+	Table    TableConfig
 }
 
 // CompactConfigFromEnv reads the compaction function's configuration,
@@ -49,6 +57,8 @@ func CompactConfigFromEnv(getenv func(string) string) (CompactConfig, error) {
 	c := CompactConfig{
 		LakeURL:  getenv(EnvLakeURL),
 		QueueURL: getenv(EnvCompactQueueURL),
+		TableURL: getenv(EnvTable),
+		Table:    DefaultTableConfig,
 		Options: compact.Options{
 			OlderThan: time.Hour, TargetSize: 128 << 20, Grace: 15 * time.Minute,
 			MaxRoundBytes: 256 << 20, Concurrency: 4,
@@ -78,6 +88,8 @@ func CompactConfigFromEnv(getenv func(string) string) (CompactConfig, error) {
 	c.Options.Concurrency = int(conc)
 	r.logLevel(&c.LogLevel)
 	r.str(EnvMetricsNamespace, &c.MetricsNamespace)
+	r.readTable(&c.Table)
+	c.Table.TargetSize = c.Options.TargetSize
 	return c, r.err()
 }
 
@@ -91,6 +103,7 @@ type Compactor struct {
 	cfg     CompactConfig
 	lake    lake.ReadWriteStore
 	queue   PartitionQueue
+	table   Table
 	log     *slog.Logger
 	metrics io.Writer
 	name    string
@@ -103,6 +116,9 @@ type CompactDeps struct {
 	Log          *slog.Logger        // nil: discard
 	Metrics      io.Writer           // EMF documents, one per line; nil: discard
 	FunctionName string
+	// Table, if set, is the Iceberg table EVENTLAKE_TABLE names, maintained
+	// on schedule (maintain.go); nil when the variable is empty.
+	Table Table
 }
 
 // NewCompactor returns the compaction handler.
@@ -116,7 +132,10 @@ func NewCompactor(cfg CompactConfig, d CompactDeps) (*Compactor, error) {
 	if d.Metrics == nil {
 		d.Metrics = io.Discard
 	}
-	return &Compactor{cfg: cfg, lake: d.Lake, queue: d.Queue, log: d.Log, metrics: d.Metrics, name: d.FunctionName}, nil
+	if (cfg.TableURL != "") != (d.Table != nil) {
+		return nil, fmt.Errorf("function: %s and CompactDeps.Table go together (the bootstrap opens the table the variable names)", EnvTable)
+	}
+	return &Compactor{cfg: cfg, lake: d.Lake, queue: d.Queue, table: d.Table, log: d.Log, metrics: d.Metrics, name: d.FunctionName}, nil
 }
 
 // CompactResult is the function's answer to a scheduled or manual run.
@@ -128,12 +147,20 @@ type CompactResult struct {
 	// Queued is how many event types were queued for compaction, when a
 	// queue is configured.
 	Queued int `json:",omitempty"`
+	// TableQueued: the table's maintenance was queued (with a queue and
+	// the table).
+	TableQueued bool `json:",omitempty"`
+	// Table is the table maintenance run by this invocation.
+	Table *TableResult `json:",omitempty"`
 }
 
 // Request is a manual run's payload, and a compaction queue message:
 // compact only under Partition.
 type Request struct {
-	Partition string `json:"partition"`
+	Partition string `json:"partition,omitempty"`
+	// Table asks for the Iceberg table's maintenance instead (compaction
+	// of the whole table, snapshot expiry, orphan sweep).
+	Table bool `json:"table,omitempty"`
 	// Attempt counts the invocations that stopped at their deadline before
 	// this one, for a message queued to go on with their work.
 	Attempt int `json:"attempt,omitempty"`
@@ -151,9 +178,12 @@ const maxAttempts = 20
 //     batch item failure, so SQS delivers it again and the next attempt
 //     goes on where this one stopped;
 //   - {"partition": "event_type=x/"}: compacts that folder now;
+//   - {"table": true}: maintains the Iceberg table now (maintain.go);
 //   - anything else (the EventBridge schedule's event): with a queue,
 //     queues one Request per event type, so that as many functions as the
-//     mapping allows compact them at once; without, compacts everything.
+//     mapping allows compact them at once, and, with the table, one
+//     Request for the table; without a queue, compacts everything, then
+//     maintains the table.
 //
 // A run stops DeadlineMargin before the invocation's deadline: a stop is as
 // safe as a crash.
@@ -174,8 +204,17 @@ func (c *Compactor) Invoke(ctx context.Context, payload json.RawMessage) (any, e
 		}
 		return c.fromQueue(ctx, ev), nil
 	}
-	if probe.Partition == "" && c.queue != nil {
+	switch {
+	case probe.Table:
+		tr, err := c.maintainTable(ctx)
+		return CompactResult{Table: &tr}, err
+	case probe.Partition == "" && c.queue != nil:
 		return c.fanOut(ctx)
+	case probe.Partition == "" && c.table != nil:
+		res, err := c.run(ctx, "", nil)
+		tr, terr := c.maintainTable(ctx)
+		res.Table = &tr
+		return res, errors.Join(err, terr)
 	}
 	return c.run(ctx, probe.Partition, nil)
 }
@@ -193,12 +232,20 @@ func (c *Compactor) fanOut(ctx context.Context) (CompactResult, error) {
 			bodies = append(bodies, b)
 		}
 	}
+	res := CompactResult{Queued: len(bodies)}
+	if c.table != nil {
+		// One message for the whole table: its compaction plans every
+		// partition and commits them in one snapshot (maintain.go).
+		b, _ := json.Marshal(Request{Table: true})
+		bodies = append(bodies, b)
+		res.TableQueued = true
+	}
 	if err := c.queue.SendAll(ctx, bodies); err != nil {
 		c.log.Error("queueing event types for compaction failed", "error", err.Error())
 		return CompactResult{}, err
 	}
-	c.log.Info("queued event types for compaction", "event_types", len(bodies))
-	return CompactResult{Queued: len(bodies)}, nil
+	c.log.Info("queued event types for compaction", "event_types", res.Queued, "table", res.TableQueued)
+	return res, nil
 }
 
 // fromQueue compacts the partitions the messages name.
@@ -206,10 +253,18 @@ func (c *Compactor) fromQueue(ctx context.Context, ev events.SQSEvent) events.SQ
 	resp := events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
 	for _, m := range ev.Records {
 		var req Request
-		if err := json.Unmarshal([]byte(m.Body), &req); err != nil || req.Partition == "" {
+		if err := json.Unmarshal([]byte(m.Body), &req); err != nil || (req.Partition == "") == !req.Table {
 			// Not ours to retry: a bad message would come back forever.
 			c.log.Error("compaction message is not a request; dropped to the queue's DLQ by retries", "message_id", m.MessageId, "body", m.Body)
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
+			continue
+		}
+		if req.Table {
+			// Only a failure comes back: a stopped step committed nothing,
+			// and the next schedule starts it again anyway.
+			if _, err := c.maintainTable(ctx); err != nil {
+				resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
+			}
 			continue
 		}
 		var done []string

@@ -181,3 +181,35 @@ func TestCompactConfigErrorsNameTheVariable(t *testing.T) {
 		}
 	}
 }
+
+// TestTableConfigFromEnv: the table maintenance's defaults are the CLI's
+// (TestTableDefaultsAreTheCLIs compares them with internal/table's), "off" turns the
+// sweep off, and bad values are refused naming their variable.
+func TestTableConfigFromEnv(t *testing.T) {
+	env := func(m map[string]string) func(string) string {
+		return func(k string) string {
+			if k == EnvLakeURL {
+				return "mem://"
+			}
+			return m[k]
+		}
+	}
+	cfg, err := CompactConfigFromEnv(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Table != DefaultTableConfig || cfg.TableURL != "" {
+		t.Errorf("defaults %+v, want %+v", cfg.Table, DefaultTableConfig)
+	}
+	cfg, err = CompactConfigFromEnv(env(map[string]string{EnvTable: "glue://db/t?warehouse=s3://b", EnvCompactTargetSize: "1000",
+		EnvTableExpireOlderThan: "120h", EnvTableRetainLast: "3", EnvTableRememberBatches: "10", EnvTableOrphansOlderThan: "off"}))
+	want := TableConfig{TargetSize: 1000, ExpireOlderThan: 120 * time.Hour, RetainLast: 3, RememberBatches: 10}
+	if err != nil || cfg.Table != want || cfg.TableURL == "" {
+		t.Errorf("configured %+v (%v), want %+v", cfg.Table, err, want)
+	}
+	for v, bad := range map[string]string{EnvTableExpireOlderThan: "-1h", EnvTableRetainLast: "0", EnvTableRememberBatches: "many", EnvTableOrphansOlderThan: "0s"} {
+		if _, err := CompactConfigFromEnv(env(map[string]string{v: bad})); err == nil || !strings.Contains(err.Error(), v) {
+			t.Errorf("%s=%s: %v, want an error naming it", v, bad, err)
+		}
+	}
+}

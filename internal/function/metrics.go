@@ -72,6 +72,9 @@ var landMetrics = []metric{
 type MetricSet struct {
 	Dimensions []string
 	Metrics    []string
+	// Table: emitted only by a compaction function that maintains the
+	// Iceberg table (EVENTLAKE_TABLE set).
+	Table bool
 }
 
 // Metrics lists every EMF metric the two functions emit, in the namespace
@@ -83,6 +86,7 @@ var Metrics = []MetricSet{
 	{Dimensions: []string{"FunctionName", "Source", "Reason"}, Metrics: []string{"DeadLetters"}},
 	{Dimensions: []string{"FunctionName"}, Metrics: []string{"CompactedObjects", "CompactedBytes", "WrittenObjects",
 		"DuplicatesRemoved", "DeletedObjects", "CompactionFailures", "CompactionDuration"}},
+	{Dimensions: []string{"FunctionName"}, Metrics: metricNames(tableMetrics), Table: true},
 }
 
 // MetricSources are the values of the dimension Source.

@@ -57,18 +57,7 @@ func (w *tableWorld) lambda() string {
 func (w *tableWorld) read() (map[string][]string, int) {
 	w.t.Helper()
 	ctx := context.Background()
-	loc, err := tableurl.Parse(tableURL)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	cat, err := tableurl.Catalog(ctx, loc, nil)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	tbl, err := cat.LoadTable(ctx, itable.Identifier{"eventlake", "events"})
-	if err != nil {
-		w.t.Fatal(err)
-	}
+	tbl := w.load()
 	sc := tbl.Scan(itable.WithSelectedFields(table.ColUUID))
 	tasks, err := sc.PlanFiles(ctx)
 	if err != nil {
@@ -108,6 +97,25 @@ func (w *tableWorld) read() (map[string][]string, int) {
 		}
 	}
 	return out, len(tbl.Metadata().Snapshots())
+}
+
+// load loads the table with iceberg-go through the Glue catalog.
+func (w *tableWorld) load() *itable.Table {
+	w.t.Helper()
+	ctx := context.Background()
+	loc, err := tableurl.Parse(tableURL)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	cat, err := tableurl.Catalog(ctx, loc, nil)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	tbl, err := cat.LoadTable(ctx, itable.Identifier{"eventlake", "events"})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return tbl
 }
 
 // lakeKey turns .../data/event_type=T/created_datetime_day=D/<file> into

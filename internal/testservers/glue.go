@@ -55,6 +55,8 @@ type Glue struct {
 	// Updates counts successful UpdateTable calls.
 	Updates atomic.Int64
 
+	calls map[string]int // operation -> requests, under mu
+
 	hold *barrier
 }
 
@@ -129,9 +131,21 @@ func (g *Glue) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.wait()
 	}
 	g.mu.Lock()
+	if g.calls == nil {
+		g.calls = map[string]int{}
+	}
+	g.calls[op]++
 	out, gerr := g.serve(op, in)
 	g.mu.Unlock()
 	writeGlue(w, out, gerr)
+}
+
+// Calls counts the requests served so far by operation, for tests that
+// check a client calls only what its IAM policy grants.
+func (g *Glue) Calls() map[string]int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return maps.Clone(g.calls)
 }
 
 // wait holds an UpdateTable call while a barrier is set.

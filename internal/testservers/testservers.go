@@ -9,6 +9,7 @@
 package testservers
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -158,6 +159,26 @@ type S3 struct {
 	// SlowDown and 500 InternalError in turn) and the count goes down by one.
 	failing atomic.Int64
 	Failed  atomic.Int64 // requests failed so far
+	// age is subtracted from the time the backend stamps on objects.
+	age atomic.Int64
+}
+
+// clock is the backend's time: now, less the S3's age.
+type clock struct{ s *S3 }
+
+func (c clock) Now() time.Time                  { return time.Now().Add(-time.Duration(c.s.age.Load())) }
+func (c clock) Since(t time.Time) time.Duration { return c.Now().Sub(t) }
+
+// PutOld stores an object as if it had been written age ago (its
+// LastModified), for tests of what depends on an object's age. Nothing
+// else may write meanwhile.
+func (s *S3) PutOld(t testing.TB, bucket, key string, body []byte, age time.Duration) {
+	t.Helper()
+	s.age.Store(int64(age))
+	defer s.age.Store(0)
+	if _, err := s.Backend.PutObject(bucket, key, map[string]string{}, bytes.NewReader(body), int64(len(body)), nil); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // FailWrites makes the next n PUT/POST requests fail, alternately with 503
@@ -167,7 +188,8 @@ func (s *S3) FailWrites(n int64) { s.failing.Store(n) }
 // NewS3 starts gofakes3 with the given buckets.
 func NewS3(t testing.TB, buckets ...string) *S3 {
 	t.Helper()
-	s := &S3{Backend: s3mem.New()}
+	s := &S3{}
+	s.Backend = s3mem.New(s3mem.WithTimeSource(clock{s}))
 	fake := gofakes3.New(s.Backend).Server()
 	proxy := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if (r.Method == http.MethodPut || r.Method == http.MethodPost) && s.failing.Load() > 0 {
