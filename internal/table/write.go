@@ -1,7 +1,6 @@
 package table
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -18,8 +17,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
-	"github.com/apache/arrow-go/v18/parquet/metadata"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/apache/iceberg-go"
 	iceio "github.com/apache/iceberg-go/io"
 	itable "github.com/apache/iceberg-go/table"
@@ -144,34 +141,6 @@ func getter(col string) func(*lake.Row) string {
 	return nil
 }
 
-// encode writes the rows of a partition as Parquet with the table's field
-// ids, zstd, dictionaries for the low-cardinality columns. The same rows
-// always give the same bytes.
-func encode(sc *arrow.Schema, rows []lake.Row, idx []int) ([]byte, *metadata.FileMetaData, error) {
-	rec, err := record(sc, rows, idx)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer rec.Release()
-	var buf bytes.Buffer
-	w, err := pqarrow.NewFileWriter(sc, &buf, writerProps(), pqarrow.DefaultWriterProps())
-	if err != nil {
-		return nil, nil, fmt.Errorf("table: parquet: %w", err)
-	}
-	if err := w.Write(rec); err != nil {
-		w.Close()
-		return nil, nil, fmt.Errorf("table: parquet: %w", err)
-	}
-	if err := w.Close(); err != nil {
-		return nil, nil, fmt.Errorf("table: parquet: %w", err)
-	}
-	md, err := w.FileMetadata()
-	if err != nil {
-		return nil, nil, fmt.Errorf("table: parquet: %w", err)
-	}
-	return buf.Bytes(), md, nil
-}
-
 // writerProps are the Parquet settings of every data file eventlake writes.
 func writerProps() *parquet.WriterProperties {
 	return parquet.NewWriterProperties(
@@ -285,6 +254,7 @@ func localFile(loc string) bool {
 // sort order id a file sorted by created_datetime declares (0: unsorted).
 type target struct {
 	sc     *arrow.Schema
+	ff     fileFormat
 	fsys   iceio.IO
 	lp     itable.LocationProvider
 	sortID int
@@ -295,6 +265,9 @@ func newTarget(ctx context.Context, tbl *itable.Table) (target, error) {
 	var err error
 	if tg.sc, err = itable.SchemaToArrowSchema(tbl.Schema(), nil, true, false); err != nil {
 		return tg, fmt.Errorf("table: arrow schema: %w", err)
+	}
+	if tg.ff, err = newFileFormat(tbl.Schema()); err != nil {
+		return tg, err
 	}
 	if tg.fsys, err = tbl.FS(ctx); err != nil {
 		return tg, fmt.Errorf("table: file system of %s: %w", tbl.Location(), err)
@@ -332,7 +305,7 @@ func writeFiles(ctx context.Context, tbl *itable.Table, b *Batch, name string) (
 			if !strings.HasSuffix(loc, "/"+p.rel) {
 				return fmt.Errorf("table: data file %s was placed at %s", p.rel, loc)
 			}
-			data, md, err := encode(tg.sc, b.Rows, p.rows)
+			data, md, err := tg.ff.encode(b.Rows, p.rows)
 			if err != nil {
 				return fmt.Errorf("%w (data file %s)", err, p.rel)
 			}

@@ -1,0 +1,170 @@
+package table
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/schema"
+	"github.com/apache/iceberg-go"
+
+	"github.com/eventlake/eventlake/internal/lake"
+)
+
+// tableField is a column of the table as its metadata JSON declares it.
+type tableField struct {
+	ID       int
+	Name     string
+	Required bool
+	Type     string
+}
+
+// checkDataFile reads the schema of a data file with arrow-go's Parquet
+// reader (the files are written with parquet-go) and checks it against the
+// table's columns: every column present with its Iceberg field id, required
+// as the table says, strings as STRING and timestamptz as a timestamp in
+// microseconds adjusted to UTC (the Iceberg spec's Parquet mapping).
+func checkDataFile(t *testing.T, path string, fields []tableField) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd, err := file.NewParquetReader(bytes.NewReader(data))
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	defer rd.Close()
+	sc := rd.MetaData().Schema
+	if sc.NumColumns() != len(fields) {
+		t.Fatalf("%s: %d columns, the table has %d", path, sc.NumColumns(), len(fields))
+	}
+	for _, f := range fields {
+		i := sc.ColumnIndexByName(f.Name)
+		if i < 0 {
+			t.Fatalf("%s: no column %s", path, f.Name)
+		}
+		col := sc.Column(i)
+		node := col.SchemaNode()
+		if node.FieldID() != int32(f.ID) {
+			t.Errorf("%s: column %s has field id %d, want %d", path, f.Name, node.FieldID(), f.ID)
+		}
+		want := parquet.Repetitions.Optional
+		if f.Required {
+			want = parquet.Repetitions.Required
+		}
+		if node.RepetitionType() != want {
+			t.Errorf("%s: column %s is %s, want %s", path, f.Name, node.RepetitionType(), want)
+		}
+		switch f.Type {
+		case "string":
+			if _, ok := col.LogicalType().(schema.StringLogicalType); !ok || col.PhysicalType() != parquet.Types.ByteArray {
+				t.Errorf("%s: column %s is %s %s, want a STRING byte array", path, f.Name, col.PhysicalType(), col.LogicalType())
+			}
+		case "timestamptz":
+			ts, ok := col.LogicalType().(schema.TimestampLogicalType)
+			if !ok || col.PhysicalType() != parquet.Types.Int64 || ts.TimeUnit() != schema.TimeUnitMicros || !ts.IsAdjustedToUTC() {
+				t.Errorf("%s: column %s is %s %s, want int64 TIMESTAMP(MICROS, adjusted to UTC)",
+					path, f.Name, col.PhysicalType(), col.LogicalType())
+			}
+		default:
+			t.Fatalf("column %s of type %s: the check knows no such type", f.Name, f.Type)
+		}
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+}
+
+// TestEncodeValues: an empty string and the Unix epoch are values, not
+// nulls, and the same rows give the same bytes (a retry finds the file it
+// wrote by its size).
+func TestEncodeValues(t *testing.T) {
+	sc, _, _ := Definition(false)
+	ff, err := newFileFormat(sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := []lake.Row{
+		{EventUUID: "a", EventName: "x:y", EventType: "x", EventSubtype: "y", CreatedAt: "", CreatedDatetime: time.Unix(0, 0).UTC(), Event: "{}"},
+		{EventUUID: "b", EventName: "x:y", EventType: "x", EventSubtype: "y", CreatedAt: "1", CreatedDatetime: time.UnixMicro(1).UTC(), Event: "{}"},
+	}
+	data, md, err := ff.encode(rows, []int{0, 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if md.NumRows != 2 || md.NumRowGroups() != 1 {
+		t.Fatalf("footer: %d rows in %d row groups", md.NumRows, md.NumRowGroups())
+	}
+	again, _, err := ff.encode(rows, []int{0, 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(data, again) {
+		t.Fatal("the same rows gave other bytes")
+	}
+	rd, err := file.NewParquetReader(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rg := rd.RowGroup(0)
+	read := func(col string) (defs []int16) {
+		cr, err := rg.Column(rd.MetaData().Schema.ColumnIndexByName(col))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defs = make([]int16, 2)
+		switch cr := cr.(type) {
+		case *file.ByteArrayColumnChunkReader:
+			vals := make([]parquet.ByteArray, 2)
+			_, n, err := cr.ReadBatch(2, vals, defs, nil)
+			if err != nil || n != 2 || string(vals[0]) != "" || string(vals[1]) != "1" {
+				t.Fatalf("%s: %d values %q, %v", col, n, vals[:n], err)
+			}
+		case *file.Int64ColumnChunkReader:
+			vals := make([]int64, 2)
+			_, n, err := cr.ReadBatch(2, vals, defs, nil)
+			if err != nil || n != 2 || vals[0] != 0 || vals[1] != 1 {
+				t.Fatalf("%s: %d values %v, %v", col, n, vals[:n], err)
+			}
+		default:
+			t.Fatalf("%s: reader %T", col, cr)
+		}
+		return defs
+	}
+	for _, col := range []string{ColCreated, ColDatetime} {
+		if defs := read(col); defs[0] != 1 || defs[1] != 1 {
+			t.Fatalf("%s: definition levels %v, want [1 1] (no nulls)", col, defs)
+		}
+	}
+}
+
+// TestFileFormatRefuses: a table that requires a column eventlake writes
+// as optional, or that has a required column eventlake has no value for,
+// is refused before anything is written.
+func TestFileFormatRefuses(t *testing.T) {
+	sc, _, _ := Definition(false)
+	fields := sc.Fields()
+	fields[1].Required = true // event_name
+	if _, err := newFileFormat(icebergSchema(fields)); err == nil || !strings.Contains(err.Error(), "event_name is required") {
+		t.Fatalf("event_name required: %v", err)
+	}
+	fields = sc.Fields()
+	fields = append(fields, fields[0])
+	fields[len(fields)-1].ID, fields[len(fields)-1].Name = 8, "region"
+	if _, err := newFileFormat(icebergSchema(fields)); err == nil || !strings.Contains(err.Error(), "region") {
+		t.Fatalf("a required column region: %v", err)
+	}
+	fields[len(fields)-1].Required = false
+	if _, err := newFileFormat(icebergSchema(fields)); err != nil {
+		t.Fatalf("an optional column region: %v", err)
+	}
+}
+
+func icebergSchema(fields []iceberg.NestedField) *iceberg.Schema {
+	return iceberg.NewSchema(0, fields...)
+}
