@@ -22,6 +22,7 @@ import (
 	"github.com/apache/iceberg-go"
 	iceio "github.com/apache/iceberg-go/io"
 	itable "github.com/apache/iceberg-go/table"
+	"github.com/parquet-go/parquet-go"
 
 	"github.com/eventlake/eventlake/internal/lake"
 )
@@ -424,8 +425,9 @@ type outWriter struct {
 	idx  []int // 0..ChunkRows-1
 
 	chunk []lake.Row
+	views []fileRow // encode's buffer
 	// the open file
-	pw       *pqarrow.FileWriter
+	pw       *parquet.GenericWriter[fileRow]
 	fw       iceio.FileWriter
 	cw       *countWriter
 	loc, tmp string
@@ -467,20 +469,23 @@ func (w *outWriter) flush() error {
 			return err
 		}
 	}
-	rec, err := record(w.sc, w.chunk, w.idx[:len(w.chunk)])
-	if err != nil {
-		return err
-	}
-	err = w.pw.WriteBuffered(rec)
-	rec.Release()
+	var err error
+	w.views, err = write(w.pw, w.views, w.chunk, w.idx[:len(w.chunk)])
 	clear(w.chunk) // drop the views of the inputs' records
 	w.chunk = w.chunk[:0]
 	if err != nil {
 		return fmt.Errorf("table: parquet %s: %w", w.loc, err)
 	}
-	// Written, plus the row group's compressed pages; the page being
-	// filled (at most 1 MiB a column) is not counted yet.
-	if w.cw.n+w.pw.RowGroupTotalCompressedBytes() >= w.opts.TargetSize {
+	// The pages being filled are compressed now, so that Size counts
+	// stored bytes: written, plus the row group's compressed pages and
+	// its dictionaries (uncompressed, a few KiB, less than the page
+	// indexes and footer that close adds).
+	for _, c := range w.pw.ColumnWriters() {
+		if err := c.Flush(); err != nil {
+			return fmt.Errorf("table: parquet %s: %w", w.loc, err)
+		}
+	}
+	if w.pw.Size() >= w.opts.TargetSize {
 		return w.close()
 	}
 	return nil
@@ -515,10 +520,7 @@ func (w *outWriter) open() error {
 		return fmt.Errorf("table: create %s: %w", w.tmp, err)
 	}
 	w.fw, w.cw = fw, &countWriter{w: fw}
-	w.pw, err = pqarrow.NewFileWriter(w.sc, w.cw, writerProps(), pqarrow.DefaultWriterProps())
-	if err != nil {
-		return fmt.Errorf("table: parquet %s: %w", w.loc, err)
-	}
+	w.pw = w.ff.newWriter(w.cw)
 	return nil
 }
 
@@ -526,12 +528,13 @@ func (w *outWriter) open() error {
 func (w *outWriter) close() error {
 	pw := w.pw
 	w.pw = nil
-	if err := pw.Close(); err != nil { // also closes the file
+	if err := pw.Close(); err != nil {
 		return fmt.Errorf("table: parquet %s: %w", w.loc, err)
 	}
-	md, err := pw.FileMetadata()
-	if err != nil {
-		return fmt.Errorf("table: parquet %s: %w", w.loc, err)
+	fw := w.fw
+	w.fw = nil
+	if err := fw.Close(); err != nil {
+		return fmt.Errorf("table: write %s: %w", w.tmp, err)
 	}
 	size := w.cw.n
 	found := false
@@ -557,6 +560,14 @@ func (w *outWriter) close() error {
 	if !found {
 		w.written++
 	}
+	// The footer, read back for DataFileFromMetadata (which takes
+	// arrow-go's): a few KiB at the end of the file.
+	f, rd, err := openParquet(w.fsys, w.loc)
+	if err != nil {
+		return err
+	}
+	md := rd.MetaData()
+	f.Close()
 	df, err := itable.DataFileFromMetadata(itable.DataFileArgs{
 		Schema: w.tbl.Schema(), Spec: w.tbl.Spec(), Format: iceberg.ParquetFile, Metadata: md,
 		FilePath: w.loc, FileSize: size, Content: iceberg.EntryContentData,
@@ -587,9 +598,10 @@ func (w *outWriter) finish() error {
 
 // abort removes a file left half written by an error.
 func (w *outWriter) abort() {
-	if w.pw != nil {
-		w.pw.Close()
-		w.pw = nil
+	w.pw = nil
+	if w.fw != nil {
+		w.fw.Close()
+		w.fw = nil
 	}
 	if w.tmp != "" && w.tmp != w.loc {
 		w.fsys.Remove(w.tmp)
@@ -606,11 +618,4 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
 	return n, err
-}
-
-func (c *countWriter) Close() error {
-	if cl, ok := c.w.(io.Closer); ok {
-		return cl.Close()
-	}
-	return nil
 }

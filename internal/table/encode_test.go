@@ -2,6 +2,7 @@ package table
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"strings"
 	"testing"
@@ -28,13 +29,14 @@ type tableField struct {
 // table's columns: every column present with its Iceberg field id, required
 // as the table says, strings as STRING and timestamptz as a timestamp in
 // microseconds adjusted to UTC (the Iceberg spec's Parquet mapping).
-func checkDataFile(t *testing.T, path string, fields []tableField) {
+func checkDataFile(t testing.TB, path string, fields []tableField) {
 	t.Helper()
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rd, err := file.NewParquetReader(bytes.NewReader(data))
+	defer f.Close()
+	rd, err := file.NewParquetReader(f)
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
@@ -167,4 +169,18 @@ func TestFileFormatRefuses(t *testing.T) {
 
 func icebergSchema(fields []iceberg.NestedField) *iceberg.Schema {
 	return iceberg.NewSchema(0, fields...)
+}
+
+// tableFields are the columns of a table's current schema.
+func tableFields(t testing.TB, tb *Table) []tableField {
+	t.Helper()
+	tbl, err := tb.Load(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fields []tableField
+	for _, f := range tbl.Schema().Fields() {
+		fields = append(fields, tableField{ID: f.ID, Name: f.Name, Required: f.Required, Type: f.Type.String()})
+	}
+	return fields
 }

@@ -12,11 +12,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/apache/arrow-go/v18/parquet"
-	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/iceberg-go"
 	iceio "github.com/apache/iceberg-go/io"
 	itable "github.com/apache/iceberg-go/table"
@@ -141,66 +136,6 @@ func getter(col string) func(*lake.Row) string {
 	return nil
 }
 
-// writerProps are the Parquet settings of every data file eventlake writes.
-func writerProps() *parquet.WriterProperties {
-	return parquet.NewWriterProperties(
-		parquet.WithCompression(compress.Codecs.Zstd),
-		parquet.WithCompressionLevel(1), // 25% faster than the default level, 2% larger
-		parquet.WithMaxRowGroupLength(128<<10),
-		parquet.WithDictionaryDefault(false),
-		parquet.WithDictionaryFor(ColName, true),
-		parquet.WithDictionaryFor(ColType, true),
-		parquet.WithDictionaryFor(ColSubtype, true),
-		parquet.WithStats(true),
-	)
-}
-
-// record builds the Arrow record of rows[idx...] in the table's Arrow
-// schema sc.
-func record(sc *arrow.Schema, rows []lake.Row, idx []int) (arrow.RecordBatch, error) {
-	rb := array.NewRecordBuilder(memory.DefaultAllocator, sc)
-	defer rb.Release()
-	for i, f := range sc.Fields() {
-		switch fb := rb.Field(i).(type) {
-		case *array.TimestampBuilder:
-			if f.Name != ColDatetime {
-				return nil, fmt.Errorf("table: column %s: no value for it", f.Name)
-			}
-			fb.Reserve(len(idx))
-			for _, k := range idx {
-				fb.Append(arrow.Timestamp(rows[k].CreatedDatetime.UnixMicro()))
-			}
-		case *array.StringBuilder:
-			get := getter(f.Name)
-			if get == nil || f.Name == ColDatetime {
-				if !f.Nullable {
-					return nil, fmt.Errorf("table: required column %s: no value for it", f.Name)
-				}
-				fb.AppendNulls(len(idx))
-				continue
-			}
-			// Sized once: a growing builder copies its data at each
-			// doubling (landing 300k events allocated 545 MB in
-			// builders before, 168 MB after).
-			n := 0
-			for _, k := range idx {
-				n += len(get(&rows[k]))
-			}
-			fb.Reserve(len(idx))
-			fb.ReserveData(n)
-			for _, k := range idx {
-				fb.Append(get(&rows[k]))
-			}
-		default:
-			if !f.Nullable {
-				return nil, fmt.Errorf("table: required column %s of type %s: no value for it", f.Name, f.Type)
-			}
-			fb.AppendNulls(len(idx))
-		}
-	}
-	return rb.NewRecordBatch(), nil
-}
-
 // put stores a data file unless a file of the same size is already at loc:
 // names carry the batch's identity and hash, so that is our file, left by
 // an attempt that did not commit or by a concurrent commit of the same
@@ -249,11 +184,10 @@ func localFile(loc string) bool {
 	return !strings.Contains(loc, "://") || strings.HasPrefix(loc, "file:")
 }
 
-// target is where and how a table's data files are written: the Arrow
-// schema of its columns, its file system, its location provider, and the
+// target is where and how a table's data files are written: the Parquet
+// format of its columns, its file system, its location provider, and the
 // sort order id a file sorted by created_datetime declares (0: unsorted).
 type target struct {
-	sc     *arrow.Schema
 	ff     fileFormat
 	fsys   iceio.IO
 	lp     itable.LocationProvider
@@ -263,9 +197,6 @@ type target struct {
 func newTarget(ctx context.Context, tbl *itable.Table) (target, error) {
 	var tg target
 	var err error
-	if tg.sc, err = itable.SchemaToArrowSchema(tbl.Schema(), nil, true, false); err != nil {
-		return tg, fmt.Errorf("table: arrow schema: %w", err)
-	}
 	if tg.ff, err = newFileFormat(tbl.Schema()); err != nil {
 		return tg, err
 	}
