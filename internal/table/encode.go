@@ -71,6 +71,9 @@ func newFileFormat(sc *iceberg.Schema) (fileFormat, error) {
 	ff := fileFormat{opts: []parquet.WriterOption{
 		parquet.Compression(fileCodec),
 		parquet.MaxRowsPerRowGroup(128 << 10),
+		// Pages of 1 MiB (before compression), as arrow-go wrote them:
+		// 5% smaller files than parquet-go's 256 KiB (BenchmarkEncode).
+		parquet.PageBufferSize(1 << 20),
 	}}
 	rt := reflect.TypeFor[fileRow]()
 	ours := map[string]bool{}

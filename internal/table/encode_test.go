@@ -184,3 +184,32 @@ func tableFields(t testing.TB, tb *Table) []tableField {
 	}
 	return fields
 }
+
+// BenchmarkEncode encodes 100,000 generated events into one data file:
+// parquet-go's column writes, statistics, dictionaries and zstd, without
+// the partitioning, the file system or the commit (BenchmarkCommit).
+func BenchmarkEncode(b *testing.B) {
+	rows := genRows(b, 100_000, 42)
+	idx := make([]int, len(rows))
+	in := 0
+	for i := range rows {
+		idx[i] = i
+		in += len(rows[i].Event)
+	}
+	sc, _, _ := Definition(false)
+	ff, err := newFileFormat(sc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(in))
+	b.ReportAllocs()
+	size := 0
+	for b.Loop() {
+		data, _, err := ff.encode(rows, idx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		size = len(data)
+	}
+	b.ReportMetric(float64(size)/float64(in), "bytes/event-byte")
+}
