@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/schema"
 	"github.com/apache/iceberg-go"
@@ -212,4 +213,68 @@ func BenchmarkEncode(b *testing.B) {
 		size = len(data)
 	}
 	b.ReportMetric(float64(size)/float64(in), "bytes/event-byte")
+}
+
+// TestEncodeFormat: the data files are what arrow-go wrote before
+// parquet-go did: zstd, version 1 data pages, PLAIN values or a dictionary
+// (no DELTA_* encodings), and pages of hex digits compressed (zstd's
+// fastest level stores a block without matches as it is unless told to
+// entropy-code its literals).
+func TestEncodeFormat(t *testing.T) {
+	rows := genRows(t, 2000, 3)
+	idx := make([]int, len(rows))
+	for i := range idx {
+		idx[i] = i
+	}
+	sc, _, _ := Definition(false)
+	ff, err := newFileFormat(sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _, err := ff.encode(rows, idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd, err := file.NewParquetReader(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := rd.MetaData()
+	for g := range md.NumRowGroups() {
+		rg := rd.RowGroup(g)
+		for c := range md.Schema.NumColumns() {
+			name := md.Schema.Column(c).Name()
+			cc, err := md.RowGroup(g).ColumnChunk(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cc.Compression() != compress.Codecs.Zstd {
+				t.Errorf("%s: compression %s", name, cc.Compression())
+			}
+			for _, e := range cc.Encodings() {
+				switch e {
+				case parquet.Encodings.Plain, parquet.Encodings.RLE, parquet.Encodings.RLEDict:
+				default:
+					t.Errorf("%s: encoding %s", name, e)
+				}
+			}
+			if name == ColUUID && float64(cc.TotalCompressedSize()) > 0.7*float64(cc.TotalUncompressedSize()) {
+				t.Errorf("%s: %d bytes compressed of %d", name, cc.TotalCompressedSize(), cc.TotalUncompressedSize())
+			}
+			pr, err := rg.GetColumnPageReader(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for pr.Next() {
+				switch p := pr.Page().(type) {
+				case *file.DataPageV1, *file.DictionaryPage:
+				default:
+					t.Errorf("%s: a page %T", name, p)
+				}
+			}
+			if err := pr.Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 }
