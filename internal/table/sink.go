@@ -13,8 +13,9 @@ import (
 
 // BatchBytes is the input bytes per batch for a pipeline.Runner writing to
 // a Sink (pipeline.BatchPolicy.Bytes), an eighth of the pipeline's default.
-// Encoding Parquet with arrow-go allocates about ten times a batch's bytes,
-// so landing 300,000 generated events (129 MB) peaked at 577-644 MB of
+// Encoding Parquet with arrow-go allocated about ten times a batch's bytes
+// (parquet-go, which writes the data files now, a quarter of that), so
+// landing 300,000 generated events (129 MB) peaked at 577-644 MB of
 // resident memory with the default 64 MiB batches (232 MB for NDJSON
 // objects) and at 233-265 MB with 8 MiB batches, no slower; below 8 MiB it
 // hardly falls. Smaller batches make more, smaller data files (about 460
