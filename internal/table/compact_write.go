@@ -79,7 +79,7 @@ func (w *outWriter) flush() error {
 		}
 	}
 	var err error
-	w.views, err = write(w.pw, w.views, w.chunk, w.idx[:len(w.chunk)])
+	w.views, err = writeRows(w.pw, w.views, w.chunk, w.idx[:len(w.chunk)])
 	clear(w.chunk) // drop the views of the inputs' records
 	w.chunk = w.chunk[:0]
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/apache/iceberg-go"
 	"github.com/klauspost/compress/zstd"
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/compress"
 	"github.com/parquet-go/parquet-go/format"
 
 	"github.com/eventlake/eventlake/internal/lake"
@@ -70,10 +71,12 @@ var fileCodec = zstdCodec{enc: sync.OnceValue(func() *zstd.Encoder {
 })}
 
 // zstdCodec is a parquet-go codec over a shared zstd encoder; it writes
-// only (Decode refuses).
+// only (Decode refuses: parquet-go's writer never decodes).
 type zstdCodec struct {
 	enc func() *zstd.Encoder
 }
+
+var _ compress.Codec = zstdCodec{}
 
 func (zstdCodec) String() string                            { return "ZSTD" }
 func (zstdCodec) CompressionCodec() format.CompressionCodec { return format.Zstd }
@@ -149,9 +152,9 @@ func (ff fileFormat) newWriter(w interface{ Write([]byte) (int, error) }) *parqu
 	return parquet.NewGenericWriter[fileRow](w, ff.opts...)
 }
 
-// write writes rows[idx...] to w, encodeChunk rows at a time; buf is
+// writeRows writes rows[idx...] to w, encodeChunk rows at a time; buf is
 // reused for the views (its new value is returned).
-func write(w *parquet.GenericWriter[fileRow], buf []fileRow, rows []lake.Row, idx []int) ([]fileRow, error) {
+func writeRows(w *parquet.GenericWriter[fileRow], buf []fileRow, rows []lake.Row, idx []int) ([]fileRow, error) {
 	for len(idx) > 0 {
 		n := min(len(idx), encodeChunk)
 		buf = buf[:0]
@@ -172,7 +175,7 @@ func write(w *parquet.GenericWriter[fileRow], buf []fileRow, rows []lake.Row, id
 func (ff fileFormat) encode(rows []lake.Row, idx []int) ([]byte, *metadata.FileMetaData, error) {
 	var buf bytes.Buffer
 	w := ff.newWriter(&buf)
-	if _, err := write(w, make([]fileRow, 0, min(len(idx), encodeChunk)), rows, idx); err != nil {
+	if _, err := writeRows(w, make([]fileRow, 0, min(len(idx), encodeChunk)), rows, idx); err != nil {
 		return nil, nil, fmt.Errorf("table: parquet: %w", err)
 	}
 	if err := w.Close(); err != nil {
