@@ -1,6 +1,7 @@
 package table
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	iofs "io/fs"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -56,6 +58,10 @@ func plan(tbl *itable.Table, b *Batch, name string) ([]*part, error) {
 	var parts []*part
 	var key strings.Builder
 	segs := make([]string, len(fields))
+	// Each field's human string of a value, made once: formatting a day
+	// per row cost as much as the sort (transform results are strings
+	// and integers, comparable).
+	human := make([]map[any]string, len(fields))
 	for i := range b.Rows {
 		r := &b.Rows[i]
 		key.Reset()
@@ -65,7 +71,14 @@ func plan(tbl *itable.Table, b *Batch, name string) ([]*part, error) {
 			h := "\x00null"
 			if out.Valid {
 				vals[j] = out.Val.Any()
-				h = f.pf.Transform.ToHumanStrType(f.typ, vals[j])
+				var ok bool
+				if h, ok = human[j][vals[j]]; !ok {
+					h = f.pf.Transform.ToHumanStrType(f.typ, vals[j])
+					if human[j] == nil {
+						human[j] = map[any]string{}
+					}
+					human[j][vals[j]] = h
+				}
 			}
 			segs[j] = h
 			key.WriteString(strconv.Itoa(len(h)))
@@ -98,12 +111,22 @@ func plan(tbl *itable.Table, b *Batch, name string) ([]*part, error) {
 			return nil, fmt.Errorf("table: two partitions of batch %s share the data file %s (a 64-bit hash collision)", name, p.rel)
 		}
 		seen[k] = true
-		sort.SliceStable(p.rows, func(x, y int) bool {
-			return b.Rows[p.rows[x]].CreatedDatetime.Before(b.Rows[p.rows[y]].CreatedDatetime)
-		})
+		sortByTime(b.Rows, p.rows)
 	}
 	sort.Slice(parts, func(i, j int) bool { return parts[i].rel < parts[j].rel })
 	return parts, nil
+}
+
+// sortByTime sorts increasing row indexes idx by the rows'
+// created_datetime, stably: the index breaks ties, so pdqsort does, without
+// the O(n log² n) moves of a stable sort.
+func sortByTime(rows []lake.Row, idx []int) {
+	slices.SortFunc(idx, func(x, y int) int {
+		if c := rows[x].CreatedDatetime.Compare(rows[y].CreatedDatetime); c != 0 {
+			return c
+		}
+		return cmp.Compare(x, y)
+	})
 }
 
 // literal is the value of column col of r as an Iceberg literal.
