@@ -24,7 +24,7 @@ import (
 
 // The table's data files are encoded with parquet-go, as the raw lake's
 // Parquet objects are: it allocates a quarter of what arrow-go's pqarrow
-// did and takes less CPU (docs/iceberg.md); zstd is now most of the cost.
+// did and takes a little less CPU (docs/iceberg.md); zstd is most of the cost.
 // The files keep what arrow-go wrote: v1 data pages, PLAIN values or
 // dictionaries, the field ids, so readers meet nothing new. Their footers
 // are read back with arrow-go, which iceberg-go's DataFileFromMetadata takes.
