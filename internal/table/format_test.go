@@ -150,8 +150,10 @@ func TestIcebergFiles(t *testing.T) {
 		t.Fatalf("metadata: version %d, uuid %q, location %q", md.FormatVersion, md.TableUUID, md.Location)
 	}
 	var cols []string
+	var fields []tableField
 	for _, f := range md.Schemas[md.CurrentSchemaID].Fields {
 		cols = append(cols, f.Name+":"+f.Type+map[bool]string{true: "!", false: ""}[f.Required])
+		fields = append(fields, tableField{ID: f.ID, Name: f.Name, Required: f.Required, Type: f.Type})
 	}
 	if got := strings.Join(cols, " "); got != "event_uuid:string! event_name:string event_type:string event_subtype:string created_at:string created_datetime:timestamptz event:string" {
 		t.Fatalf("schema %s", got)
@@ -234,6 +236,7 @@ func TestIcebergFiles(t *testing.T) {
 			if err != nil || fi.Size() != df.Size {
 				t.Fatalf("data file %s: %v, size %d, manifest says %d", df.Path, err, fi.Size(), df.Size)
 			}
+			checkDataFile(t, localPath(t, df.Path), fields)
 			if df.SortOrder == nil || *df.SortOrder != 1 {
 				t.Fatalf("data file %s sort order %v, want 1 (created_datetime)", df.Path, df.SortOrder)
 			}

@@ -4,14 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/eventlake/eventlake/internal/lake"
 )
 
 // BatchBytes is the input bytes per batch for a pipeline.Runner writing to
 // a Sink (pipeline.BatchPolicy.Bytes), an eighth of the pipeline's default.
-// Encoding Parquet with arrow-go allocates about ten times a batch's bytes,
-// so landing 300,000 generated events (129 MB) peaked at 577-644 MB of
+// Encoding Parquet with arrow-go allocated about ten times a batch's bytes
+// (parquet-go, which writes the data files now, a quarter of that), so
+// landing 300,000 generated events (129 MB) peaked at 577-644 MB of
 // resident memory with the default 64 MiB batches (232 MB for NDJSON
 // objects) and at 233-265 MB with 8 MiB batches, no slower; below 8 MiB it
 // hardly falls. Smaller batches make more, smaller data files (about 460
@@ -106,27 +110,9 @@ func (s *Sink) commit(ctx context.Context, name lake.Name, objs []lake.Object, i
 		}
 		return err
 	}
-	n := 0
-	for _, i := range idx {
-		n += objs[i].Events
-	}
-	// Rows view the bodies (no second copy of the events); the other
-	// columns are copies, a fifth or so of an event's bytes.
-	rows := make([]lake.Row, 0, n)
-	owner := make([]int, 0, n) // index in objs of each row's object
-	for _, i := range idx {
-		o := &objs[i]
-		var err error
-		from := len(rows)
-		if rows, err = lake.AppendRows(rows, o.Body); err != nil {
-			return fail(fmt.Errorf("table: batch %s, object %s: %w", name, o.Dir, err))
-		}
-		if got := len(rows) - from; got != o.Events {
-			return fail(fmt.Errorf("table: batch %s, object %s: %d events, it says %d", name, o.Dir, got, o.Events))
-		}
-		for range len(rows) - from {
-			owner = append(owner, i)
-		}
+	rows, owner, err := readRows(name, objs, idx)
+	if err != nil {
+		return fail(err)
 	}
 	res, err := s.tb.Commit(ctx, Batch{Source: name.Source, First: name.First, Last: name.Last, Rows: rows})
 	switch {
@@ -152,4 +138,42 @@ func (s *Sink) commit(ctx context.Context, name lake.Name, objs []lake.Object, i
 		}
 	}
 	return nil
+}
+
+// readRows reads the rows of objs[i], i in idx, in that order, each
+// object's on a core of its own into its place in rows, and the index in
+// objs of each row's object. Rows view the bodies (no second copy of the
+// events); the other columns are copies, a fifth or so of an event's bytes.
+func readRows(name lake.Name, objs []lake.Object, idx []int) (rows []lake.Row, owner []int, err error) {
+	n := 0
+	for _, i := range idx {
+		n += objs[i].Events
+	}
+	rows = make([]lake.Row, n)
+	owner = make([]int, 0, n)
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for _, i := range idx {
+		o := &objs[i]
+		from := len(owner)
+		for range o.Events {
+			owner = append(owner, i)
+		}
+		g.Go(func() error {
+			// Capped at the object's place: more rows than it says
+			// are appended elsewhere, and counted below.
+			got, err := lake.AppendRows(rows[from:from:from+o.Events], o.Body)
+			if err != nil {
+				return fmt.Errorf("table: batch %s, object %s: %w", name, o.Dir, err)
+			}
+			if len(got) != o.Events {
+				return fmt.Errorf("table: batch %s, object %s: %d events, it says %d", name, o.Dir, len(got), o.Events)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, nil, err
+	}
+	return rows, owner, nil
 }

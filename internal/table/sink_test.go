@@ -354,3 +354,43 @@ func TestSinkLand(t *testing.T) {
 	}
 	checkIdentity(t, failed.Stats)
 }
+
+// TestReadRows: each object's rows land in its place, in order, with its
+// owner; an object holding more or fewer events than it says is an error.
+func TestReadRows(t *testing.T) {
+	rows := genRows(t, 30, 5)
+	body := func(rs []lake.Row) [][]byte {
+		var b []byte
+		for _, r := range rs {
+			b = append(append(b, r.Event...), '\n')
+		}
+		return [][]byte{b[:len(b)/2], b[len(b)/2:]} // a line spans the two pieces
+	}
+	objs := []lake.Object{
+		{Dir: "a", Events: 10, Body: body(rows[:10])},
+		{Dir: "dead", Dead: true},
+		{Dir: "b", Events: 20, Body: body(rows[10:])},
+	}
+	got, owner, err := readRows(lake.Name{Source: "s", First: "1", Last: "30"}, objs, []int{0, 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(rows) || len(owner) != len(rows) {
+		t.Fatalf("%d rows, %d owners, want %d", len(got), len(owner), len(rows))
+	}
+	for i, r := range got {
+		w := rows[i]
+		if r.EventUUID != w.EventUUID || r.Event != w.Event || r.EventName != w.EventName || !r.CreatedDatetime.Equal(w.CreatedDatetime) {
+			t.Fatalf("row %d: %+v, want %+v", i, r, w)
+		}
+		if want := map[bool]int{true: 0, false: 2}[i < 10]; owner[i] != want {
+			t.Fatalf("row %d: owner %d, want %d", i, owner[i], want)
+		}
+	}
+	for _, says := range []int{19, 21} {
+		objs[2].Events = says
+		if _, _, err := readRows(lake.Name{Source: "s"}, objs, []int{0, 2}); err == nil || !strings.Contains(err.Error(), "20 events, it says") {
+			t.Fatalf("an object of 20 events that says %d: %v", says, err)
+		}
+	}
+}

@@ -160,7 +160,9 @@ func checkTable(t *testing.T, tb *Table, want []lake.Row) {
 		byUUID[r.EventUUID] = r
 	}
 	seen := map[string]int{}
+	fields := tableFields(t, tb)
 	for _, f := range scanFiles(t, tb) {
+		checkDataFile(t, localPath(t, f.path), fields)
 		typ, ok := f.partition[1000].(string)
 		if !ok {
 			t.Fatalf("%s: partition %v has no event_type", f.path, f.partition)

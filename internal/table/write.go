@@ -1,7 +1,7 @@
 package table
 
 import (
-	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -9,17 +9,11 @@ import (
 	"fmt"
 	iofs "io/fs"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/apache/arrow-go/v18/parquet"
-	"github.com/apache/arrow-go/v18/parquet/compress"
-	"github.com/apache/arrow-go/v18/parquet/metadata"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/apache/iceberg-go"
 	iceio "github.com/apache/iceberg-go/io"
 	itable "github.com/apache/iceberg-go/table"
@@ -64,6 +58,10 @@ func plan(tbl *itable.Table, b *Batch, name string) ([]*part, error) {
 	var parts []*part
 	var key strings.Builder
 	segs := make([]string, len(fields))
+	// Each field's human string of a value, made once: formatting a day
+	// per row cost as much as the sort (transform results are strings
+	// and integers, comparable).
+	human := make([]map[any]string, len(fields))
 	for i := range b.Rows {
 		r := &b.Rows[i]
 		key.Reset()
@@ -73,7 +71,14 @@ func plan(tbl *itable.Table, b *Batch, name string) ([]*part, error) {
 			h := "\x00null"
 			if out.Valid {
 				vals[j] = out.Val.Any()
-				h = f.pf.Transform.ToHumanStrType(f.typ, vals[j])
+				var ok bool
+				if h, ok = human[j][vals[j]]; !ok {
+					h = f.pf.Transform.ToHumanStrType(f.typ, vals[j])
+					if human[j] == nil {
+						human[j] = map[any]string{}
+					}
+					human[j][vals[j]] = h
+				}
 			}
 			segs[j] = h
 			key.WriteString(strconv.Itoa(len(h)))
@@ -106,12 +111,22 @@ func plan(tbl *itable.Table, b *Batch, name string) ([]*part, error) {
 			return nil, fmt.Errorf("table: two partitions of batch %s share the data file %s (a 64-bit hash collision)", name, p.rel)
 		}
 		seen[k] = true
-		sort.SliceStable(p.rows, func(x, y int) bool {
-			return b.Rows[p.rows[x]].CreatedDatetime.Before(b.Rows[p.rows[y]].CreatedDatetime)
-		})
+		sortByTime(b.Rows, p.rows)
 	}
 	sort.Slice(parts, func(i, j int) bool { return parts[i].rel < parts[j].rel })
 	return parts, nil
+}
+
+// sortByTime sorts increasing row indexes idx by the rows'
+// created_datetime, stably: the index breaks ties, so pdqsort does, without
+// the O(n log² n) moves of a stable sort.
+func sortByTime(rows []lake.Row, idx []int) {
+	slices.SortFunc(idx, func(x, y int) int {
+		if c := rows[x].CreatedDatetime.Compare(rows[y].CreatedDatetime); c != 0 {
+			return c
+		}
+		return cmp.Compare(x, y)
+	})
 }
 
 // literal is the value of column col of r as an Iceberg literal.
@@ -142,94 +157,6 @@ func getter(col string) func(*lake.Row) string {
 		return func(*lake.Row) string { return "" }
 	}
 	return nil
-}
-
-// encode writes the rows of a partition as Parquet with the table's field
-// ids, zstd, dictionaries for the low-cardinality columns. The same rows
-// always give the same bytes.
-func encode(sc *arrow.Schema, rows []lake.Row, idx []int) ([]byte, *metadata.FileMetaData, error) {
-	rec, err := record(sc, rows, idx)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer rec.Release()
-	var buf bytes.Buffer
-	w, err := pqarrow.NewFileWriter(sc, &buf, writerProps(), pqarrow.DefaultWriterProps())
-	if err != nil {
-		return nil, nil, fmt.Errorf("table: parquet: %w", err)
-	}
-	if err := w.Write(rec); err != nil {
-		w.Close()
-		return nil, nil, fmt.Errorf("table: parquet: %w", err)
-	}
-	if err := w.Close(); err != nil {
-		return nil, nil, fmt.Errorf("table: parquet: %w", err)
-	}
-	md, err := w.FileMetadata()
-	if err != nil {
-		return nil, nil, fmt.Errorf("table: parquet: %w", err)
-	}
-	return buf.Bytes(), md, nil
-}
-
-// writerProps are the Parquet settings of every data file eventlake writes.
-func writerProps() *parquet.WriterProperties {
-	return parquet.NewWriterProperties(
-		parquet.WithCompression(compress.Codecs.Zstd),
-		parquet.WithCompressionLevel(1), // 25% faster than the default level, 2% larger
-		parquet.WithMaxRowGroupLength(128<<10),
-		parquet.WithDictionaryDefault(false),
-		parquet.WithDictionaryFor(ColName, true),
-		parquet.WithDictionaryFor(ColType, true),
-		parquet.WithDictionaryFor(ColSubtype, true),
-		parquet.WithStats(true),
-	)
-}
-
-// record builds the Arrow record of rows[idx...] in the table's Arrow
-// schema sc.
-func record(sc *arrow.Schema, rows []lake.Row, idx []int) (arrow.RecordBatch, error) {
-	rb := array.NewRecordBuilder(memory.DefaultAllocator, sc)
-	defer rb.Release()
-	for i, f := range sc.Fields() {
-		switch fb := rb.Field(i).(type) {
-		case *array.TimestampBuilder:
-			if f.Name != ColDatetime {
-				return nil, fmt.Errorf("table: column %s: no value for it", f.Name)
-			}
-			fb.Reserve(len(idx))
-			for _, k := range idx {
-				fb.Append(arrow.Timestamp(rows[k].CreatedDatetime.UnixMicro()))
-			}
-		case *array.StringBuilder:
-			get := getter(f.Name)
-			if get == nil || f.Name == ColDatetime {
-				if !f.Nullable {
-					return nil, fmt.Errorf("table: required column %s: no value for it", f.Name)
-				}
-				fb.AppendNulls(len(idx))
-				continue
-			}
-			// Sized once: a growing builder copies its data at each
-			// doubling (landing 300k events allocated 545 MB in
-			// builders before, 168 MB after).
-			n := 0
-			for _, k := range idx {
-				n += len(get(&rows[k]))
-			}
-			fb.Reserve(len(idx))
-			fb.ReserveData(n)
-			for _, k := range idx {
-				fb.Append(get(&rows[k]))
-			}
-		default:
-			if !f.Nullable {
-				return nil, fmt.Errorf("table: required column %s of type %s: no value for it", f.Name, f.Type)
-			}
-			fb.AppendNulls(len(idx))
-		}
-	}
-	return rb.NewRecordBatch(), nil
 }
 
 // put stores a data file unless a file of the same size is already at loc:
@@ -280,11 +207,11 @@ func localFile(loc string) bool {
 	return !strings.Contains(loc, "://") || strings.HasPrefix(loc, "file:")
 }
 
-// target is where and how a table's data files are written: the Arrow
-// schema of its columns, its file system, its location provider, and the
+// target is where and how a table's data files are written: the Parquet
+// format of its columns, its file system, its location provider, and the
 // sort order id a file sorted by created_datetime declares (0: unsorted).
 type target struct {
-	sc     *arrow.Schema
+	ff     fileFormat
 	fsys   iceio.IO
 	lp     itable.LocationProvider
 	sortID int
@@ -293,8 +220,8 @@ type target struct {
 func newTarget(ctx context.Context, tbl *itable.Table) (target, error) {
 	var tg target
 	var err error
-	if tg.sc, err = itable.SchemaToArrowSchema(tbl.Schema(), nil, true, false); err != nil {
-		return tg, fmt.Errorf("table: arrow schema: %w", err)
+	if tg.ff, err = newFileFormat(tbl.Schema()); err != nil {
+		return tg, err
 	}
 	if tg.fsys, err = tbl.FS(ctx); err != nil {
 		return tg, fmt.Errorf("table: file system of %s: %w", tbl.Location(), err)
@@ -332,7 +259,7 @@ func writeFiles(ctx context.Context, tbl *itable.Table, b *Batch, name string) (
 			if !strings.HasSuffix(loc, "/"+p.rel) {
 				return fmt.Errorf("table: data file %s was placed at %s", p.rel, loc)
 			}
-			data, md, err := encode(tg.sc, b.Rows, p.rows)
+			data, md, err := tg.ff.encode(b.Rows, p.rows)
 			if err != nil {
 				return fmt.Errorf("%w (data file %s)", err, p.rel)
 			}
