@@ -32,13 +32,7 @@ func TestScheduledGlueTableMaintenance(t *testing.T) {
 	w := newTableWorld(t)
 	opts := gen.Options{Events: 200, Seed: 61}
 	x := expect(t, opts)
-	var lines [][]byte
-	if err := gen.Each(opts, func(line []byte, _ gen.Kind) error {
-		lines = append(lines, append([]byte(nil), line...))
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	lines := genLines(t, opts)
 	var batches [][]byte
 	for i := 0; i < len(lines); i += 50 {
 		batches = append(batches, kinesisPayload(t, fmt.Sprintf("shardId-%012d", i), lines[i:i+50]))

@@ -220,13 +220,7 @@ func TestConcurrentInvocationsCommitToGlue(t *testing.T) {
 	second := w.lambda()
 	opts := gen.Options{Events: 1000, Seed: 91, Bad: 0.01, Dup: 0.01}
 	x := expect(t, opts)
-	var lines [][]byte
-	if err := gen.Each(opts, func(line []byte, _ gen.Kind) error {
-		lines = append(lines, append([]byte(nil), line...))
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	lines := genLines(t, opts)
 	// Duplicates repeat an earlier line of the stream; the function drops
 	// them within a batch, not across shards, so a repeat of a line of the
 	// first shard is left out of the second.
@@ -270,4 +264,17 @@ func TestConcurrentInvocationsCommitToGlue(t *testing.T) {
 	if _, again := w.read(); again != snapshots {
 		t.Errorf("a retry of a committed batch in another environment committed: %d snapshots -> %d", snapshots, again)
 	}
+}
+
+// genLines is the generator's stream for opts, a line per event.
+func genLines(t *testing.T, opts gen.Options) [][]byte {
+	t.Helper()
+	var lines [][]byte
+	if err := gen.Each(opts, func(line []byte, _ gen.Kind) error {
+		lines = append(lines, append([]byte(nil), line...))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return lines
 }
