@@ -2,7 +2,6 @@ package table
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"reflect"
@@ -12,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/metadata"
 	"github.com/apache/iceberg-go"
 	"github.com/klauspost/compress/zstd"
@@ -188,19 +188,12 @@ func (ff fileFormat) encode(rows []lake.Row, idx []int) ([]byte, *metadata.FileM
 	return buf.Bytes(), md, nil
 }
 
-// footer reads the metadata of a whole Parquet file in memory.
+// footer reads the metadata of a whole Parquet file in memory, with
+// arrow-go's reader (as compaction reads its outputs' footers).
 func footer(data []byte) (*metadata.FileMetaData, error) {
-	n := len(data)
-	if n < 12 || string(data[n-4:]) != "PAR1" {
-		return nil, fmt.Errorf("table: parquet: %d bytes without a footer", n)
-	}
-	size := int64(binary.LittleEndian.Uint32(data[n-8:]))
-	if size > int64(n-12) {
-		return nil, fmt.Errorf("table: parquet: footer of %d bytes in a file of %d", size, n)
-	}
-	md, err := metadata.NewFileMetaData(data[n-8-int(size):n-8], nil)
+	rd, err := file.NewParquetReader(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("table: parquet footer: %w", err)
 	}
-	return md, nil
+	return rd.MetaData(), nil
 }
