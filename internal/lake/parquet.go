@@ -58,10 +58,18 @@ type Row struct {
 var parquetCodec = &zstd.Codec{Level: zstd.SpeedFastest}
 
 // encodeParquet turns NDJSON enriched events, in pieces, into a Parquet
-// file. Lines are read where they lie; only those spanning two pieces are
+// file, with their typed columns when given (Object.Rows), else parsing
+// each. Lines are read where they lie; only those spanning two pieces are
 // copied.
-func encodeParquet(body [][]byte) ([]byte, error) {
-	return parquetOf(splitLines(body))
+func encodeParquet(body [][]byte, typed []Row) ([]byte, error) {
+	if typed == nil {
+		return parquetOf(splitLines(body))
+	}
+	rows, err := WithEvents(make([]Row, 0, len(typed)), typed, body)
+	if err != nil {
+		return nil, fmt.Errorf("parquet: %w", err)
+	}
+	return writeParquet(rows)
 }
 
 // splitLines returns the non-empty lines of the concatenation of body,
@@ -100,6 +108,11 @@ func parquetOf(lines [][]byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parquet: %w", err)
 	}
+	return writeParquet(rows)
+}
+
+// writeParquet encodes rows as a Parquet object.
+func writeParquet(rows []Row) ([]byte, error) {
 	var buf bytes.Buffer
 	if err := parquet.Write(&buf, rows, parquet.Compression(parquetCodec), parquet.MaxRowsPerRowGroup(128<<10)); err != nil {
 		return nil, fmt.Errorf("parquet: %w", err)
@@ -112,6 +125,30 @@ func parquetOf(lines [][]byte) ([]byte, error) {
 // holds copies: info and line may change afterwards.
 func RowOf(info event.Info, line []byte) Row {
 	return rowOf(info, string(line), &Row{})
+}
+
+// TypedRow is the row of an event without its Event: info from
+// event.Enricher.Check (or Enrich), copied; name, type and subtype equal to
+// prev's share prev's strings. Object.Rows holds such rows.
+func TypedRow(info event.Info, prev *Row) Row {
+	return rowOf(info, "", prev)
+}
+
+// WithEvents appends to dst the rows typed, each with its Event: the
+// matching line of body (an object's NDJSON, in pieces), viewed where it
+// lies in one piece, so the rows are valid only while body does not change.
+// typed must hold one row per line of body.
+func WithEvents(dst, typed []Row, body [][]byte) ([]Row, error) {
+	lines := splitLines(body)
+	if len(lines) != len(typed) {
+		return dst, fmt.Errorf("%d typed rows for %d events", len(typed), len(lines))
+	}
+	for i, line := range lines {
+		r := typed[i]
+		r.Event = view(line)
+		dst = append(dst, r)
+	}
+	return dst, nil
 }
 
 // AppendRows appends to dst the rows of an object's body (Object.Body:

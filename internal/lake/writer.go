@@ -80,6 +80,10 @@ func (w *Writer) Swept() Swept {
 	return out
 }
 
+// WantsRows reports whether the writer uses Object.Rows: a Parquet
+// writer's objects are typed (pipeline.RowSink).
+func (w *Writer) WantsRows() bool { return w.format == Parquet }
+
 // Compression is the writer's compression.
 func (w *Writer) Compression() Compression { return w.enc.c }
 
@@ -90,6 +94,12 @@ type Object struct {
 	Dead   bool     // a dead-letter object
 	Body   [][]byte // NDJSON, uncompressed, in pieces
 	Events int      // lines in Body
+	// Rows, if set, are the typed columns of Body's events, in order, one
+	// per line, without Event (WithEvents takes each from Body): what the
+	// landing rules found in each event, handed over by a producer that
+	// has them (pipeline.Runner, for a sink that WantsRows) so that a
+	// Parquet object or a table's data file need not parse Body again.
+	Rows []Row
 	// Done, if set, is called as soon as the writer no longer needs Body
 	// (the object is written, or failed), so the caller can reuse its
 	// memory before the whole batch is written.
@@ -142,7 +152,7 @@ func (w *Writer) Write(ctx context.Context, name Name, objs []Object) error {
 // encode makes o's stored body; release gives its memory back.
 func (w *Writer) encode(o *Object) (body [][]byte, release func(), err error) {
 	if w.format == Parquet && !o.Dead {
-		pq, err := encodeParquet(o.Body)
+		pq, err := encodeParquet(o.Body, o.Rows)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -19,6 +19,7 @@ type part struct {
 	dead   bool
 	blocks [][]byte
 	events int
+	rows   []lake.Row // the events' typed rows, when the sink wants them
 }
 
 // blockSize is the size of the blocks parts are made of.
@@ -143,7 +144,7 @@ func (c *collector) consume(wk *work) {
 	hashFrom := 0
 	var counts lineCounts
 	for _, g := range wk.groups {
-		g.from, g.pos, g.pending = 0, 0, 0
+		g.from, g.pos, g.pending, g.row = 0, 0, 0, 0
 	}
 	for i := range wk.recs {
 		rc := &wk.recs[i]
@@ -169,6 +170,9 @@ func (c *collector) consume(wk *work) {
 				g.pos = int(rc.outStart)
 				c.move(g)
 				g.from, g.pos = int(rc.outEnd), int(rc.outEnd)
+				if c.r.rows {
+					g.row++ // the duplicate's
+				}
 				b.dups++
 				break
 			}
@@ -220,6 +224,10 @@ func (c *collector) move(g *group) {
 	}
 	p.blocks = fill(p.blocks, g.data[g.from:g.pos], c.blocks.get)
 	p.events += g.pending
+	if c.r.rows && !g.dead {
+		p.rows = append(p.rows, g.rows[g.row:g.row+g.pending]...)
+		g.row += g.pending
+	}
 	g.from, g.pending = g.pos, 0
 }
 
@@ -249,7 +257,7 @@ func (c *collector) flushLoop(ctx context.Context, cancel context.CancelCauseFun
 			// Each object's blocks go back to the free list as soon as it is
 			// written, for the batch filling meanwhile.
 			release := func() { c.blocks.put(p.blocks) }
-			objs = append(objs, lake.Object{Dir: p.dir, Dead: p.dead, Body: p.blocks, Events: p.events, Done: release})
+			objs = append(objs, lake.Object{Dir: p.dir, Dead: p.dead, Body: p.blocks, Events: p.events, Rows: p.rows, Done: release})
 		}
 		sort.Slice(objs, func(i, j int) bool { return objs[i].Dir < objs[j].Dir })
 		name := lake.Name{Source: c.r.cfg.SourceID, First: lake.LineNumber(b.first), Last: lake.LineNumber(b.last), Hash: b.hash.Sum64()}

@@ -35,6 +35,9 @@ type verdict struct {
 	dir string
 	// uuid is an event's event_uuid; valid until the core's next line.
 	uuid []byte
+	// info is what the rules found in an event; valid until the core's
+	// next line.
+	info event.Info
 	// dead is a refused line's dead-letter record.
 	dead deadletter.Record
 	// reason is why a line was refused.
@@ -72,7 +75,7 @@ func (c *core) line(raw []byte, size int64, src string, n int64) verdict {
 	}
 	switch {
 	case err == nil:
-		return verdict{kind: kindEvent, dir: dir, uuid: info.UUID}
+		return verdict{kind: kindEvent, dir: dir, uuid: info.UUID, info: info}
 	case errors.Is(err, event.ErrBlank):
 		return verdict{kind: kindBlank}
 	}

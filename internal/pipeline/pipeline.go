@@ -60,6 +60,7 @@ type Runner struct {
 	cfg   Config
 	w     Sink
 	seeds [2]maphash.Seed
+	rows  bool // hand event objects' typed rows to w (RowSink)
 
 	mu         sync.Mutex
 	stats      Stats
@@ -93,9 +94,11 @@ func New(w Sink, cfg Config) (*Runner, error) {
 	if cfg.Event.MaxSize <= 0 {
 		cfg.Event.MaxSize = event.DefaultMaxSize
 	}
+	rs, ok := w.(RowSink)
 	return &Runner{
 		cfg:        cfg,
 		w:          w,
+		rows:       ok && rs.WantsRows(),
 		seeds:      [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
 		partitions: map[string]struct{}{},
 		stats:      Stats{DeadByReason: map[event.Reason]int64{}},
@@ -129,11 +132,15 @@ type group struct {
 	dir  string // partition folder, or reason=<reason>/ for dead letters
 	dead bool
 	data []byte
+	// rows are the typed rows of the events in data, in order, when the
+	// sink wants them (RowSink).
+	rows []lake.Row
 	idx  int // index in work.groups, -1 when unused in the current chunk
 	// collector state: data[from:pos] holds events not yet moved into the
-	// batch, pending of them.
+	// batch, pending of them; with rows, rows[row:] are theirs and after.
 	from, pos int
 	pending   int
+	row       int
 }
 
 // work is one chunk on its way through the workers to the collector.
@@ -155,6 +162,7 @@ func (wk *work) group(dir string, dead bool) (*group, uint32) {
 	if g.idx < 0 { // first use in this chunk
 		g.idx = len(wk.groups)
 		g.data = g.data[:0]
+		g.rows = g.rows[:0]
 		wk.groups = append(wk.groups, g)
 	}
 	return g, uint32(g.idx)
@@ -305,6 +313,13 @@ func (p *proc) process(wk *work) {
 			rc.outEnd = uint32(len(g.data))
 			if v.kind == kindEvent {
 				rc.uuid = uuidKey(&p.r.seeds, v.uuid)
+				if p.r.rows {
+					prev := &lake.Row{}
+					if n := len(g.rows); n > 0 {
+						prev = &g.rows[n-1]
+					}
+					g.rows = append(g.rows, lake.TypedRow(v.info, prev))
+				}
 			}
 		}
 		wk.recs = append(wk.recs, rc)

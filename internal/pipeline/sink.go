@@ -25,6 +25,17 @@ type Sink interface {
 	Write(ctx context.Context, name lake.Name, objs []lake.Object) error
 }
 
+// RowSink is a Sink that takes each event object's typed rows
+// (lake.Object.Rows) from the Runner, which has them from the landing
+// rules, rather than parsing the object's Body again: Parquet objects and a
+// table's data files are typed. Land (the functions' path) does not hand
+// rows: a sink must still read Body when Rows is nil.
+type RowSink interface {
+	Sink
+	// WantsRows reports whether the sink uses Rows.
+	WantsRows() bool
+}
+
 // sweeper is a Sink whose stores remove crashed writers' leftovers as they
 // write (*lake.Writer over a local folder); Runner reports what they removed.
 type sweeper interface {

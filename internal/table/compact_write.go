@@ -46,7 +46,7 @@ type outWriter struct {
 }
 
 func newOutWriter(ctx context.Context, tbl *itable.Table, r *round, opts CompactOptions) (*outWriter, error) {
-	tg, err := newTarget(ctx, tbl)
+	tg, err := newTarget(ctx, tbl, compactCodec)
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/schema"
 	"github.com/apache/iceberg-go"
+	pgcompress "github.com/parquet-go/parquet-go/compress"
 
 	"github.com/eventlake/eventlake/internal/lake"
 )
@@ -88,7 +89,7 @@ func checkDataFile(t testing.TB, path string, fields []tableField) {
 // wrote by its size).
 func TestEncodeValues(t *testing.T) {
 	sc, _, _ := Definition(false)
-	ff, err := newFileFormat(sc)
+	ff, err := newFileFormat(sc, landingCodec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,17 +154,17 @@ func TestFileFormatRefuses(t *testing.T) {
 	sc, _, _ := Definition(false)
 	fields := sc.Fields()
 	fields[1].Required = true // event_name
-	if _, err := newFileFormat(icebergSchema(fields)); err == nil || !strings.Contains(err.Error(), "event_name is required") {
+	if _, err := newFileFormat(icebergSchema(fields), landingCodec); err == nil || !strings.Contains(err.Error(), "event_name is required") {
 		t.Fatalf("event_name required: %v", err)
 	}
 	fields = sc.Fields()
 	fields = append(fields, fields[0])
 	fields[len(fields)-1].ID, fields[len(fields)-1].Name = 8, "region"
-	if _, err := newFileFormat(icebergSchema(fields)); err == nil || !strings.Contains(err.Error(), "region") {
+	if _, err := newFileFormat(icebergSchema(fields), landingCodec); err == nil || !strings.Contains(err.Error(), "region") {
 		t.Fatalf("a required column region: %v", err)
 	}
 	fields[len(fields)-1].Required = false
-	if _, err := newFileFormat(icebergSchema(fields)); err != nil {
+	if _, err := newFileFormat(icebergSchema(fields), landingCodec); err != nil {
 		t.Fatalf("an optional column region: %v", err)
 	}
 }
@@ -186,10 +187,16 @@ func tableFields(t testing.TB, tb *Table) []tableField {
 	return fields
 }
 
-// BenchmarkEncode encodes 100,000 generated events into one data file:
-// parquet-go's column writes, statistics, dictionaries and zstd, without
-// the partitioning, the file system or the commit (BenchmarkCommit).
+// BenchmarkEncode encodes 100,000 generated events into one data file, with
+// each codec: parquet-go's column writes, statistics, dictionaries and the
+// codec, without the partitioning, the file system or the commit
+// (BenchmarkCommit).
 func BenchmarkEncode(b *testing.B) {
+	b.Run("landing", func(b *testing.B) { benchmarkEncode(b, landingCodec) })
+	b.Run("compaction", func(b *testing.B) { benchmarkEncode(b, compactCodec) })
+}
+
+func benchmarkEncode(b *testing.B, codec pgcompress.Codec) {
 	rows := genRows(b, 100_000, 42)
 	idx := make([]int, len(rows))
 	in := 0
@@ -198,7 +205,7 @@ func BenchmarkEncode(b *testing.B) {
 		in += len(rows[i].Event)
 	}
 	sc, _, _ := Definition(false)
-	ff, err := newFileFormat(sc)
+	ff, err := newFileFormat(sc, codec)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -216,18 +223,24 @@ func BenchmarkEncode(b *testing.B) {
 }
 
 // TestEncodeFormat: the data files are what arrow-go wrote before
-// parquet-go did: zstd, version 1 data pages, PLAIN values or a dictionary
-// (no DELTA_* encodings), and pages of hex digits compressed (zstd's
-// fastest level stores a block without matches as it is unless told to
-// entropy-code its literals).
+// parquet-go did: version 1 data pages, PLAIN values or a dictionary (no
+// DELTA_* encodings), read back by arrow-go; landing's are Snappy,
+// compaction's zstd with pages of hex digits compressed (zstd's fastest
+// level stores a block without matches as it is unless told to entropy-code
+// its literals).
 func TestEncodeFormat(t *testing.T) {
+	t.Run("landing", func(t *testing.T) { testEncodeFormat(t, landingCodec, compress.Codecs.Snappy) })
+	t.Run("compaction", func(t *testing.T) { testEncodeFormat(t, compactCodec, compress.Codecs.Zstd) })
+}
+
+func testEncodeFormat(t *testing.T, codec pgcompress.Codec, want compress.Compression) {
 	rows := genRows(t, 2000, 3)
 	idx := make([]int, len(rows))
 	for i := range idx {
 		idx[i] = i
 	}
 	sc, _, _ := Definition(false)
-	ff, err := newFileFormat(sc)
+	ff, err := newFileFormat(sc, codec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +261,7 @@ func TestEncodeFormat(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if cc.Compression() != compress.Codecs.Zstd {
+			if cc.Compression() != want {
 				t.Errorf("%s: compression %s", name, cc.Compression())
 			}
 			for _, e := range cc.Encodings() {
@@ -258,7 +271,7 @@ func TestEncodeFormat(t *testing.T) {
 					t.Errorf("%s: encoding %s", name, e)
 				}
 			}
-			if name == ColUUID && float64(cc.TotalCompressedSize()) > 0.7*float64(cc.TotalUncompressedSize()) {
+			if name == ColUUID && want == compress.Codecs.Zstd && float64(cc.TotalCompressedSize()) > 0.7*float64(cc.TotalUncompressedSize()) {
 				t.Errorf("%s: %d bytes compressed of %d", name, cc.TotalCompressedSize(), cc.TotalUncompressedSize())
 			}
 			pr, err := rg.GetColumnPageReader(c)

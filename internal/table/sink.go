@@ -70,6 +70,11 @@ func (s *Sink) Write(ctx context.Context, name lake.Name, objs []lake.Object) er
 	return errors.Join(s.writeDead(ctx, name, objs, dead), s.commit(ctx, name, objs, events))
 }
 
+// WantsRows reports that the sink uses each event object's typed rows
+// (lake.Object.Rows) when given: its data files are typed
+// (pipeline.RowSink).
+func (s *Sink) WantsRows() bool { return true }
+
 // Swept is what the dead-letter writer's stores removed of crashed
 // writers' leftovers.
 func (s *Sink) Swept() lake.Swept { return s.dead.Swept() }
@@ -142,8 +147,10 @@ func (s *Sink) commit(ctx context.Context, name lake.Name, objs []lake.Object, i
 
 // readRows reads the rows of objs[i], i in idx, in that order, each
 // object's on a core of its own into its place in rows, and the index in
-// objs of each row's object. Rows view the bodies (no second copy of the
-// events); the other columns are copies, a fifth or so of an event's bytes.
+// objs of each row's object: its typed rows (Object.Rows) with each event
+// taken from its body, or, without them, its body parsed. Rows view the
+// bodies (no second copy of the events); the other columns are copies, a
+// fifth or so of an event's bytes.
 func readRows(name lake.Name, objs []lake.Object, idx []int) (rows []lake.Row, owner []int, err error) {
 	n := 0
 	for _, i := range idx {
@@ -162,7 +169,13 @@ func readRows(name lake.Name, objs []lake.Object, idx []int) (rows []lake.Row, o
 		g.Go(func() error {
 			// Capped at the object's place: more rows than it says
 			// are appended elsewhere, and counted below.
-			got, err := lake.AppendRows(rows[from:from:from+o.Events], o.Body)
+			var got []lake.Row
+			var err error
+			if o.Rows != nil {
+				got, err = lake.WithEvents(rows[from:from:from+o.Events], o.Rows, o.Body)
+			} else {
+				got, err = lake.AppendRows(rows[from:from:from+o.Events], o.Body)
+			}
 			if err != nil {
 				return fmt.Errorf("table: batch %s, object %s: %w", name, o.Dir, err)
 			}

@@ -17,6 +17,7 @@ import (
 	"github.com/apache/iceberg-go"
 	iceio "github.com/apache/iceberg-go/io"
 	itable "github.com/apache/iceberg-go/table"
+	"github.com/parquet-go/parquet-go/compress"
 
 	"golang.org/x/sync/errgroup"
 
@@ -217,10 +218,10 @@ type target struct {
 	sortID int
 }
 
-func newTarget(ctx context.Context, tbl *itable.Table) (target, error) {
+func newTarget(ctx context.Context, tbl *itable.Table, codec compress.Codec) (target, error) {
 	var tg target
 	var err error
-	if tg.ff, err = newFileFormat(tbl.Schema()); err != nil {
+	if tg.ff, err = newFileFormat(tbl.Schema(), codec); err != nil {
 		return tg, err
 	}
 	if tg.fsys, err = tbl.FS(ctx); err != nil {
@@ -244,7 +245,7 @@ func writeFiles(ctx context.Context, tbl *itable.Table, b *Batch, name string) (
 	if err != nil {
 		return nil, err
 	}
-	tg, err := newTarget(ctx, tbl)
+	tg, err := newTarget(ctx, tbl, landingCodec)
 	if err != nil {
 		return nil, err
 	}
