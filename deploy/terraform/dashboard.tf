@@ -99,7 +99,7 @@ locals {
       {
         title   = "Iceberg table maintenance: files merged, written; duplicates removed; snapshots expired; orphans deleted; stops, failures"
         stat    = "Sum"
-        metrics = [for m in ["TableFilesCompacted", "TableFilesWritten", "TableDuplicatesRemoved", "SnapshotsExpired", "OrphanFilesDeleted", "TableMaintenanceStopped", "TableMaintenanceFailures"] : [local.metrics_namespace, m, "FunctionName", "${local.name}-compact"]]
+        metrics = [for m in ["TableFilesCompacted", "TableFilesWritten", "TableDuplicatesRemoved", "SnapshotsExpired", "OrphanFilesDeleted", "TablePartitionsDeferred", "TableMaintenanceStopped", "TableMaintenanceFailures"] : [local.metrics_namespace, m, "FunctionName", "${local.name}-compact"]]
       },
       {
         title = "Iceberg table maintenance: bytes merged, run time (ms)"

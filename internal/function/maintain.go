@@ -72,9 +72,11 @@ func (r *envReader) readTable(c *TableConfig) {
 // ErrNoTable.
 type Table interface {
 	// Compact merges each partition's data files below targetSize and
-	// swaps them for the merged ones in one overwrite snapshot. Stopped by
-	// ctx, it commits nothing; its files are orphans for a later sweep.
-	Compact(ctx context.Context, targetSize int64) (TableCompaction, error)
+	// swaps them for the merged ones in one overwrite snapshot. It starts
+	// no partition's merge after mergeBy (unless zero): those wait for a
+	// later run (Deferred), the merged ones are committed. Stopped by ctx,
+	// it commits nothing; its files are orphans for a later sweep.
+	Compact(ctx context.Context, targetSize int64, mergeBy time.Time) (TableCompaction, error)
 	// ExpireSnapshots removes the snapshots older than olderThan but the
 	// newest retainLast, remembering up to rememberBatches of their
 	// batches so that replays still commit nothing. It deletes no file.
@@ -93,6 +95,7 @@ var ErrNoTable = errors.New("the table does not exist yet")
 type TableCompaction struct {
 	Partitions                          int // with two or more small files
 	Committed, Already, Dropped, Failed int // rounds, by outcome
+	Deferred                            int // partitions left for a later run (mergeBy)
 	FilesBefore, FilesAfter             int
 	BytesBefore, BytesAfter             int64
 	Events, Duplicates                  int64
@@ -127,8 +130,14 @@ type TableResult struct {
 
 // compactShare is the part of an invocation's time the table compaction
 // may use; the rest is left to expiry and the orphan sweep, so a backlog of
-// small files never starves them.
-const compactShare = 0.8
+// small files never starves them. Merges start only in the first
+// mergeShare of it; the rest is for the merges under way and the commit,
+// so that a backlog bigger than one invocation is merged a part per run
+// (the partitions with most small files first) instead of never.
+const (
+	compactShare = 0.8
+	mergeShare   = 0.6
+)
 
 // maintainTable compacts the table, then expires snapshots, then sweeps
 // orphans, within the invocation's deadline less DeadlineMargin. Each step
@@ -140,13 +149,16 @@ func (c *Compactor) maintainTable(ctx context.Context) (TableResult, error) {
 	}
 	start := time.Now()
 	runCtx, compactCtx := ctx, ctx
+	var mergeBy time.Time
 	if dl, ok := ctx.Deadline(); ok {
 		end := dl.Add(-c.cfg.DeadlineMargin)
 		var cancel, cancelCompact context.CancelFunc
 		runCtx, cancel = context.WithDeadline(ctx, end)
 		defer cancel()
-		compactCtx, cancelCompact = context.WithDeadline(runCtx, start.Add(time.Duration(float64(end.Sub(start))*compactShare)))
+		compactEnd := start.Add(time.Duration(float64(end.Sub(start)) * compactShare))
+		compactCtx, cancelCompact = context.WithDeadline(runCtx, compactEnd)
 		defer cancelCompact()
+		mergeBy = start.Add(time.Duration(float64(compactEnd.Sub(start)) * mergeShare))
 	}
 	var errs []error
 	step := func(name string, sctx context.Context, err error) {
@@ -160,7 +172,7 @@ func (c *Compactor) maintainTable(ctx context.Context) (TableResult, error) {
 		}
 	}
 	tc := c.cfg.Table
-	comp, err := c.table.Compact(compactCtx, tc.TargetSize)
+	comp, err := c.table.Compact(compactCtx, tc.TargetSize, mergeBy)
 	res.Compaction = comp
 	if errors.Is(err, ErrNoTable) {
 		res.NoTable = true
@@ -182,7 +194,7 @@ func (c *Compactor) maintainTable(ctx context.Context) (TableResult, error) {
 	took := time.Since(start)
 	c.emitTable(res, took, err != nil)
 	cp := res.Compaction
-	attrs := []any{"partitions", cp.Partitions, "committed", cp.Committed, "already", cp.Already, "dropped", cp.Dropped, "failed", cp.Failed,
+	attrs := []any{"partitions", cp.Partitions, "committed", cp.Committed, "already", cp.Already, "dropped", cp.Dropped, "failed", cp.Failed, "deferred", cp.Deferred,
 		"files_before", cp.FilesBefore, "files_after", cp.FilesAfter, "events", cp.Events, "duplicates", cp.Duplicates, "attempts", cp.Attempts}
 	if e := res.Expiry; e != nil {
 		attrs = append(attrs, "snapshots_expired", e.Expired, "snapshots_kept", e.Kept, "batches_remembered", e.Remembered, "batches_forgotten", e.Forgotten)
@@ -203,6 +215,7 @@ func (c *Compactor) maintainTable(ctx context.Context) (TableResult, error) {
 var tableMetrics = []metric{
 	{"TableFilesCompacted", "Count"}, {"TableBytesCompacted", "Bytes"}, {"TableFilesWritten", "Count"},
 	{"TableDuplicatesRemoved", "Count"}, {"SnapshotsExpired", "Count"}, {"OrphanFilesDeleted", "Count"},
+	{"TablePartitionsDeferred", "Count"},
 	{"TableMaintenanceStopped", "Count"}, {"TableMaintenanceFailures", "Count"}, {"TableMaintenanceDuration", "Milliseconds"},
 }
 
@@ -225,7 +238,8 @@ func (c *Compactor) emitTable(res TableResult, took time.Duration, failed bool) 
 		"FunctionName":        c.name,
 		"TableFilesCompacted": res.Compaction.FilesBefore, "TableBytesCompacted": res.Compaction.BytesBefore,
 		"TableFilesWritten": res.Compaction.FilesAfter, "TableDuplicatesRemoved": res.Compaction.Duplicates,
-		"SnapshotsExpired": 0, "OrphanFilesDeleted": 0,
+		"TablePartitionsDeferred": res.Compaction.Deferred,
+		"SnapshotsExpired":        0, "OrphanFilesDeleted": 0,
 		"TableMaintenanceStopped": b2i(res.Stopped), "TableMaintenanceFailures": b2i(failed),
 		"TableMaintenanceDuration": took.Milliseconds(),
 	}

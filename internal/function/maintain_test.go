@@ -66,6 +66,12 @@ func newTableWorld(t *testing.T) *tableWorld {
 // defaults, its EMF documents in the buffer returned.
 func (w *tableWorld) compactor(env map[string]string, q function.PartitionQueue) (*function.Compactor, *bytes.Buffer) {
 	w.t.Helper()
+	return w.compactorWith(env, q, nil)
+}
+
+// compactorWith is compactor with the table wrapped by wrap, if set.
+func (w *tableWorld) compactorWith(env map[string]string, q function.PartitionQueue, wrap func(function.Table) function.Table) (*function.Compactor, *bytes.Buffer) {
+	w.t.Helper()
 	env[function.EnvLakeURL] = "mem://"
 	env[function.EnvTable] = "glue://eventlake/events?warehouse=s3://unused" // the bootstrap opens it; here the folder below
 	cfg, err := function.CompactConfigFromEnv(func(k string) string { return env[k] })
@@ -85,7 +91,11 @@ func (w *tableWorld) compactor(env map[string]string, q function.PartitionQueue)
 	w.t.Cleanup(func() { tm.Close() })
 	mem, _ := lakeurl.Open(context.Background(), "mem://", nil)
 	var metrics bytes.Buffer
-	c, err := function.NewCompactor(cfg, function.CompactDeps{Lake: mem, Queue: q, Table: tm, Metrics: &metrics, FunctionName: "compact"})
+	var tbl function.Table = tm
+	if wrap != nil {
+		tbl = wrap(tm)
+	}
+	c, err := function.NewCompactor(cfg, function.CompactDeps{Lake: mem, Queue: q, Table: tbl, Metrics: &metrics, FunctionName: "compact"})
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -438,6 +448,76 @@ func TestTableMaintenanceStopsAndWaits(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(empty.wh, table.CatalogFile)); !os.IsNotExist(err) {
 		t.Errorf("the maintenance created a catalog (%v): only the landing function creates the table", err)
+	}
+}
+
+// mergeByTable records the mergeBy the compaction function passes, and
+// passes on its own when set.
+type mergeByTable struct {
+	function.Table
+	set, got time.Time
+}
+
+func (m *mergeByTable) Compact(ctx context.Context, targetSize int64, mergeBy time.Time) (function.TableCompaction, error) {
+	m.got = mergeBy
+	if !m.set.IsZero() {
+		mergeBy = m.set
+	}
+	return m.Table.Compact(ctx, targetSize, mergeBy)
+}
+
+// TestTableMaintenanceDefers: merges start only in the first part of the
+// invocation's compaction budget (a backlog bigger than one run is merged
+// a part per run); partitions left for later are neither an error nor a
+// stop, and are counted in the log line and the metrics.
+func TestTableMaintenanceDefers(t *testing.T) {
+	w := newTableWorld(t)
+	for b := range 4 {
+		w.deliver(kinesis("shardId-000000000001", 1+b*10, 10))
+	}
+	rec := &mergeByTable{}
+	c, _ := w.compactorWith(map[string]string{function.EnvDeadlineMargin: "10s"}, nil, func(t function.Table) function.Table {
+		rec.Table = t
+		return rec
+	})
+	start := time.Now()
+	ctx, cancel := context.WithDeadline(context.Background(), start.Add(110*time.Second))
+	defer cancel()
+	if _, err := c.Invoke(ctx, []byte(`{"table":true}`)); err != nil {
+		t.Fatal(err)
+	}
+	// 100 s left after the margin, 80 s for compaction, merges start in
+	// the first 60% of that.
+	if lo, hi := start.Add(48*time.Second), time.Now().Add(48*time.Second); rec.got.Before(lo) || rec.got.After(hi) {
+		t.Errorf("merges may start until %v after the start; want 48s", rec.got.Sub(start))
+	}
+	if _, err := c.Invoke(context.Background(), []byte(`{"table":true}`)); err != nil || !rec.got.IsZero() {
+		t.Errorf("without a deadline: mergeBy %v (%v); want none", rec.got, err)
+	}
+
+	for b := range 4 {
+		w.deliver(kinesis("shardId-000000000002", 1+b*10, 10))
+	}
+	rec.set = time.Now().Add(-time.Second)
+	c, metrics := w.compactorWith(map[string]string{}, nil, func(t function.Table) function.Table {
+		rec.Table = t
+		return rec
+	})
+	snaps := w.snapshots()
+	out, err := c.Invoke(context.Background(), []byte(`{"table":true}`))
+	tr := out.(function.CompactResult).Table
+	if err != nil || tr == nil || tr.Stopped || tr.Compaction.Deferred == 0 || tr.Compaction.Deferred != tr.Compaction.Partitions {
+		t.Fatalf("a run past its merge time: %+v, %v; want every partition deferred, not stopped", tr, err)
+	}
+	if n := w.snapshots(); n != snaps {
+		t.Errorf("a run that merged nothing committed: %d snapshots -> %d", snaps, n)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(metrics.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if got := doc["TablePartitionsDeferred"]; got != float64(tr.Compaction.Deferred) {
+		t.Errorf("TablePartitionsDeferred = %v, want %d", got, tr.Compaction.Deferred)
 	}
 }
 

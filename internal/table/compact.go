@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/apache/iceberg-go"
 	itable "github.com/apache/iceberg-go/table"
@@ -66,6 +67,14 @@ type CompactOptions struct {
 	// Concurrency is how many partitions are merged at once (one per core
 	// by default); memory grows with it.
 	Concurrency int
+	// MergeBy, when set, is when Compact stops starting partitions' merges:
+	// those not started are deferred to a later run (CompactResult.Deferred)
+	// and the merged ones are committed. A run with a time limit (the
+	// scheduled Lambda) thus commits what it merged instead of nothing, and
+	// a backlog bigger than one run shrinks run after run. Merges already
+	// started finish (MaxInputs bounds each); leave them and the commit time
+	// before ctx's deadline.
+	MergeBy time.Time
 	// Merged, when set, is called as each partition's merge ends (its
 	// files are written, the commit is to come), one call at a time.
 	Merged func(RoundResult)
@@ -78,6 +87,8 @@ type CompactOptions struct {
 	// ("committed"); an error stops Compact there, as a crash would. For
 	// tests.
 	step func(name string) error
+	// now, when set, is the clock MergeBy is read against. For tests.
+	now func() time.Time
 }
 
 // RoundResult is what happened to one partition.
@@ -106,6 +117,7 @@ type RoundResult struct {
 type CompactResult struct {
 	Partitions                          int // partitions with two or more files below the target size
 	Committed, Already, Dropped, Failed int
+	Deferred                            int // partitions not merged: MergeBy came first
 	RoundResult                         // totals
 	Rounds                              []RoundResult
 }
@@ -162,6 +174,10 @@ func (t *Table) Compact(ctx context.Context, opts CompactOptions) (CompactResult
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = runtime.GOMAXPROCS(0)
 	}
+	now := time.Now
+	if opts.now != nil {
+		now = opts.now
+	}
 	var res CompactResult
 	tbl, err := t.Load(ctx)
 	if err != nil {
@@ -196,6 +212,11 @@ func (t *Table) Compact(ctx context.Context, opts CompactOptions) (CompactResult
 	)
 	for i, r := range rounds {
 		sem <- struct{}{}
+		if !opts.MergeBy.IsZero() && !now().Before(opts.MergeBy) {
+			<-sem
+			res.Deferred = len(rounds) - i
+			break
+		}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
@@ -209,6 +230,9 @@ func (t *Table) Compact(ctx context.Context, opts CompactOptions) (CompactResult
 	}
 	wg.Wait()
 	for _, m := range merged {
+		if m == nil {
+			continue // deferred
+		}
 		if m.rr.Err != nil {
 			report(m.rr)
 			if errors.As(m.rr.Err, new(*stopped)) {
@@ -278,7 +302,8 @@ type round struct {
 
 // planRounds groups the current snapshot's data files by partition and
 // plans a round for each partition with two or more files below the
-// target size. Files of an older partition spec are left alone.
+// target size, those with the most first. Files of an older partition spec
+// are left alone.
 func planRounds(ctx context.Context, tbl *itable.Table, opts CompactOptions) ([]*round, error) {
 	snap := tbl.CurrentSnapshot()
 	if snap == nil {
@@ -324,7 +349,13 @@ func planRounds(ctx context.Context, tbl *itable.Table, opts CompactOptions) ([]
 		r.id = roundID(r, tbl.Location(), opts)
 		out = append(out, r)
 	}
-	slices.SortFunc(out, func(a, b *round) int { return strings.Compare(a.folder, b.folder) })
+	// Most small files first: a run that defers partitions (MergeBy) merges
+	// the biggest backlogs, and a partition merged last time (one file
+	// plus what landed since) waits behind the others rather than being
+	// merged again every run while they starve.
+	slices.SortFunc(out, func(a, b *round) int {
+		return cmp.Or(cmp.Compare(len(b.inputs), len(a.inputs)), strings.Compare(a.folder, b.folder))
+	})
 	return out, nil
 }
 

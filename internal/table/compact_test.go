@@ -202,6 +202,77 @@ func TestCompactTargetSize(t *testing.T) {
 	checkTable(t, tb, rows)
 }
 
+// TestCompactMergeBy: a run whose MergeBy passes during its first merge
+// commits that partition, the one with the most small files, and defers
+// the others; the runs after it merge the rest, one each, and leave the
+// events an uninterrupted run leaves; a MergeBy already past merges and
+// commits nothing.
+func TestCompactMergeBy(t *testing.T) {
+	tb := open(t, t.TempDir())
+	rows := ofTypes(genRows(t, 6000, 21), 3)
+	for _, b := range batches("land", rows, 300) {
+		commit(t, tb, b)
+	}
+	tbl, err := tb.Load(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]int{} // partition folder -> data files
+	most := 0
+	for _, f := range scanFiles(t, tb) {
+		folder, err := partitionFolder(tbl, f.partition)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[folder]++
+		most = max(most, files[folder])
+	}
+	want := partitionRows(t, tb)
+	snaps := func() int {
+		tbl, err := tb.Load(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(tbl.Metadata().Snapshots())
+	}
+
+	before := snaps()
+	res := compactTable(t, tb, CompactOptions{MergeBy: time.Now().Add(-time.Second)})
+	if res.Partitions < 3 || res.Deferred != res.Partitions || res.Committed != 0 || snaps() != before {
+		t.Fatalf("MergeBy past: %+v, %d -> %d snapshots; want every partition (3 or more) deferred, no commit", res, before, snaps())
+	}
+	total := res.Partitions
+
+	for run := 1; ; run++ {
+		// A clock that passes MergeBy as the first merge ends.
+		mergeBy := time.Unix(1000, 0)
+		clock := mergeBy.Add(-time.Second)
+		res := compactTable(t, tb, CompactOptions{
+			Concurrency: 1, MergeBy: mergeBy,
+			Merged: func(RoundResult) { clock = mergeBy },
+			now:    func() time.Time { return clock },
+		})
+		if res.Partitions == 0 {
+			if run != total+1 {
+				t.Errorf("%d runs merged the %d partitions", run-1, total)
+			}
+			break
+		}
+		if run > total {
+			t.Fatalf("run %d: still %d partitions to merge (%d at the start)", run, res.Partitions, total)
+		}
+		if res.Committed != 1 || res.Deferred != res.Partitions-1 {
+			t.Fatalf("run %d: %+v; want one partition committed, the others deferred", run, res)
+		}
+		if p := res.Rounds[0].Partition; run == 1 && files[p] != most {
+			t.Errorf("the first run merged %s (%d files); the biggest backlog has %d", p, files[p], most)
+		}
+	}
+	if got := partitionRows(t, tb); !maps.EqualFunc(got, want, maps.Equal) {
+		t.Errorf("after the deferred runs the partitions hold other events")
+	}
+}
+
 // TestCompactCrash crashes compaction, expiry and the orphan sweep before
 // each step that changes the store (and just after each commit landed),
 // checks that a reader of the current snapshot then sees each partition

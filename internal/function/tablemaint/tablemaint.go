@@ -70,16 +70,16 @@ func (t *Table) table(ctx context.Context) (*table.Table, error) {
 	return tb, nil
 }
 
-// Compact is table.Compact with TargetSize targetSize and the other
-// options at their defaults (the CLI's).
-func (t *Table) Compact(ctx context.Context, targetSize int64) (function.TableCompaction, error) {
+// Compact is table.Compact with TargetSize targetSize, MergeBy mergeBy and
+// the other options at their defaults (the CLI's).
+func (t *Table) Compact(ctx context.Context, targetSize int64, mergeBy time.Time) (function.TableCompaction, error) {
 	tb, err := t.table(ctx)
 	if err != nil {
 		return function.TableCompaction{}, err
 	}
-	r, err := tb.Compact(ctx, table.CompactOptions{TargetSize: targetSize})
+	r, err := tb.Compact(ctx, table.CompactOptions{TargetSize: targetSize, MergeBy: mergeBy})
 	return function.TableCompaction{
-		Partitions: r.Partitions, Committed: r.Committed, Already: r.Already, Dropped: r.Dropped, Failed: r.Failed,
+		Partitions: r.Partitions, Committed: r.Committed, Already: r.Already, Dropped: r.Dropped, Failed: r.Failed, Deferred: r.Deferred,
 		FilesBefore: r.FilesBefore, FilesAfter: r.FilesAfter, BytesBefore: r.BytesBefore, BytesAfter: r.BytesAfter,
 		Events: r.Events, Duplicates: r.Duplicates, Attempts: r.Attempts,
 	}, err

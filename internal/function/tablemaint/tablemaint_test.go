@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/eventlake/eventlake/internal/function"
 	"github.com/eventlake/eventlake/internal/table"
@@ -28,7 +29,7 @@ func TestOpensOnceTheTableExists(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tm.Close()
-	if _, err := tm.Compact(ctx, 1<<20); !errors.Is(err, function.ErrNoTable) {
+	if _, err := tm.Compact(ctx, 1<<20, time.Time{}); !errors.Is(err, function.ErrNoTable) {
 		t.Fatalf("compact before the table exists: %v, want ErrNoTable", err)
 	}
 	if _, err := tm.ExpireSnapshots(ctx, 0, 1, 1); !errors.Is(err, function.ErrNoTable) {
@@ -39,7 +40,7 @@ func TestOpensOnceTheTableExists(t *testing.T) {
 		t.Fatal(err)
 	}
 	created.Close()
-	if res, err := tm.Compact(ctx, 1<<20); err != nil || res.Partitions != 0 {
+	if res, err := tm.Compact(ctx, 1<<20, time.Time{}); err != nil || res.Partitions != 0 {
 		t.Fatalf("compact of an empty table: %+v, %v", res, err)
 	}
 	if _, err := tm.DeleteOrphans(ctx, 0); err == nil {
