@@ -118,7 +118,7 @@ type CompactResult struct {
 	Partitions                          int // partitions with two or more files below the target size
 	Committed, Already, Dropped, Failed int
 	Deferred                            int // partitions not merged: MergeBy came first
-	RoundResult                         // totals
+	RoundResult                             // totals
 	Rounds                              []RoundResult
 }
 
