@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/apache/iceberg-go"
 	iceio "github.com/apache/iceberg-go/io"
@@ -42,18 +43,25 @@ type part struct {
 // I/O.
 func plan(tbl *itable.Table, b *Batch, name string) ([]*part, error) {
 	spec, sc := tbl.Spec(), tbl.Schema()
-	type field struct {
-		pf  iceberg.PartitionField
-		col string
-		typ iceberg.Type
-	}
-	fields := make([]field, 0, spec.NumFields())
+	fields := make([]planField, 0, spec.NumFields())
 	for _, pf := range spec.Fields() {
 		src, ok := sc.FindFieldByID(pf.SourceID())
 		if !ok || getter(src.Name) == nil {
 			return nil, fmt.Errorf("table: partition field %s has a source column Commit does not write", pf.Name)
 		}
-		fields = append(fields, field{pf, src.Name, src.Type})
+		fields = append(fields, planField{pf, src.Name, src.Type})
+	}
+	// Rows of the same event_type and hour share a partition when every
+	// field is a transform of event_type, or a time transform no finer
+	// than an hour of created_datetime (the table's own spec is): those
+	// rows skip the transforms.
+	type typeHour struct {
+		typ  string
+		hour int64
+	}
+	var byTypeHour map[typeHour]*part
+	if coarse(fields) {
+		byTypeHour = map[typeHour]*part{}
 	}
 	byKey := map[string]*part{}
 	var parts []*part
@@ -65,6 +73,14 @@ func plan(tbl *itable.Table, b *Batch, name string) ([]*part, error) {
 	human := make([]map[any]string, len(fields))
 	for i := range b.Rows {
 		r := &b.Rows[i]
+		var th typeHour
+		if byTypeHour != nil {
+			th = typeHour{r.EventType, floorDiv(r.CreatedDatetime.UnixMicro(), int64(time.Hour/time.Microsecond))}
+			if p := byTypeHour[th]; p != nil {
+				p.rows = append(p.rows, i)
+				continue
+			}
+		}
 		key.Reset()
 		vals := make([]any, len(fields))
 		for j, f := range fields {
@@ -100,6 +116,9 @@ func plan(tbl *itable.Table, b *Batch, name string) ([]*part, error) {
 			byKey[key.String()] = p
 			parts = append(parts, p)
 		}
+		if byTypeHour != nil {
+			byTypeHour[th] = p
+		}
 		p.rows = append(p.rows, i)
 	}
 	seen := map[string]bool{}
@@ -116,6 +135,43 @@ func plan(tbl *itable.Table, b *Batch, name string) ([]*part, error) {
 	}
 	sort.Slice(parts, func(i, j int) bool { return parts[i].rel < parts[j].rel })
 	return parts, nil
+}
+
+// planField is a partition field: its source column's name and type.
+type planField struct {
+	pf  iceberg.PartitionField
+	col string
+	typ iceberg.Type
+}
+
+// coarse reports whether the partition of a row depends only on its
+// event_type and the hour of its created_datetime: each field is a
+// transform of event_type, or the hour, day, month or year of
+// created_datetime.
+func coarse(fields []planField) bool {
+	for _, f := range fields {
+		switch f.col {
+		case ColType:
+		case ColDatetime:
+			switch f.pf.Transform.(type) {
+			case iceberg.HourTransform, iceberg.DayTransform, iceberg.MonthTransform, iceberg.YearTransform:
+			default:
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// floorDiv is a / b rounded down (b > 0).
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b < 0 {
+		q--
+	}
+	return q
 }
 
 // sortByTime sorts increasing row indexes idx by the rows'
