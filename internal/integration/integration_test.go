@@ -56,6 +56,10 @@ func eventlake(t *testing.T) string {
 		binPath = filepath.Join(dir, "eventlake")
 		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/eventlake")
 		cmd.Dir = testservers.Root(t)
+		// The CLI as the README builds it, with cgo (DuckDB), whatever
+		// the test binary's mode (scripts/test runs this package with
+		// CGO_ENABLED=0, the Lambda bootstrap's).
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("%v\n%s", err, out)
 		}
