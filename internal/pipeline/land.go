@@ -66,6 +66,9 @@ func Land(ctx context.Context, w Sink, name lake.Name, recs []Record, opts *Land
 		opts = &LandOptions{}
 	}
 	l := newLander(opts)
+	if rs, ok := w.(RowSink); ok {
+		l.rows = rs.WantsRows()
+	}
 	hash := xxhash.New()
 	for ri, r := range recs {
 		hash.Write(r.Data)
@@ -87,6 +90,7 @@ type lander struct {
 	parts map[string]*landPart
 	res   LandResult
 	out   []byte
+	rows  bool // hand the events' typed rows to the sink (RowSink)
 }
 
 // landPart is one object of the batch and the records with events in it.
@@ -143,20 +147,30 @@ func (l *lander) record(ri int, r Record) {
 			continue
 		}
 		l.out = l.c.appendLine(l.out[:0], &v)
-		l.add(v.dir, v.kind == kindDead, l.out, ri)
+		l.add(&v, l.out, ri)
 	}
 	counts.addTo(st)
 }
 
-// add appends a stored line of record ri to the object of folder dir.
-func (l *lander) add(dir string, dead bool, line []byte, ri int) {
-	p, ok := l.parts[dir]
+// add appends line, what is stored for v (an event or a dead letter of
+// record ri), to the object of its folder, with the event's typed row when
+// the sink wants rows.
+func (l *lander) add(v *verdict, line []byte, ri int) {
+	dead := v.kind == kindDead
+	p, ok := l.parts[v.dir]
 	if !ok {
-		p = &landPart{obj: lake.Object{Dir: dir, Dead: dead}}
-		l.parts[dir] = p
+		p = &landPart{obj: lake.Object{Dir: v.dir, Dead: dead}}
+		l.parts[v.dir] = p
 	}
 	p.obj.Body = fill(p.obj.Body, line, newLandBlock)
 	p.obj.Events++
+	if l.rows && !dead {
+		prev := &lake.Row{}
+		if n := len(p.obj.Rows); n > 0 {
+			prev = &p.obj.Rows[n-1]
+		}
+		p.obj.Rows = append(p.obj.Rows, lake.TypedRow(v.info, prev))
+	}
 	if n := len(p.recs); n == 0 || p.recs[n-1] != ri {
 		p.recs = append(p.recs, ri)
 	}

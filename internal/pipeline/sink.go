@@ -26,10 +26,10 @@ type Sink interface {
 }
 
 // RowSink is a Sink that takes each event object's typed rows
-// (lake.Object.Rows) from the Runner, which has them from the landing
+// (lake.Object.Rows) from Runner and Land, which have them from the landing
 // rules, rather than parsing the object's Body again: Parquet objects and a
-// table's data files are typed. Land (the functions' path) does not hand
-// rows: a sink must still read Body when Rows is nil.
+// table's data files are typed. Other producers may leave Rows nil: a sink
+// must then read Body.
 type RowSink interface {
 	Sink
 	// WantsRows reports whether the sink uses Rows.
