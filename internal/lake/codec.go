@@ -25,10 +25,11 @@ func FormatOf(key string) (Format, Compression, bool) {
 }
 
 // Encode makes an object body in format f (and compression c for NDJSON)
-// from enriched events, one per line, without newlines.
+// from enriched events, one per line, without newlines: compaction's
+// objects, so Parquet pages are zstd (landed ones are Snappy).
 func Encode(f Format, c Compression, lines [][]byte) ([]byte, error) {
 	if f == Parquet {
-		return parquetOf(lines)
+		return parquetOf(lines, parquetCodec) // compaction's: zstd
 	}
 	body := make([][]byte, 0, 2*len(lines))
 	nl := []byte{'\n'}

@@ -1,8 +1,12 @@
 package lake
 
 import (
+	"bytes"
 	"testing"
 	"unsafe"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/format"
 
 	"github.com/eventlake/eventlake/internal/event"
 	"github.com/eventlake/eventlake/internal/gen"
@@ -74,5 +78,87 @@ func TestAppendRows(t *testing.T) {
 	}
 	if _, err := AppendRows(nil, [][]byte{[]byte("{\"a\":1}\n")}); err == nil {
 		t.Error("a line that is no enriched event made a row")
+	}
+}
+
+// TestParquetCodecs: a landed Parquet object (encodeParquet, with typed
+// rows or parsing its body) is Snappy and a compacted one (Encode) zstd,
+// and all three hold the same rows; WithEvents refuses rows that do not
+// match the body's lines one to one.
+func TestParquetCodecs(t *testing.T) {
+	enr := event.NewEnricher(nil)
+	var body []byte
+	var lines [][]byte
+	var typed []Row
+	err := gen.Each(gen.Options{Events: 300, Seed: 6}, func(raw []byte, _ gen.Kind) error {
+		info, err := enr.Check(raw)
+		if err != nil {
+			return nil
+		}
+		prev := &Row{}
+		if n := len(typed); n > 0 {
+			prev = &typed[n-1]
+		}
+		typed = append(typed, TypedRow(info, prev))
+		from := len(body)
+		body = enr.AppendEnriched(body)
+		lines = append(lines, body[from:])
+		body = append(body, '\n')
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	landedTyped, err := encodeParquet([][]byte{body}, typed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	landedParsed, err := encodeParquet([][]byte{body}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	compacted, err := Encode(Parquet, None, lines)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := AppendRows(nil, [][]byte{body})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name  string
+		data  []byte
+		codec format.CompressionCodec
+	}{{"landed, typed rows", landedTyped, format.Snappy}, {"landed, parsed", landedParsed, format.Snappy}, {"compacted", compacted, format.Zstd}} {
+		f, err := parquet.OpenFile(bytes.NewReader(c.data), int64(len(c.data)))
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		for _, rg := range f.Metadata().RowGroups {
+			for _, cc := range rg.Columns {
+				if cc.MetaData.Codec != c.codec {
+					t.Errorf("%s: column %v is %v, want %v", c.name, cc.MetaData.PathInSchema, cc.MetaData.Codec, c.codec)
+				}
+			}
+		}
+		rows, err := ReadParquet(bytes.NewReader(c.data), int64(len(c.data)))
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if len(rows) != len(want) {
+			t.Fatalf("%s: %d rows, want %d", c.name, len(rows), len(want))
+		}
+		for i := range rows {
+			if !rows[i].CreatedDatetime.Equal(want[i].CreatedDatetime) {
+				t.Fatalf("%s: row %d created_datetime %v, want %v", c.name, i, rows[i].CreatedDatetime, want[i].CreatedDatetime)
+			}
+			rows[i].CreatedDatetime = want[i].CreatedDatetime
+			if rows[i] != want[i] {
+				t.Fatalf("%s: row %d:\n got %+v\nwant %+v", c.name, i, rows[i], want[i])
+			}
+		}
+	}
+	if _, err := WithEvents(nil, typed[1:], [][]byte{body}); err == nil {
+		t.Error("WithEvents took one typed row fewer than the body's events")
 	}
 }

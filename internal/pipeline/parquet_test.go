@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/format"
 
 	"github.com/eventlake/eventlake/internal/gen"
 	"github.com/eventlake/eventlake/internal/lake"
@@ -79,6 +80,13 @@ func TestParquetRoundTrip(t *testing.T) {
 		f, err := parquet.OpenFile(bytes.NewReader(body), int64(len(body)))
 		if err != nil {
 			t.Fatal(err)
+		}
+		for _, rg := range f.Metadata().RowGroups {
+			for _, cc := range rg.Columns {
+				if cc.MetaData.Codec != format.Snappy {
+					t.Fatalf("%s: column %v compressed with %v; landed objects are Snappy", key, cc.MetaData.PathInSchema, cc.MetaData.Codec)
+				}
+			}
 		}
 		col, ok := f.Schema().Lookup("created_datetime")
 		if !ok {

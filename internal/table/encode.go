@@ -14,7 +14,6 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/metadata"
 	"github.com/apache/iceberg-go"
-	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress"
@@ -66,7 +65,7 @@ func fileRowOf(r *lake.Row) fileRow {
 //
 // Both are safe for concurrent use; parquet-go's writer only encodes.
 var (
-	landingCodec compress.Codec = snappyCodec{}
+	landingCodec compress.Codec = lake.FastSnappy{}
 	compactCodec compress.Codec = zstdCodec{enc: sync.OnceValue(newZstd)}
 )
 
@@ -99,25 +98,6 @@ func (c zstdCodec) Encode(dst, src []byte) ([]byte, error) {
 	return c.enc().EncodeAll(src, dst[:0]), nil
 }
 func (zstdCodec) Decode([]byte, []byte) ([]byte, error) {
-	return nil, errors.New("table: the data files' codec only writes")
-}
-
-// snappyCodec is Parquet's SNAPPY (raw Snappy blocks) written by s2's fast
-// Snappy-compatible encoder; parquet-go's own snappy codec uses the
-// "better" one, at half the speed for 5% fewer bytes. It writes only.
-type snappyCodec struct{}
-
-var _ compress.Codec = snappyCodec{}
-
-func (snappyCodec) String() string                            { return "SNAPPY" }
-func (snappyCodec) CompressionCodec() format.CompressionCodec { return format.Snappy }
-func (snappyCodec) Encode(dst, src []byte) ([]byte, error) {
-	if n := s2.MaxEncodedLen(len(src)); cap(dst) < n {
-		dst = make([]byte, n)
-	}
-	return s2.EncodeSnappy(dst[:cap(dst)], src), nil
-}
-func (snappyCodec) Decode([]byte, []byte) ([]byte, error) {
 	return nil, errors.New("table: the data files' codec only writes")
 }
 
