@@ -476,10 +476,11 @@ func TestTableMaintenanceDefers(t *testing.T) {
 		w.deliver(kinesis("shardId-000000000001", 1+b*10, 10))
 	}
 	rec := &mergeByTable{}
-	c, _ := w.compactorWith(map[string]string{function.EnvDeadlineMargin: "10s"}, nil, func(t function.Table) function.Table {
+	wrap := func(t function.Table) function.Table {
 		rec.Table = t
 		return rec
-	})
+	}
+	c, _ := w.compactorWith(map[string]string{function.EnvDeadlineMargin: "10s"}, nil, wrap)
 	start := time.Now()
 	ctx, cancel := context.WithDeadline(context.Background(), start.Add(110*time.Second))
 	defer cancel()
@@ -499,10 +500,7 @@ func TestTableMaintenanceDefers(t *testing.T) {
 		w.deliver(kinesis("shardId-000000000002", 1+b*10, 10))
 	}
 	rec.set = time.Now().Add(-time.Second)
-	c, metrics := w.compactorWith(map[string]string{}, nil, func(t function.Table) function.Table {
-		rec.Table = t
-		return rec
-	})
+	c, metrics := w.compactorWith(map[string]string{}, nil, wrap)
 	snaps := w.snapshots()
 	out, err := c.Invoke(context.Background(), []byte(`{"table":true}`))
 	tr := out.(function.CompactResult).Table

@@ -157,11 +157,16 @@ func RowOf(info event.Info, line []byte) Row {
 	return rowOf(info, string(line), &Row{})
 }
 
-// TypedRow is the row of an event without its Event: info from
-// event.Enricher.Check (or Enrich), copied; name, type and subtype equal to
-// prev's share prev's strings. Object.Rows holds such rows.
-func TypedRow(info event.Info, prev *Row) Row {
-	return rowOf(info, "", prev)
+// AppendTypedRow appends to dst the row of an event without its Event:
+// info from event.Enricher.Check (or Enrich), copied; a name, type or
+// subtype equal to the last row's shares its string. Object.Rows holds
+// such rows.
+func AppendTypedRow(dst []Row, info event.Info) []Row {
+	prev := &Row{}
+	if n := len(dst); n > 0 {
+		prev = &dst[n-1]
+	}
+	return append(dst, rowOf(info, "", prev))
 }
 
 // WithEvents appends to dst the rows typed, each with its Event: the

@@ -95,11 +95,7 @@ func TestParquetCodecs(t *testing.T) {
 		if err != nil {
 			return nil
 		}
-		prev := &Row{}
-		if n := len(typed); n > 0 {
-			prev = &typed[n-1]
-		}
-		typed = append(typed, TypedRow(info, prev))
+		typed = AppendTypedRow(typed, info)
 		from := len(body)
 		body = enr.AppendEnriched(body)
 		lines = append(lines, body[from:])

@@ -33,10 +33,8 @@ type verdict struct {
 	// dir is the object folder: the partition of an event, or the
 	// dead-letter folder of a refused one (lake.DeadLetterDir).
 	dir string
-	// uuid is an event's event_uuid; valid until the core's next line.
-	uuid []byte
-	// info is what the rules found in an event; valid until the core's
-	// next line.
+	// info is what the rules found in an event (its event_uuid, typed
+	// columns); valid until the core's next line.
 	info event.Info
 	// dead is a refused line's dead-letter record.
 	dead deadletter.Record
@@ -75,7 +73,7 @@ func (c *core) line(raw []byte, size int64, src string, n int64) verdict {
 	}
 	switch {
 	case err == nil:
-		return verdict{kind: kindEvent, dir: dir, uuid: info.UUID, info: info}
+		return verdict{kind: kindEvent, dir: dir, info: info}
 	case errors.Is(err, event.ErrBlank):
 		return verdict{kind: kindBlank}
 	}

@@ -130,14 +130,14 @@ func (l *lander) record(ri int, r Record) {
 		case v.kind == kindBlank:
 			continue
 		case v.kind == kindEvent:
-			key := uuidKey(&l.seeds, v.uuid)
-			if _, dup := l.seen[key]; dup || (l.opts.Seen != nil && l.opts.Seen(v.uuid)) {
+			key := uuidKey(&l.seeds, v.info.UUID)
+			if _, dup := l.seen[key]; dup || (l.opts.Seen != nil && l.opts.Seen(v.info.UUID)) {
 				st.Duplicates++
 				continue
 			}
 			l.seen[key] = struct{}{}
 			if l.opts.CollectUUIDs {
-				l.res.UUIDs = append(l.res.UUIDs, string(v.uuid))
+				l.res.UUIDs = append(l.res.UUIDs, string(v.info.UUID))
 			}
 		case l.opts.KeepDeadLetters: // counted here, not once stored
 			st.DeadByReason[v.reason]++
@@ -165,11 +165,7 @@ func (l *lander) add(v *verdict, line []byte, ri int) {
 	p.obj.Body = fill(p.obj.Body, line, newLandBlock)
 	p.obj.Events++
 	if l.rows && !dead {
-		prev := &lake.Row{}
-		if n := len(p.obj.Rows); n > 0 {
-			prev = &p.obj.Rows[n-1]
-		}
-		p.obj.Rows = append(p.obj.Rows, lake.TypedRow(v.info, prev))
+		p.obj.Rows = lake.AppendTypedRow(p.obj.Rows, v.info)
 	}
 	if n := len(p.recs); n == 0 || p.recs[n-1] != ri {
 		p.recs = append(p.recs, ri)

@@ -312,13 +312,9 @@ func (p *proc) process(wk *work) {
 			g.data = p.c.appendLine(g.data, &v)
 			rc.outEnd = uint32(len(g.data))
 			if v.kind == kindEvent {
-				rc.uuid = uuidKey(&p.r.seeds, v.uuid)
+				rc.uuid = uuidKey(&p.r.seeds, v.info.UUID)
 				if p.r.rows {
-					prev := &lake.Row{}
-					if n := len(g.rows); n > 0 {
-						prev = &g.rows[n-1]
-					}
-					g.rows = append(g.rows, lake.TypedRow(v.info, prev))
+					g.rows = lake.AppendTypedRow(g.rows, v.info)
 				}
 			}
 		}
