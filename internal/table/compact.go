@@ -34,6 +34,7 @@ const (
 	DefaultTargetSize = 128 << 20
 	DefaultChunkRows  = 8192
 	DefaultMaxInputs  = 32
+	DefaultGroupBytes = 8 << 20
 )
 
 // Summary properties of a compaction snapshot. PropCompactionRounds lists
@@ -60,10 +61,18 @@ type CompactOptions struct {
 	ChunkRows int
 	// MaxInputs is how many files are merged at once (DefaultMaxInputs):
 	// each open input holds a batch and its reader's pages. A partition
-	// with more small files is merged in groups of MaxInputs, in input
-	// order, each group into files of its own (the next run merges those);
-	// an event_uuid kept by an earlier group wins over a later group's.
+	// with more small files is merged in groups, in input order, each
+	// group into files of its own (the next run merges those); an
+	// event_uuid kept by an earlier group wins over a later group's.
 	MaxInputs int
+	// GroupBytes lets a group take more than MaxInputs files while the
+	// stored bytes it holds at once stay within it (DefaultGroupBytes): a
+	// file of at most ChunkRows rows is held whole (it is read at once and
+	// closed), a bigger one a chunk's share of it and its reader's pages.
+	// So a partition of many small landed files, the usual backlog, is
+	// merged in one group into one file, not one per MaxInputs files.
+	// Negative: MaxInputs alone bounds a group.
+	GroupBytes int64
 	// Concurrency is how many partitions are merged at once (one per core
 	// by default); memory grows with it.
 	Concurrency int
@@ -170,6 +179,9 @@ func (t *Table) Compact(ctx context.Context, opts CompactOptions) (CompactResult
 	}
 	if opts.MaxInputs <= 0 {
 		opts.MaxInputs = DefaultMaxInputs
+	}
+	if opts.GroupBytes == 0 {
+		opts.GroupBytes = DefaultGroupBytes
 	}
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = runtime.GOMAXPROCS(0)
@@ -434,6 +446,7 @@ func roundID(r *round, loc string, opts CompactOptions) string {
 	num(opts.TargetSize)
 	num(int64(opts.ChunkRows))
 	num(int64(opts.MaxInputs))
+	num(opts.GroupBytes)
 	str(r.folder)
 	for _, list := range [][]input{r.inputs, r.kept} {
 		num(int64(len(list)))

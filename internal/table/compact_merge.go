@@ -30,7 +30,8 @@ import (
 // created_datetime, then the earliest commit (data sequence number), then
 // file path, then row. The kept rows go to a streaming Parquet writer, a
 // row group at a time, cutting a new file at the target size. What stays
-// in memory: one batch per input (at most MaxInputs inputs at once), the
+// in memory: one batch per input of a group (MaxInputs inputs, or more
+// holding at most GroupBytes of stored bytes), the
 // row group being encoded, and the set of the partition's event_uuids.
 
 // merged is what mergeRound made.
@@ -62,12 +63,11 @@ func mergeRound(ctx context.Context, tbl *itable.Table, r *round, opts CompactOp
 	}
 	defer w.abort()
 	out := &merged{}
-	// At most MaxInputs files are merged at once: a partition with more is
+	// A partition with more inputs than one group takes (groups) is
 	// merged group after group (in input order), each group into files of
 	// its own, sharing the set of event_uuids kept.
-	for lo := 0; lo < len(r.inputs); lo += opts.MaxInputs {
-		group := r.inputs[lo:min(lo+opts.MaxInputs, len(r.inputs))]
-		if err := mergeGroup(ctx, fsys, group, lo, opts, seen, w, out); err != nil {
+	for _, g := range groups(r.inputs, opts) {
+		if err := mergeGroup(ctx, fsys, r.inputs[g[0]:g[1]], g[0], opts, seen, w, out); err != nil {
 			return nil, err
 		}
 		if err := w.cut(); err != nil {
@@ -79,6 +79,37 @@ func mergeRound(ctx context.Context, tbl *itable.Table, r *round, opts CompactOp
 	}
 	out.files, out.written = w.files, w.written
 	return out, nil
+}
+
+// groups cuts inputs into the groups merged at once, as [lo, hi) ranges
+// in input order: a group takes inputs while it has fewer than MaxInputs,
+// and beyond that while the bytes it holds (held) stay within GroupBytes.
+func groups(inputs []input, opts CompactOptions) [][2]int {
+	var out [][2]int
+	lo, bytes := 0, int64(0)
+	for i, in := range inputs {
+		b := held(in, opts.ChunkRows)
+		if n := i - lo; n > 0 && n >= opts.MaxInputs && (opts.GroupBytes < 0 || bytes+b > opts.GroupBytes) {
+			out = append(out, [2]int{lo, i})
+			lo, bytes = i, 0
+		}
+		bytes += b
+	}
+	if lo < len(inputs) {
+		out = append(out, [2]int{lo, len(inputs)})
+	}
+	return out
+}
+
+// held is what an input being merged holds of its stored bytes: a file of
+// at most chunk rows whole, a bigger one a chunk's share plus a page
+// buffer's worth (1 MiB).
+func held(in input, chunk int) int64 {
+	size, rows := in.file.FileSizeBytes(), in.file.Count()
+	if rows <= int64(chunk) {
+		return size
+	}
+	return size/rows*int64(chunk) + 1<<20
 }
 
 // mergeGroup merges a group of inputs (the first has number first) into w.

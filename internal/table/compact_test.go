@@ -592,7 +592,7 @@ func TestCompactGroups(t *testing.T) {
 	for _, b := range bs {
 		commit(t, tb, b)
 	}
-	res := compactTable(t, tb, CompactOptions{MaxInputs: 2})
+	res := compactTable(t, tb, CompactOptions{MaxInputs: 2, GroupBytes: -1})
 	if res.Duplicates != int64(copies) || res.FilesAfter <= res.Partitions {
 		t.Fatalf("grouped run: want %d duplicates and several files per partition: %+v", copies, res.RoundResult)
 	}
@@ -602,4 +602,39 @@ func TestCompactGroups(t *testing.T) {
 		t.Fatalf("second run: %+v", res.RoundResult)
 	}
 	checkTable(t, tb, rows)
+}
+
+// TestCompactGroupBytes: small files beyond MaxInputs join a group while
+// the bytes it holds stay within GroupBytes, so a partition of many small
+// files becomes one file in one run; a GroupBytes below two files' size
+// leaves groups of MaxInputs.
+func TestCompactGroupBytes(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		groupBytes int64
+		onePerPart bool
+	}{
+		{"default", 0, true},
+		{"tiny", 1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tb := open(t, t.TempDir())
+			rows := ofTypes(genRows(t, 3000, 72), 2)
+			bs, copies := withDuplicates(rows, 40)
+			for _, b := range bs {
+				commit(t, tb, b)
+			}
+			res := compactTable(t, tb, CompactOptions{MaxInputs: 2, GroupBytes: tc.groupBytes})
+			if res.Duplicates != int64(copies) {
+				t.Fatalf("want %d duplicates dropped: %+v", copies, res.RoundResult)
+			}
+			if got := res.FilesAfter == res.Partitions; got != tc.onePerPart {
+				t.Fatalf("one file per partition: %v, want %v (%d inputs in %d partitions, %d outputs)", got, tc.onePerPart, res.FilesBefore, res.Partitions, res.FilesAfter)
+			}
+			if res.FilesBefore <= 2*res.Partitions {
+				t.Fatalf("want more than MaxInputs files per partition: %+v", res.RoundResult)
+			}
+			checkTable(t, tb, rows)
+		})
+	}
 }
