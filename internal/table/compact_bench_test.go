@@ -27,7 +27,9 @@ import (
 //	EVENTLAKE_COMPACT_EVENTS=1000000 go test -run XXX -bench CompactPeakRSS -benchtime 1x -v ./internal/table/
 //
 // The Go memory limit is the CLI's (180 MiB) unless GOMEMLIMIT is set;
-// EVENTLAKE_COMPACT_CPUPROFILE=FILE profiles the compaction.
+// EVENTLAKE_COMPACT_CPUPROFILE=FILE profiles the compaction;
+// EVENTLAKE_COMPACT_GROUP_BYTES sets CompactOptions.GroupBytes (-1: groups
+// of MaxInputs files, as before it existed).
 func BenchmarkCompactPeakRSS(b *testing.B) {
 	n, _ := strconv.Atoi(os.Getenv("EVENTLAKE_COMPACT_EVENTS"))
 	if n <= 0 {
@@ -63,7 +65,8 @@ func BenchmarkCompactPeakRSS(b *testing.B) {
 	stopWatch := watchHeap(b, os.Getenv("EVENTLAKE_COMPACT_HEAPPROFILE"))
 	cpu0 := cpuTime(b)
 	start = time.Now()
-	res, err := tb.Compact(ctx, CompactOptions{})
+	groupBytes, _ := strconv.ParseInt(os.Getenv("EVENTLAKE_COMPACT_GROUP_BYTES"), 10, 64)
+	res, err := tb.Compact(ctx, CompactOptions{GroupBytes: groupBytes})
 	if err != nil {
 		b.Fatal(err)
 	}
