@@ -238,19 +238,27 @@ func (id identity) find(tbl *itable.Table, res *Result) (bool, error) {
 	return id.findExpired(tbl, res)
 }
 
-// hashRows hashes every column of every row, in order.
+// hashRows hashes every column of every row, in order: for each row, the
+// length and bytes of event_uuid, event_name, event_type, event_subtype,
+// created_at and event, then created_datetime in microseconds, each number
+// 8 bytes little-endian. The short columns are gathered in a buffer and
+// hashed with the event's length in one write, the event in another: the
+// same bytes as one write per value, a sixth of the calls (each call has a
+// fixed cost, which 13 calls per row made 4% of landing's CPU).
 func hashRows(rows []lake.Row) uint64 {
 	h := xxhash.New()
-	var buf [8]byte
+	buf := make([]byte, 0, 256)
 	for i := range rows {
 		r := &rows[i]
-		for _, s := range [...]string{r.EventUUID, r.EventName, r.EventType, r.EventSubtype, r.CreatedAt, r.Event} {
-			binary.LittleEndian.PutUint64(buf[:], uint64(len(s)))
-			h.Write(buf[:])
-			h.WriteString(s)
+		for _, s := range [...]string{r.EventUUID, r.EventName, r.EventType, r.EventSubtype, r.CreatedAt} {
+			buf = binary.LittleEndian.AppendUint64(buf, uint64(len(s)))
+			buf = append(buf, s...)
 		}
-		binary.LittleEndian.PutUint64(buf[:], uint64(r.CreatedDatetime.UnixMicro()))
-		h.Write(buf[:])
+		buf = binary.LittleEndian.AppendUint64(buf, uint64(len(r.Event)))
+		h.Write(buf)
+		h.WriteString(r.Event)
+		buf = binary.LittleEndian.AppendUint64(buf[:0], uint64(r.CreatedDatetime.UnixMicro()))
 	}
+	h.Write(buf)
 	return h.Sum64()
 }
