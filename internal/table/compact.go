@@ -34,7 +34,7 @@ const (
 	DefaultTargetSize = 128 << 20
 	DefaultChunkRows  = 8192
 	DefaultMaxInputs  = 32
-	DefaultGroupBytes = 8 << 20
+	DefaultGroupBytes = 16 << 20 // shared by the partitions merged at once
 )
 
 // Summary properties of a compaction snapshot. PropCompactionRounds lists
@@ -55,23 +55,26 @@ type CompactOptions struct {
 	// later copies). DefaultTargetSize unless set.
 	TargetSize int64
 	// ChunkRows is how many rows are read from an input, or encoded, at a
-	// time (DefaultChunkRows). With TargetSize it bounds memory: one
-	// chunk per input file of a round, one row group being encoded, and
-	// the set of the partition's event_uuids.
+	// time (DefaultChunkRows). With TargetSize, MaxInputs and GroupBytes
+	// it bounds memory: one chunk per input file of a group (a file of at
+	// most ChunkRows rows whole), the readers' pages, one row group being
+	// encoded, and the set of the partition's event_uuids.
 	ChunkRows int
-	// MaxInputs is how many files are merged at once (DefaultMaxInputs):
-	// each open input holds a batch and its reader's pages. A partition
-	// with more small files is merged in groups, in input order, each
-	// group into files of its own (the next run merges those); an
-	// event_uuid kept by an earlier group wins over a later group's.
+	// MaxInputs is how many files of any size a group merges at once
+	// (DefaultMaxInputs): each open input holds a batch and its reader's
+	// pages (a whole column chunk of its row group). A partition with more
+	// files is merged in groups, in input order, each group into files of
+	// its own (the next run merges those). Within a group the earliest
+	// created_datetime's copy of an event_uuid is kept; across groups, the
+	// earlier group's.
 	MaxInputs int
-	// GroupBytes lets a group take more than MaxInputs files while the
-	// stored bytes it holds at once stay within it (DefaultGroupBytes): a
-	// file of at most ChunkRows rows is held whole (it is read at once and
-	// closed), a bigger one a chunk's share of it and its reader's pages.
-	// So a partition of many small landed files, the usual backlog, is
-	// merged in one group into one file, not one per MaxInputs files.
-	// Negative: MaxInputs alone bounds a group.
+	// GroupBytes lets a group take small files (at most ChunkRows rows:
+	// read whole at once and closed, so they hold no reader) beyond
+	// MaxInputs while the stored bytes of its small files stay within
+	// GroupBytes divided by Concurrency. So a partition of many small landed
+	// files, the usual backlog, is merged in one group into one file, not
+	// one per MaxInputs files. DefaultGroupBytes unless set; negative:
+	// MaxInputs alone bounds a group.
 	GroupBytes int64
 	// Concurrency is how many partitions are merged at once (one per core
 	// by default); memory grows with it.
@@ -81,8 +84,8 @@ type CompactOptions struct {
 	// and the merged ones are committed. A run with a time limit (the
 	// scheduled Lambda) thus commits what it merged instead of nothing, and
 	// a backlog bigger than one run shrinks run after run. Merges already
-	// started finish (MaxInputs bounds each); leave them and the commit time
-	// before ctx's deadline.
+	// started run to their partition's end; leave them and the commit
+	// time before ctx's deadline.
 	MergeBy time.Time
 	// Merged, when set, is called as each partition's merge ends (its
 	// files are written, the commit is to come), one call at a time.
@@ -180,11 +183,15 @@ func (t *Table) Compact(ctx context.Context, opts CompactOptions) (CompactResult
 	if opts.MaxInputs <= 0 {
 		opts.MaxInputs = DefaultMaxInputs
 	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = runtime.GOMAXPROCS(0)
+	}
 	if opts.GroupBytes == 0 {
 		opts.GroupBytes = DefaultGroupBytes
 	}
-	if opts.Concurrency <= 0 {
-		opts.Concurrency = runtime.GOMAXPROCS(0)
+	if opts.GroupBytes > 0 {
+		// Each partition merged at once gets its share: 8 MiB on 2 cores.
+		opts.GroupBytes = max(1, opts.GroupBytes/int64(opts.Concurrency))
 	}
 	now := time.Now
 	if opts.now != nil {

@@ -30,8 +30,8 @@ import (
 // created_datetime, then the earliest commit (data sequence number), then
 // file path, then row. The kept rows go to a streaming Parquet writer, a
 // row group at a time, cutting a new file at the target size. What stays
-// in memory: one batch per input of a group (MaxInputs inputs, or more
-// holding at most GroupBytes of stored bytes), the
+// in memory: one batch per input of a group (MaxInputs inputs, and small
+// ones beyond within GroupBytes of stored bytes), the
 // row group being encoded, and the set of the partition's event_uuids.
 
 // merged is what mergeRound made.
@@ -82,34 +82,27 @@ func mergeRound(ctx context.Context, tbl *itable.Table, r *round, opts CompactOp
 }
 
 // groups cuts inputs into the groups merged at once, as [lo, hi) ranges
-// in input order: a group takes inputs while it has fewer than MaxInputs,
-// and beyond that while the bytes it holds (held) stay within GroupBytes.
+// in input order: a group takes any inputs while it has fewer than
+// MaxInputs, and beyond that small ones (at most ChunkRows rows) while its
+// small inputs' stored bytes stay within GroupBytes (this partition's share).
 func groups(inputs []input, opts CompactOptions) [][2]int {
 	var out [][2]int
 	lo, bytes := 0, int64(0)
 	for i, in := range inputs {
-		b := held(in, opts.ChunkRows)
-		if n := i - lo; n > 0 && n >= opts.MaxInputs && (opts.GroupBytes < 0 || bytes+b > opts.GroupBytes) {
+		small := in.file.Count() <= int64(opts.ChunkRows)
+		if n := i - lo; n > 0 && n >= opts.MaxInputs &&
+			(opts.GroupBytes < 0 || !small || bytes+in.file.FileSizeBytes() > opts.GroupBytes) {
 			out = append(out, [2]int{lo, i})
 			lo, bytes = i, 0
 		}
-		bytes += b
+		if small {
+			bytes += in.file.FileSizeBytes()
+		}
 	}
 	if lo < len(inputs) {
 		out = append(out, [2]int{lo, len(inputs)})
 	}
 	return out
-}
-
-// held is what an input being merged holds of its stored bytes: a file of
-// at most chunk rows whole, a bigger one a chunk's share plus a page
-// buffer's worth (1 MiB).
-func held(in input, chunk int) int64 {
-	size, rows := in.file.FileSizeBytes(), in.file.Count()
-	if rows <= int64(chunk) {
-		return size
-	}
-	return size/rows*int64(chunk) + 1<<20
 }
 
 // mergeGroup merges a group of inputs (the first has number first) into w.

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/iceberg-go"
 	itable "github.com/apache/iceberg-go/table"
 
 	"github.com/eventlake/eventlake/internal/lake"
@@ -636,5 +637,43 @@ func TestCompactGroupBytes(t *testing.T) {
 			}
 			checkTable(t, tb, rows)
 		})
+	}
+}
+
+// TestGroups: groups' cuts on inputs of given rows and stored bytes: any
+// inputs up to MaxInputs; beyond, small ones (at most ChunkRows rows)
+// while their bytes fit GroupBytes; never a big one beyond MaxInputs
+// (its reader holds a whole column chunk, which its size does not say).
+func TestGroups(t *testing.T) {
+	in := func(rows, size int64) input {
+		b, err := iceberg.NewDataFileBuilder(*iceberg.UnpartitionedSpec, iceberg.EntryContentData,
+			fmt.Sprintf("f-%d-%d.parquet", rows, size), iceberg.ParquetFile, nil, nil, nil, rows, size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return input{file: b.Build()}
+	}
+	small, big := in(100, 10), in(100_000, 10)
+	for _, c := range []struct {
+		name       string
+		inputs     []input
+		maxInputs  int
+		groupBytes int64
+		want       string
+	}{
+		{"none", nil, 2, 100, "[]"},
+		{"one", []input{small}, 2, 100, "[[0 1]]"},
+		{"small files beyond MaxInputs", []input{small, small, small, small}, 2, 100, "[[0 4]]"},
+		{"up to GroupBytes", []input{small, small, small, small}, 2, 30, "[[0 3] [3 4]]"},
+		{"exactly GroupBytes", []input{small, small, small, small}, 2, 40, "[[0 4]]"},
+		{"off", []input{small, small, small, small, small}, 2, -1, "[[0 2] [2 4] [4 5]]"},
+		{"big beyond MaxInputs", []input{small, small, big, small}, 2, 1000, "[[0 2] [2 4]]"},
+		{"big within MaxInputs", []input{big, big, small, small}, 2, 1000, "[[0 4]]"},
+		{"MaxInputs 1", []input{small, small, small}, 1, 1000, "[[0 3]]"},
+	} {
+		got := fmt.Sprint(groups(c.inputs, CompactOptions{ChunkRows: 8192, MaxInputs: c.maxInputs, GroupBytes: c.groupBytes}))
+		if got != c.want {
+			t.Errorf("%s: groups = %s, want %s", c.name, got, c.want)
+		}
 	}
 }
