@@ -31,8 +31,8 @@ import (
 // file path, then row. The kept rows go to a streaming Parquet writer, a
 // row group at a time, cutting a new file at the target size. What stays
 // in memory: one batch per input of a group (MaxInputs inputs, and small
-// ones beyond within GroupBytes of stored bytes), the
-// row group being encoded, and the set of the partition's event_uuids.
+// ones beyond within GroupBytes of stored bytes), the row group being
+// encoded, and the set of the partition's event_uuids.
 
 // merged is what mergeRound made.
 type merged struct {
