@@ -228,6 +228,12 @@ func (id identity) find(tbl *itable.Table, res *Result) (bool, error) {
 				res.AlreadyCommitted, res.SnapshotID = true, s.SnapshotID
 				return true, nil
 			}
+			if list := p[PropBatches]; list != "" {
+				if found, err := id.findIn(list, s.SnapshotID); found || err != nil {
+					res.AlreadyCommitted, res.SnapshotID = found, s.SnapshotID
+					return found, err
+				}
+			}
 		}
 		if s.ParentSnapshotID == nil {
 			break

@@ -191,13 +191,16 @@ func rememberBatches(list string, gone []itable.Snapshot, max int) (string, int,
 			continue
 		}
 		p := s.Summary.Properties
-		e := expiredBatch{source: p[PropBatchSource], first: p[PropBatchFirst], last: p[PropBatchLast], hash: p[PropBatchHash], snapshot: s.SnapshotID}
-		if e.source == "" || e.hash == "" || have[e.source+"/"+e.first+"/"+e.last] {
-			continue
+		batches := append(stagedEntries(p[PropBatches], s.SnapshotID),
+			expiredBatch{source: p[PropBatchSource], first: p[PropBatchFirst], last: p[PropBatchLast], hash: p[PropBatchHash], snapshot: s.SnapshotID})
+		for _, e := range batches {
+			if e.source == "" || e.hash == "" || have[e.source+"/"+e.first+"/"+e.last] {
+				continue
+			}
+			have[e.source+"/"+e.first+"/"+e.last] = true
+			old = append(old, e)
+			added++
 		}
-		have[e.source+"/"+e.first+"/"+e.last] = true
-		old = append(old, e)
-		added++
 	}
 	forgotten := 0
 	if len(old) > max {

@@ -33,9 +33,10 @@ type part struct {
 	rows   []int       // indexes into Batch.Rows, sorted by created_datetime
 
 	// set by writeFiles
-	file  iceberg.DataFile
-	size  int64
-	wrote bool // written by this call, not found in place
+	file   iceberg.DataFile
+	size   int64
+	wrote  bool   // written by this call, not found in place
+	footer []byte // the file's Parquet footer, for Stage
 }
 
 // plan groups a batch's rows by the partition the table's spec puts them
@@ -324,6 +325,9 @@ func writeFiles(ctx context.Context, tbl *itable.Table, b *Batch, name string) (
 				return err
 			}
 			p.size = int64(len(data))
+			if p.footer, err = rawFooter(data); err != nil {
+				return fmt.Errorf("%w (data file %s)", err, p.rel)
+			}
 			p.file, err = itable.DataFileFromMetadata(itable.DataFileArgs{
 				Schema: tbl.Schema(), Spec: tbl.Spec(), Format: iceberg.ParquetFile, Metadata: md,
 				FilePath: loc, FileSize: int64(len(data)), Content: iceberg.EntryContentData,

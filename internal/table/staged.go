@@ -1,0 +1,496 @@
+package table
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/parquet/metadata"
+	"github.com/apache/iceberg-go"
+	itable "github.com/apache/iceberg-go/table"
+
+	"github.com/eventlake/eventlake/internal/retry"
+)
+
+// One committer per table (issue 12, point 2, at 1000x). Every Commit
+// rewrites the table's one catalog row: N writers committing at once retry
+// O(N²) times, and hundreds of shards committing every batch would spend
+// their time losing. So a writer may stage instead: Stage writes the
+// batch's data files, as Commit does, and returns a Staged, the batch's
+// identity and each file's Parquet footer, which the writer hands to the
+// table's one committer (an SQS queue drained by a function with little
+// concurrency). The committer's CommitStaged commits many staged batches
+// in one snapshot whose summary names them all (PropBatches), with
+// Commit's rules: a batch already in the table (or named twice) commits
+// nothing, a conflict reloads the table, looks for the batches again and
+// retries with the same files. The footers let the committer describe
+// each file (its statistics for the manifest) exactly as Commit would,
+// without reading it back.
+
+// PropBatches names the batches of a snapshot that committed more than one
+// (CommitStaged): "source/first/last/hash" entries separated by ','.
+// Sources and positions hold no '/' or ','. PropBatch then reads
+// "<n> batches".
+const PropBatches = "eventlake.batches"
+
+// MaxStagedBatches bounds the batches of one CommitStaged call: every
+// batch adds about 60 bytes to the snapshot's summary, which the table's
+// metadata file keeps until the snapshot expires.
+const MaxStagedBatches = 1000
+
+// Staged is a batch whose data files are written and not yet committed:
+// what a writer hands to the table's committer, as JSON.
+type Staged struct {
+	Source string       `json:"source"`
+	First  string       `json:"first"`
+	Last   string       `json:"last"`
+	Hash   string       `json:"hash"` // the rows' hash, 16 hex digits (as PropBatchHash)
+	Rows   int          `json:"rows"`
+	Files  []StagedFile `json:"files"`
+}
+
+// StagedFile is one data file of a staged batch.
+type StagedFile struct {
+	Path      string           `json:"path"` // its location, as the manifest will name it
+	Size      int64            `json:"size"`
+	Partition []PartitionValue `json:"partition"`
+	// Footer is the file's Parquet footer (the thrift FileMetaData, without
+	// its length and magic), from which the committer takes the statistics.
+	Footer []byte `json:"footer"`
+}
+
+// PartitionValue is one partition field's value: a string (identity of a
+// string column) or an integer (a day, an hour).
+type PartitionValue struct {
+	Field  int     `json:"field"` // the partition field's id
+	String *string `json:"string,omitempty"`
+	Int    *int64  `json:"int,omitempty"`
+}
+
+// ID is the batch's name: "source/first-last".
+func (s *Staged) ID() string { return s.Source + "/" + s.First + "-" + s.Last }
+
+func (s *Staged) identity() (identity, error) {
+	b := Batch{Source: s.Source, First: s.First, Last: s.Last}
+	if err := b.check(); err != nil {
+		return identity{}, err
+	}
+	h, err := strconv.ParseUint(s.Hash, 16, 64)
+	if err != nil || len(s.Hash) != 16 {
+		return identity{}, fmt.Errorf("table: staged batch %s: hash %q is not 16 hex digits", s.ID(), s.Hash)
+	}
+	return identity{source: s.Source, first: s.First, last: s.Last, hash: h}, nil
+}
+
+// Stage writes the batch's data files as Commit does and returns what the
+// committer needs to commit them (CommitStaged). A batch the table already
+// holds (as far as the table loaded here tells) is not written again:
+// Result.AlreadyCommitted is set and the Staged is empty, as it is for a
+// batch with no rows. The files belong to no snapshot until the committer
+// commits them: DeleteOrphans' grace must exceed the committer's delay.
+func (t *Table) Stage(ctx context.Context, b Batch) (Staged, Result, error) {
+	res := Result{Rows: len(b.Rows)}
+	if err := b.check(); err != nil {
+		return Staged{}, res, err
+	}
+	if len(b.Rows) == 0 {
+		return Staged{}, res, nil
+	}
+	id := identity{source: b.Source, first: b.First, last: b.Last, hash: hashRows(b.Rows)}
+	tbl, err := t.Load(ctx)
+	if err != nil {
+		return Staged{}, res, err
+	}
+	if done, err := id.find(tbl, &res); done || err != nil {
+		return Staged{}, res, err
+	}
+	if err := checkReplay(tbl); err != nil {
+		return Staged{}, res, err
+	}
+	parts, err := writeFiles(ctx, tbl, &b, id.fileName())
+	if err != nil {
+		return Staged{}, res, fmt.Errorf("table: batch %s: %w", b.ID(), err)
+	}
+	st := Staged{Source: id.source, First: id.first, Last: id.last, Hash: id.hashHex(), Rows: len(b.Rows)}
+	res.Files, res.Written = len(parts), written(parts)
+	for _, p := range parts {
+		pv, err := partitionValues(p.values)
+		if err != nil {
+			return Staged{}, res, fmt.Errorf("table: batch %s: %w", b.ID(), err)
+		}
+		st.Files = append(st.Files, StagedFile{Path: p.file.FilePath(), Size: p.size, Partition: pv, Footer: p.footer})
+		res.DataFiles = append(res.DataFiles, DataFile{Path: p.file.FilePath(), Size: p.size, Rows: p.rows})
+	}
+	return st, res, nil
+}
+
+// partitionValues encodes a part's partition values, by field id.
+func partitionValues(values map[int]any) ([]PartitionValue, error) {
+	ids := make([]int, 0, len(values))
+	for id := range values {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	out := make([]PartitionValue, 0, len(ids))
+	for _, id := range ids {
+		pv := PartitionValue{Field: id}
+		switch v := values[id].(type) {
+		case string:
+			pv.String = &v
+		case iceberg.Date:
+			n := int64(v)
+			pv.Int = &n
+		case int32:
+			n := int64(v)
+			pv.Int = &n
+		case int64:
+			pv.Int = &v
+		default:
+			return nil, fmt.Errorf("partition field %d: a value of type %T cannot be staged", id, v)
+		}
+		out = append(out, pv)
+	}
+	return out, nil
+}
+
+// rawFooter returns a copy of the footer of the Parquet file data (the
+// thrift FileMetaData before its length and the closing magic).
+func rawFooter(data []byte) ([]byte, error) {
+	if len(data) < 12 || string(data[len(data)-4:]) != "PAR1" {
+		return nil, errors.New("table: not a Parquet file")
+	}
+	n := int(binary.LittleEndian.Uint32(data[len(data)-8:]))
+	if n <= 0 || n > len(data)-12 {
+		return nil, fmt.Errorf("table: Parquet footer length %d in a file of %d bytes", n, len(data))
+	}
+	return slices.Clone(data[len(data)-8-n : len(data)-8]), nil
+}
+
+// StagedResult is what CommitStaged did with one staged batch.
+type StagedResult struct {
+	// Batch is the staged batch's name, "source/first-last".
+	Batch string
+	// SnapshotID is the snapshot that added the batch: the call's, or an
+	// earlier one when AlreadyCommitted.
+	SnapshotID int64
+	// AlreadyCommitted: the table held the batch before this call, or the
+	// call was given it twice (the second copy).
+	AlreadyCommitted bool
+	// Err is why the batch was not committed: a staged batch that does
+	// not describe files of this table (a bad message), or one whose
+	// source and positions the table holds with other rows
+	// (ErrConflictingBatch). The other batches of the call commit.
+	Err error
+}
+
+// StagedCommit says what CommitStaged did.
+type StagedCommit struct {
+	// Results has one entry per staged batch, in the order given.
+	Results []StagedResult
+	// SnapshotID is the snapshot this call committed, 0 if none.
+	SnapshotID int64
+	// Batches and Files count what that snapshot added.
+	Batches, Files int
+	// Attempts counts commit attempts (1, plus one per conflict lost).
+	Attempts int
+}
+
+// CommitStaged commits the staged batches that the table does not hold yet
+// in one snapshot (at most MaxStagedBatches). A batch that cannot be
+// committed gets its error in the results, and the others commit; the
+// returned error is for the call as a whole (the catalog, too many
+// conflicts), when no batch was committed.
+func (t *Table) CommitStaged(ctx context.Context, batches []Staged) (StagedCommit, error) {
+	out := StagedCommit{Results: make([]StagedResult, len(batches))}
+	if len(batches) > MaxStagedBatches {
+		return out, fmt.Errorf("table: %d staged batches in one commit, at most %d", len(batches), MaxStagedBatches)
+	}
+	ids := make([]identity, len(batches))
+	first := map[string]int{} // source/first/last -> the first index naming it
+	var todo []int
+	for i := range batches {
+		r := &out.Results[i]
+		r.Batch = batches[i].ID()
+		id, err := batches[i].identity()
+		if err == nil {
+			err = checkStaged(&batches[i])
+		}
+		if err != nil {
+			r.Err = err
+			continue
+		}
+		ids[i] = id
+		key := id.source + "/" + id.first + "/" + id.last
+		if j, ok := first[key]; ok {
+			if ids[j].hash != id.hash {
+				r.Err = fmt.Errorf("%w: batch %s staged twice with hashes %s and %s", ErrConflictingBatch, id, ids[j].hashHex(), id.hashHex())
+			}
+			continue // the duplicate takes the first copy's outcome below
+		}
+		first[key] = i
+		todo = append(todo, i)
+	}
+	defer func() { // copies share the first copy's outcome
+		for i := range out.Results {
+			r := &out.Results[i]
+			if r.Err != nil || ids[i].source == "" {
+				continue
+			}
+			if j := first[ids[i].source+"/"+ids[i].first+"/"+ids[i].last]; j != i {
+				r.SnapshotID, r.AlreadyCommitted, r.Err = out.Results[j].SnapshotID, true, out.Results[j].Err
+			}
+		}
+	}()
+	if len(todo) == 0 {
+		return out, nil
+	}
+	tbl, err := t.Load(ctx)
+	if err != nil {
+		return out, err
+	}
+	for attempt := 0; ; attempt++ {
+		if err := checkReplay(tbl); err != nil {
+			return out, err
+		}
+		// The batches the table holds now are done; the rest are described
+		// against this table's schema and spec.
+		var pending []int
+		var files []iceberg.DataFile
+		for _, i := range todo {
+			r := &out.Results[i]
+			var found Result
+			done, err := ids[i].find(tbl, &found)
+			switch {
+			case err != nil:
+				r.Err = err
+				continue
+			case done:
+				r.AlreadyCommitted, r.SnapshotID = true, found.SnapshotID
+				continue
+			}
+			dfs, err := stagedDataFiles(tbl, &batches[i])
+			if err != nil {
+				r.Err = fmt.Errorf("table: staged batch %s: %w", ids[i], err)
+				continue
+			}
+			pending = append(pending, i)
+			files = append(files, dfs...)
+		}
+		if len(pending) == 0 {
+			return out, nil
+		}
+		out.Attempts++
+		pids := make([]identity, len(pending))
+		for k, i := range pending {
+			pids[k] = ids[i]
+		}
+		snap, err := appendFiles(ctx, tbl, files, stagedProps(pids))
+		if err == nil {
+			for _, i := range pending {
+				out.Results[i].SnapshotID = snap
+			}
+			out.SnapshotID, out.Batches, out.Files = snap, len(pending), len(files)
+			return out, nil
+		}
+		fresh, lerr := t.Load(ctx)
+		if lerr != nil {
+			return out, fmt.Errorf("table: commit %d staged batches: %w", len(pending), errors.Join(err, lerr))
+		}
+		lost := conflict(err, tbl, fresh)
+		todo, tbl = pending, fresh
+		if anyFound(fresh, pids) {
+			// The commit landed after all (an unknown outcome), or another
+			// committer took some of the batches: the loop's top sorts
+			// them out, and fewer remain.
+			continue
+		}
+		if !lost {
+			return out, fmt.Errorf("table: commit %d staged batches: %w", len(pending), err)
+		}
+		if out.Attempts >= t.attempts {
+			return out, fmt.Errorf("%w: %d staged batches, %d attempts: %w", ErrTooManyConflicts, len(pending), out.Attempts, err)
+		}
+		if err := retry.Wait(ctx, attempt); err != nil {
+			return out, err
+		}
+	}
+}
+
+// anyFound reports whether the table holds any of the batches: a failed
+// commit whose outcome was unknown landed.
+func anyFound(tbl *itable.Table, ids []identity) bool {
+	for _, id := range ids {
+		var r Result
+		if done, _ := id.find(tbl, &r); done {
+			return true
+		}
+	}
+	return false
+}
+
+// checkStaged checks what a staged batch says before anything of it is
+// used: it came over a queue, so it is input.
+func checkStaged(s *Staged) error {
+	if len(s.Files) == 0 {
+		return fmt.Errorf("table: staged batch %s names no data file", s.ID())
+	}
+	if s.Rows <= 0 {
+		return fmt.Errorf("table: staged batch %s has %d rows", s.ID(), s.Rows)
+	}
+	seen := map[string]bool{}
+	for _, f := range s.Files {
+		if seen[f.Path] {
+			return fmt.Errorf("table: staged batch %s names data file %s twice", s.ID(), f.Path)
+		}
+		seen[f.Path] = true
+	}
+	return nil
+}
+
+// stagedDataFiles describes a staged batch's files for a manifest, from
+// their footers, as writeFiles describes the files it writes. Each file
+// must lie in the table's data folder and be named after the batch, so a
+// message cannot make the table take in any other file.
+func stagedDataFiles(tbl *itable.Table, s *Staged) ([]iceberg.DataFile, error) {
+	lp, err := tbl.LocationProvider()
+	if err != nil {
+		return nil, fmt.Errorf("locations: %w", err)
+	}
+	id, _ := s.identity()
+	name := id.fileName() + ".parquet"
+	sortID := 0
+	if so := tbl.SortOrder(); so.Len() == 1 && so.Field(0).SourceID() == fieldID(tbl, ColDatetime) &&
+		so.Field(0).Direction == itable.SortASC {
+		sortID = so.OrderID()
+	}
+	spec, sc := tbl.Spec(), tbl.Schema()
+	dfs := make([]iceberg.DataFile, 0, len(s.Files))
+	total := int64(0)
+	for _, f := range s.Files {
+		values, rel, err := stagedPartition(spec, sc, f.Partition)
+		if err != nil {
+			return nil, fmt.Errorf("data file %s: %w", f.Path, err)
+		}
+		if want := lp.NewDataLocation(rel + "/" + name); f.Path != want {
+			return nil, fmt.Errorf("data file %s is not where the batch's file for its partition goes (%s)", f.Path, want)
+		}
+		if f.Size <= 0 {
+			return nil, fmt.Errorf("data file %s: size %d", f.Path, f.Size)
+		}
+		md, err := metadata.NewFileMetaData(f.Footer, nil)
+		if err != nil {
+			return nil, fmt.Errorf("data file %s: its Parquet footer: %w", f.Path, err)
+		}
+		total += md.NumRows
+		df, err := itable.DataFileFromMetadata(itable.DataFileArgs{
+			Schema: sc, Spec: spec, Format: iceberg.ParquetFile, Metadata: md,
+			FilePath: f.Path, FileSize: f.Size, Content: iceberg.EntryContentData,
+			PartitionValues: values, SortOrderID: sortID, Properties: tbl.Properties(),
+			FormatVersion: tbl.Metadata().Version(),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("describe %s: %w", f.Path, err)
+		}
+		dfs = append(dfs, df)
+	}
+	if total != int64(s.Rows) {
+		return nil, fmt.Errorf("its files' footers count %d rows, the batch %d", total, s.Rows)
+	}
+	return dfs, nil
+}
+
+// stagedPartition decodes a staged file's partition values against the
+// table's spec, and returns them with the file's folder below the data
+// folder, as plan names it.
+func stagedPartition(spec iceberg.PartitionSpec, sc *iceberg.Schema, pvs []PartitionValue) (map[int]any, string, error) {
+	if len(pvs) != spec.NumFields() {
+		return nil, "", fmt.Errorf("%d partition values for a spec of %d fields", len(pvs), spec.NumFields())
+	}
+	values := make(map[int]any, len(pvs))
+	segs := make([]string, 0, len(pvs))
+	for i, pf := range spec.Fields() {
+		pv := pvs[i]
+		if pv.Field != pf.FieldID {
+			return nil, "", fmt.Errorf("partition value %d is for field %d, the spec's is %d (%s)", i, pv.Field, pf.FieldID, pf.Name)
+		}
+		src, ok := sc.FindFieldByID(pf.SourceID())
+		if !ok {
+			return nil, "", fmt.Errorf("partition field %s: no source column", pf.Name)
+		}
+		typ := pf.Transform.ResultType(src.Type)
+		var v any
+		switch {
+		case pv.String != nil && pv.Int == nil && typ.Equals(iceberg.PrimitiveTypes.String):
+			v = *pv.String
+		case pv.Int != nil && pv.String == nil && typ.Equals(iceberg.PrimitiveTypes.Date):
+			v = iceberg.Date(int32(*pv.Int))
+		case pv.Int != nil && pv.String == nil && typ.Equals(iceberg.PrimitiveTypes.Int32):
+			v = int32(*pv.Int)
+		default:
+			return nil, "", fmt.Errorf("partition field %s (%s) cannot take the value given", pf.Name, typ)
+		}
+		if n, ok := v.(int32); ok && int64(n) != *pv.Int {
+			return nil, "", fmt.Errorf("partition field %s: %d is out of range", pf.Name, *pv.Int)
+		}
+		if d, ok := v.(iceberg.Date); ok && int64(d) != *pv.Int {
+			return nil, "", fmt.Errorf("partition field %s: %d is out of range", pf.Name, *pv.Int)
+		}
+		values[pf.FieldID] = v
+		segs = append(segs, Segment(pf.Name, pf.Transform.ToHumanStrType(src.Type, v)))
+	}
+	rel := strings.Join(segs, "/")
+	if err := checkRel(rel + "/x.parquet"); err != nil {
+		return nil, "", err
+	}
+	return values, rel, nil
+}
+
+// stagedProps is the summary of a snapshot committing the batches: one
+// batch's as Commit writes it, or PropBatches for several.
+func stagedProps(ids []identity) iceberg.Properties {
+	if len(ids) == 1 {
+		return ids[0].props()
+	}
+	entries := make([]string, len(ids))
+	for i, id := range ids {
+		entries[i] = id.source + "/" + id.first + "/" + id.last + "/" + id.hashHex()
+	}
+	return iceberg.Properties{PropBatch: strconv.Itoa(len(ids)) + " batches", PropBatches: strings.Join(entries, ",")}
+}
+
+// findIn looks for the batch among a PropBatches list: found, it reports
+// true, or ErrConflictingBatch when the list names it with another hash.
+func (id identity) findIn(list string, snapshot int64) (bool, error) {
+	key := id.source + "/" + id.first + "/" + id.last + "/"
+	if !strings.Contains(list, key) {
+		return false, nil
+	}
+	for _, e := range strings.Split(list, ",") {
+		if !strings.HasPrefix(e, key) {
+			continue
+		}
+		if h := e[len(key):]; h != id.hashHex() {
+			return false, fmt.Errorf("%w: batch %s, snapshot %d has hash %s, ours is %s", ErrConflictingBatch, id, snapshot, h, id.hashHex())
+		}
+		return true, nil
+	}
+	return false, nil
+}
+
+// stagedEntries lists a PropBatches value's batches, for the expiry's
+// memory of them; entries it cannot read are skipped.
+func stagedEntries(list string, snapshot int64) []expiredBatch {
+	var out []expiredBatch
+	for _, e := range strings.Split(list, ",") {
+		f := strings.Split(e, "/")
+		if len(f) != 4 || f[0] == "" || f[3] == "" {
+			continue
+		}
+		out = append(out, expiredBatch{source: f[0], first: f[1], last: f[2], hash: f[3], snapshot: snapshot})
+	}
+	return out
+}

@@ -1,0 +1,446 @@
+package table
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/apache/iceberg-go"
+	itable "github.com/apache/iceberg-go/table"
+)
+
+// stage stages a batch and sends the result through JSON, as a queue
+// carries it.
+func stage(t testing.TB, tb *Table, b Batch) Staged {
+	t.Helper()
+	st, res, err := tb.Stage(context.Background(), b)
+	if err != nil {
+		t.Fatalf("stage %s: %v", b.ID(), err)
+	}
+	if res.AlreadyCommitted || len(st.Files) != res.Files || st.Rows != len(b.Rows) {
+		t.Fatalf("stage %s: %+v, %d files staged", b.ID(), res, len(st.Files))
+	}
+	msg, err := json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Staged
+	if err := json.Unmarshal(msg, &back); err != nil {
+		t.Fatal(err)
+	}
+	return back
+}
+
+// manifestFiles lists the current snapshot's data files by path below the
+// table's location, with what the manifest says of each.
+func manifestFiles(t testing.TB, tb *Table) map[string]iceberg.DataFile {
+	t.Helper()
+	ctx := context.Background()
+	tbl, err := tb.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tasks, err := tbl.Scan().PlanFiles(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]iceberg.DataFile{}
+	for _, task := range tasks {
+		rel := strings.TrimPrefix(task.File.FilePath(), tbl.Location())
+		out[rel] = task.File
+	}
+	return out
+}
+
+// TestStagedRoundTrip: batches staged by writers and committed by one
+// committer in one snapshot read back as the rows, each once, and the
+// manifest describes each file exactly as Commit's does (the same batches
+// committed directly in another warehouse).
+func TestStagedRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	rows := genRows(t, 3000, 51)
+	bs := batches("staged", rows, 500)
+	tb := open(t, t.TempDir())
+	var staged []Staged
+	for _, b := range bs {
+		staged = append(staged, stage(t, tb, b))
+	}
+	if got := len(snapshotsOf(t, tb)); got != 0 {
+		t.Fatalf("%d snapshots after staging, want none", got)
+	}
+	res, err := tb.CommitStaged(ctx, staged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Batches != 6 || res.Attempts != 1 || res.SnapshotID == 0 {
+		t.Fatalf("commit staged: %+v", res)
+	}
+	for i, r := range res.Results {
+		if r.Err != nil || r.AlreadyCommitted || r.SnapshotID != res.SnapshotID || r.Batch != bs[i].ID() {
+			t.Fatalf("batch %d: %+v", i, r)
+		}
+	}
+	checkTable(t, tb, rows)
+	snaps := snapshotsOf(t, tb)
+	if len(snaps) != 1 {
+		t.Fatalf("%d snapshots, want 1", len(snaps))
+	}
+	p := snaps[0].Summary.Properties
+	if p[PropBatch] != "6 batches" || strings.Count(p[PropBatches], ",") != 5 || !strings.Contains(p[PropBatches], "staged/0000000501/0000001000/") {
+		t.Fatalf("summary %v", p)
+	}
+
+	direct := open(t, t.TempDir())
+	for _, b := range bs {
+		commit(t, direct, b)
+	}
+	got, want := manifestFiles(t, tb), manifestFiles(t, direct)
+	if len(got) != len(want) || len(got) == 0 {
+		t.Fatalf("%d data files staged, %d committed directly", len(got), len(want))
+	}
+	for rel, w := range want {
+		g, ok := got[rel]
+		if !ok {
+			t.Fatalf("data file %s committed directly is not among the staged ones", rel)
+		}
+		if g.Count() != w.Count() || g.FileSizeBytes() != w.FileSizeBytes() ||
+			fmt.Sprint(g.Partition()) != fmt.Sprint(w.Partition()) ||
+			fmt.Sprint(g.ColumnSizes()) != fmt.Sprint(w.ColumnSizes()) ||
+			fmt.Sprint(g.ValueCounts()) != fmt.Sprint(w.ValueCounts()) ||
+			fmt.Sprint(g.NullValueCounts()) != fmt.Sprint(w.NullValueCounts()) ||
+			fmt.Sprint(g.LowerBoundValues()) != fmt.Sprint(w.LowerBoundValues()) ||
+			fmt.Sprint(g.UpperBoundValues()) != fmt.Sprint(w.UpperBoundValues()) ||
+			fmt.Sprint(g.SplitOffsets()) != fmt.Sprint(w.SplitOffsets()) ||
+			g.SortOrderID() == nil || w.SortOrderID() == nil || *g.SortOrderID() != *w.SortOrderID() {
+			t.Fatalf("data file %s described differently:\nstaged %d rows %v %v %v\ndirect %d rows %v %v %v", rel,
+				g.Count(), g.Partition(), g.ColumnSizes(), g.LowerBoundValues(),
+				w.Count(), w.Partition(), w.ColumnSizes(), w.LowerBoundValues())
+		}
+	}
+}
+
+// snapshotsOf lists the table's snapshots.
+func snapshotsOf(t testing.TB, tb *Table) []itable.Snapshot {
+	t.Helper()
+	tbl, err := tb.Load(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tbl.Metadata().Snapshots()
+}
+
+// TestStagedExactlyOnce: whatever mix of direct commits, staged copies and
+// repeated calls, each batch is in the table once, and both paths find the
+// batches the other committed.
+func TestStagedExactlyOnce(t *testing.T) {
+	ctx := context.Background()
+	rows := genRows(t, 2000, 52)
+	bs := batches("once", rows, 500)
+	tb := open(t, t.TempDir())
+	st := make([]Staged, len(bs))
+	for i, b := range bs {
+		st[i] = stage(t, tb, b)
+	}
+	direct := commit(t, tb, bs[0])
+
+	// b0 is in (directly), b1 given twice, b2 once; b3 later.
+	res, err := tb.CommitStaged(ctx, []Staged{st[0], st[1], st[1], st[2]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := res.Results
+	switch {
+	case !r[0].AlreadyCommitted || r[0].SnapshotID != direct.SnapshotID:
+		t.Fatalf("batch committed directly: %+v, want already committed by %d", r[0], direct.SnapshotID)
+	case r[1].AlreadyCommitted || r[1].SnapshotID != res.SnapshotID || r[3].SnapshotID != res.SnapshotID:
+		t.Fatalf("staged batches: %+v", r)
+	case !r[2].AlreadyCommitted || r[2].SnapshotID != res.SnapshotID || r[2].Err != nil:
+		t.Fatalf("the second copy: %+v, want already committed by %d", r[2], res.SnapshotID)
+	case res.Batches != 2:
+		t.Fatalf("%d batches in the snapshot, want 2", res.Batches)
+	}
+	// Again: nothing to commit.
+	again, err := tb.CommitStaged(ctx, []Staged{st[2], st[1]})
+	if err != nil || again.SnapshotID != 0 || !again.Results[0].AlreadyCommitted || !again.Results[1].AlreadyCommitted ||
+		again.Results[0].SnapshotID != res.SnapshotID {
+		t.Fatalf("again: %+v, %v", again, err)
+	}
+	// A direct commit of a batch a multi-batch snapshot holds commits
+	// nothing; staging it again writes nothing.
+	if c := commit(t, tb, bs[2]); !c.AlreadyCommitted || c.SnapshotID != res.SnapshotID {
+		t.Fatalf("direct commit of a staged batch: %+v", c)
+	}
+	if s, sr, err := tb.Stage(ctx, bs[1]); err != nil || !sr.AlreadyCommitted || len(s.Files) != 0 {
+		t.Fatalf("stage of a committed batch: %+v %+v %v", s, sr, err)
+	}
+	// The same positions with other rows: refused, the others commit.
+	changed := bs[3]
+	changed.Rows = slices.Clone(changed.Rows)
+	changed.Rows[0].Event = `{"other":1}`
+	other := stage(t, tb, changed)
+	mixed, err := tb.CommitStaged(ctx, []Staged{other, st[3]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mixed.Results[0].Err != nil || mixed.Results[1].Err == nil || !errors.Is(mixed.Results[1].Err, ErrConflictingBatch) {
+		// The first copy named the positions; the second, with st[3]'s
+		// true rows, conflicts with it within the call.
+		t.Fatalf("the same positions with two hashes in one call: %+v", mixed.Results)
+	}
+	// Now the changed batch is in; the true one conflicts with it, as
+	// Commit reports.
+	if _, err := tb.Commit(ctx, bs[3]); !errors.Is(err, ErrConflictingBatch) {
+		t.Fatalf("commit after a conflicting staged batch: %v", err)
+	}
+}
+
+// TestStagedConflictingBatch: a staged batch whose positions the table
+// holds with other rows is refused; the others of the call commit.
+func TestStagedConflictingBatch(t *testing.T) {
+	ctx := context.Background()
+	rows := genRows(t, 1000, 53)
+	bs := batches("conf", rows, 500)
+	tb := open(t, t.TempDir())
+	changed := bs[0]
+	changed.Rows = slices.Clone(changed.Rows)
+	changed.Rows[1].Event = `{"other":2}`
+	bad := stage(t, tb, changed) // staged before the true batch commits
+	good := stage(t, tb, bs[1])
+	commit(t, tb, bs[0])
+	if _, _, err := tb.Stage(ctx, changed); !errors.Is(err, ErrConflictingBatch) {
+		t.Fatalf("stage of a conflicting batch: %v", err)
+	}
+	res, err := tb.CommitStaged(ctx, []Staged{bad, good})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(res.Results[0].Err, ErrConflictingBatch) || res.Results[1].Err != nil || res.Batches != 1 {
+		t.Fatalf("results %+v", res)
+	}
+	checkTable(t, tb, rows)
+}
+
+// TestStagedHostile: a staged batch is input (it came over a queue). One
+// that names a file outside the table's data folder, another batch's
+// file, a wrong partition, a bad footer, a wrong row count or a bad
+// identity gets a clear error, and the table takes in nothing of it.
+func TestStagedHostile(t *testing.T) {
+	ctx := context.Background()
+	rows := genRows(t, 1000, 54)
+	bs := batches("hostile", rows, 500)
+	tb := open(t, t.TempDir())
+	good := stage(t, tb, bs[0])
+	other := stage(t, tb, bs[1])
+	mut := func(f func(s *Staged)) Staged {
+		b, _ := json.Marshal(good)
+		var s Staged
+		json.Unmarshal(b, &s)
+		f(&s)
+		return s
+	}
+	str := func(s string) *string { return &s }
+	num := func(n int64) *int64 { return &n }
+	cases := []struct {
+		name string
+		s    Staged
+		want string
+	}{
+		{"outside the table", mut(func(s *Staged) { s.Files[0].Path = "file:///etc/passwd" }), "is not where"},
+		{"dot-dot", mut(func(s *Staged) { s.Files[0].Path = strings.Replace(s.Files[0].Path, "/data/", "/data/../../", 1) }), "is not where"},
+		{"another batch's file", mut(func(s *Staged) { s.Files[0] = other.Files[0] }), "is not where"},
+		{"a file named twice", mut(func(s *Staged) { s.Files = append(s.Files, s.Files[0]) }), "twice"},
+		{"wrong partition", mut(func(s *Staged) { s.Files[0].Partition[0].String = str("../../x") }), "is not where"},
+		{"partition of another type", mut(func(s *Staged) { s.Files[0].Partition[0].String, s.Files[0].Partition[0].Int = nil, num(3) }), "cannot take"},
+		{"day out of range", mut(func(s *Staged) { s.Files[0].Partition[1].Int = num(1 << 40) }), "out of range"},
+		{"partition field", mut(func(s *Staged) { s.Files[0].Partition[1].Field = 7 }), "is for field"},
+		{"missing partition value", mut(func(s *Staged) { s.Files[0].Partition = s.Files[0].Partition[:1] }), "partition values"},
+		{"bad footer", mut(func(s *Staged) { s.Files[0].Footer = []byte("not thrift") }), "footer"},
+		{"row count", mut(func(s *Staged) { s.Rows++ }), "rows"},
+		{"no files", mut(func(s *Staged) { s.Files = nil }), "no data file"},
+		{"bad hash", mut(func(s *Staged) { s.Hash = "xyz" }), "hex"},
+		{"bad source", mut(func(s *Staged) { s.Source = "../x" }), "source stem"},
+		{"bad position", mut(func(s *Staged) { s.First = "1/2" }), "not safe"},
+		{"size", mut(func(s *Staged) { s.Files[0].Size = 0 }), "size"},
+	}
+	for _, c := range cases {
+		res, err := tb.CommitStaged(ctx, []Staged{c.s})
+		if err != nil {
+			t.Fatalf("%s: the call failed: %v", c.name, err)
+		}
+		if e := res.Results[0].Err; e == nil || !strings.Contains(e.Error(), c.want) {
+			t.Fatalf("%s: %v, want an error saying %q", c.name, e, c.want)
+		}
+		if res.SnapshotID != 0 {
+			t.Fatalf("%s: committed snapshot %d", c.name, res.SnapshotID)
+		}
+	}
+	if n := len(snapshotsOf(t, tb)); n != 0 {
+		t.Fatalf("%d snapshots after hostile batches", n)
+	}
+	many := make([]Staged, MaxStagedBatches+1)
+	if _, err := tb.CommitStaged(ctx, many); err == nil {
+		t.Fatal("more than MaxStagedBatches: no error")
+	}
+	// The true batches still commit.
+	if res, err := tb.CommitStaged(ctx, []Staged{good, other}); err != nil || res.Batches != 2 {
+		t.Fatalf("%+v %v", res, err)
+	}
+	checkTable(t, tb, rows)
+}
+
+// TestStagedExpiry: the batches of an expired multi-batch snapshot are
+// remembered, so staging or committing them again adds nothing.
+func TestStagedExpiry(t *testing.T) {
+	ctx := context.Background()
+	rows := genRows(t, 1500, 55)
+	bs := batches("sexp", rows, 500)
+	tb := open(t, t.TempDir())
+	var st []Staged
+	for _, b := range bs {
+		st = append(st, stage(t, tb, b))
+	}
+	res, err := tb.CommitStaged(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	compactTable(t, tb, CompactOptions{})
+	time.Sleep(3 * time.Millisecond)
+	exp, err := tb.ExpireSnapshots(ctx, ExpireOptions{OlderThan: time.Millisecond, RetainLast: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if exp.Batches != 3 {
+		t.Fatalf("expire: %+v, want 3 batches remembered", exp)
+	}
+	again, err := tb.CommitStaged(ctx, st)
+	if err != nil || again.SnapshotID != 0 {
+		t.Fatalf("after expiry: %+v %v", again, err)
+	}
+	for _, r := range again.Results {
+		if !r.AlreadyCommitted || r.SnapshotID != res.SnapshotID {
+			t.Fatalf("after expiry: %+v, want already committed by %d", r, res.SnapshotID)
+		}
+	}
+	if c := commit(t, tb, bs[1]); !c.AlreadyCommitted {
+		t.Fatalf("direct commit after expiry: %+v", c)
+	}
+	checkTable(t, tb, rows)
+}
+
+// TestStagedCommitters: 4 writers stage 16 batches (2 of them twice) and
+// hand them to 2 committers, which commit what they receive in a few
+// snapshots: every event once, every conflict resolved.
+func TestStagedCommitters(t *testing.T) {
+	ctx := context.Background()
+	wh := t.TempDir()
+	rows := genRows(t, 4000, 56)
+	bs := batches("comm", rows, 250)
+	queue := make(chan Staged, len(bs)+2)
+	var writers sync.WaitGroup
+	for w := range 4 {
+		writers.Add(1)
+		go func() {
+			defer writers.Done()
+			tb, err := Open(ctx, Options{Warehouse: wh})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer tb.Close()
+			mine := []Batch{bs[w], bs[w+4], bs[w+8], bs[w+12]}
+			if w < 2 {
+				mine = append(mine, bs[w+5]) // a copy of another writer's batch
+			}
+			for _, b := range mine {
+				st, _, err := tb.Stage(ctx, b)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if len(st.Files) > 0 {
+					queue <- st
+				}
+			}
+		}()
+	}
+	go func() { writers.Wait(); close(queue) }()
+	var (
+		committers sync.WaitGroup
+		mu         sync.Mutex
+		snapshots  = map[int64]bool{}
+		committed  = map[string]int{}
+		attempts   int
+	)
+	for range 2 {
+		committers.Add(1)
+		go func() {
+			defer committers.Done()
+			tb, err := Open(ctx, Options{Warehouse: wh})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer tb.Close()
+			for {
+				var got []Staged
+				st, ok := <-queue
+				if !ok {
+					return
+				}
+				got = append(got, st)
+			more: // take what is waiting, as a queue's batch does
+				for len(got) < 5 {
+					select {
+					case st, ok := <-queue:
+						if !ok {
+							break more
+						}
+						got = append(got, st)
+					default:
+						break more
+					}
+				}
+				res, err := tb.CommitStaged(ctx, got)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				attempts += res.Attempts
+				if res.SnapshotID != 0 {
+					snapshots[res.SnapshotID] = true
+				}
+				for _, r := range res.Results {
+					if r.Err != nil {
+						t.Errorf("batch %s: %v", r.Batch, r.Err)
+					}
+					if !r.AlreadyCommitted {
+						committed[r.Batch]++
+					}
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	committers.Wait()
+	if t.Failed() {
+		return
+	}
+	for _, b := range bs {
+		if committed[b.ID()] != 1 {
+			t.Fatalf("batch %s committed %d times", b.ID(), committed[b.ID()])
+		}
+	}
+	tb := open(t, wh)
+	checkTable(t, tb, rows)
+	if n := len(snapshotsOf(t, tb)); n != len(snapshots) || n > len(bs) {
+		t.Fatalf("%d snapshots, %d committed", n, len(snapshots))
+	}
+	t.Logf("16 batches staged by 4 writers, committed by 2 committers in %d snapshots, %d attempts", len(snapshots), attempts)
+}
