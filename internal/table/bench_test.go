@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"sync"
 	"testing"
 )
 
@@ -30,5 +31,97 @@ func BenchmarkCommit(b *testing.B) {
 			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 			b.ReportMetric(float64(files)/float64(b.N), "files/op")
 		})
+	}
+}
+
+// BenchmarkWriters: W writers land batches of 200 events into one table
+// (each its own Table, as separate processes or Lambda shards are), either
+// committing each batch (direct) or staging it for one committer, which
+// commits what has queued up, up to 10 batches a snapshot (staged, as an
+// SQS batch gives them). ns/op is per batch, all writers together;
+// attempts/batch counts commit attempts (a lost conflict is one more);
+// snapshots/batch how many snapshots the batches took.
+func BenchmarkWriters(b *testing.B) {
+	rows := genRows(b, 200, 43)
+	for _, writers := range []int{1, 4, 16} {
+		for _, mode := range []string{"direct", "staged"} {
+			b.Run(fmt.Sprintf("%s/writers=%d", mode, writers), func(b *testing.B) {
+				ctx := context.Background()
+				wh := b.TempDir()
+				open(b, wh) // created before the writers start
+				tables := make([]*Table, writers)
+				for w := range tables {
+					tables[w] = open(b, wh)
+				}
+				committer := open(b, wh)
+				next := make(chan int, b.N)
+				for i := range b.N {
+					next <- i
+				}
+				close(next)
+				queue := make(chan Staged, b.N)
+				var (
+					mu        sync.Mutex
+					attempts  int
+					snapshots int
+					wg        sync.WaitGroup
+				)
+				b.ResetTimer()
+				for w := range writers {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						for i := range next {
+							bt := Batch{Source: "w" + strconv.Itoa(w), First: strconv.Itoa(i), Last: strconv.Itoa(i), Rows: rows}
+							if mode == "staged" {
+								st, _, err := tables[w].Stage(ctx, bt)
+								if err != nil {
+									b.Error(err)
+									return
+								}
+								queue <- st
+								continue
+							}
+							res, err := tables[w].Commit(ctx, bt)
+							if err != nil {
+								b.Error(err)
+								return
+							}
+							mu.Lock()
+							attempts += res.Attempts
+							snapshots++
+							mu.Unlock()
+						}
+					}()
+				}
+				go func() { wg.Wait(); close(queue) }()
+				if mode == "staged" {
+					for st := range queue {
+						got := []Staged{st}
+					more:
+						for len(got) < 10 {
+							select {
+							case st, ok := <-queue:
+								if !ok {
+									break more
+								}
+								got = append(got, st)
+							default:
+								break more
+							}
+						}
+						res, err := committer.CommitStaged(ctx, got)
+						if err != nil {
+							b.Fatal(err)
+						}
+						attempts += res.Attempts
+						snapshots++
+					}
+				}
+				wg.Wait()
+				b.ReportMetric(float64(attempts)/float64(b.N), "attempts/batch")
+				b.ReportMetric(float64(snapshots)/float64(b.N), "snapshots/batch")
+			})
+		}
 	}
 }
