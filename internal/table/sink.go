@@ -34,6 +34,9 @@ const BatchBytes = 8 << 20
 type Sink struct {
 	tb   *Table
 	dead *lake.Writer
+	// handoff, when set, takes each batch staged (Table.Stage) instead of
+	// committed: NewStagingSink.
+	handoff func(context.Context, Staged) error
 }
 
 // NewSink returns a Sink committing to tb and writing dead letters with
@@ -47,6 +50,24 @@ func NewSink(tb *Table, dead *lake.Writer) (*Sink, error) {
 		return nil, errors.New("table: sink: nil dead-letter writer")
 	}
 	return &Sink{tb: tb, dead: dead}, nil
+}
+
+// NewStagingSink returns a Sink that stages each batch (Table.Stage: its
+// data files written, nothing committed) and hands it to handoff, which
+// passes it to the table's committer (CommitStaged), for instance over a
+// queue. A batch is written once handoff returns; a handoff error fails the
+// batch, and its redelivery stages it again (the same files, found in
+// place), so the committer may receive a batch twice and commits it once.
+func NewStagingSink(tb *Table, dead *lake.Writer, handoff func(context.Context, Staged) error) (*Sink, error) {
+	if handoff == nil {
+		return nil, errors.New("table: staging sink: nil handoff")
+	}
+	s, err := NewSink(tb, dead)
+	if err != nil {
+		return nil, err
+	}
+	s.handoff = handoff
+	return s, nil
 }
 
 // Write stores the batch called name: dead-letter objects with the
@@ -119,7 +140,19 @@ func (s *Sink) commit(ctx context.Context, name lake.Name, objs []lake.Object, i
 	if err != nil {
 		return fail(err)
 	}
-	res, err := s.tb.Commit(ctx, Batch{Source: name.Source, First: name.First, Last: name.Last, Rows: rows})
+	b := Batch{Source: name.Source, First: name.First, Last: name.Last, Rows: rows}
+	var res Result
+	if s.handoff == nil {
+		res, err = s.tb.Commit(ctx, b)
+	} else {
+		var st Staged
+		st, res, err = s.tb.Stage(ctx, b)
+		if err == nil && len(st.Files) > 0 {
+			if err = s.handoff(ctx, st); err != nil {
+				err = fmt.Errorf("table: hand batch %s to the committer: %w", b.ID(), err)
+			}
+		}
+	}
 	switch {
 	case err != nil:
 		return fail(err)

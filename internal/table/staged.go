@@ -1,10 +1,15 @@
 package table
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
+	"encoding/base64"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -493,4 +498,74 @@ func stagedEntries(list string, snapshot int64) []expiredBatch {
 		out = append(out, expiredBatch{source: f[0], first: f[1], last: f[2], hash: f[3], snapshot: snapshot})
 	}
 	return out
+}
+
+// MaxStagedMessage bounds a staged batch's message and what it unpacks to
+// (DecodeStaged): an SQS message holds at most 256 KiB.
+const (
+	MaxStagedMessage  = 256 << 10
+	maxStagedUnpacked = 16 << 20
+)
+
+// stagedMagic begins every staged batch's message, before the base64 of
+// its gzipped JSON: a queue carries text only, and footers compress 4x.
+const stagedMagic = "eventlake-staged-v1:"
+
+// EncodeStaged makes a staged batch's message: stagedMagic, then the
+// base64 of its gzipped JSON. A batch whose message would pass
+// MaxStagedMessage (about 250 partitions) is an error: land it in smaller
+// batches.
+func EncodeStaged(s Staged) ([]byte, error) {
+	js, err := json.Marshal(s)
+	if err != nil {
+		return nil, err
+	}
+	var z bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&z, gzip.BestSpeed)
+	zw.Write(js)
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	msg := make([]byte, len(stagedMagic)+base64.StdEncoding.EncodedLen(z.Len()))
+	copy(msg, stagedMagic)
+	base64.StdEncoding.Encode(msg[len(stagedMagic):], z.Bytes())
+	if len(msg) > MaxStagedMessage {
+		return nil, fmt.Errorf("table: staged batch %s (%d data files) makes a message of %d bytes, more than %d: land smaller batches",
+			s.ID(), len(s.Files), len(msg), MaxStagedMessage)
+	}
+	return msg, nil
+}
+
+// DecodeStaged reads a staged batch's message (EncodeStaged), or its plain
+// JSON. A message that is neither gets an error saying why.
+func DecodeStaged(msg []byte) (Staged, error) {
+	var s Staged
+	js := msg
+	if rest, ok := bytes.CutPrefix(msg, []byte(stagedMagic)); ok {
+		z, err := base64.StdEncoding.DecodeString(string(rest))
+		if err != nil {
+			return s, fmt.Errorf("table: staged batch message: base64: %w", err)
+		}
+		zr, err := gzip.NewReader(bytes.NewReader(z))
+		if err != nil {
+			return s, fmt.Errorf("table: staged batch message: gzip: %w", err)
+		}
+		if js, err = io.ReadAll(io.LimitReader(zr, maxStagedUnpacked+1)); err != nil {
+			return s, fmt.Errorf("table: staged batch message: gzip: %w", err)
+		}
+		if len(js) > maxStagedUnpacked {
+			return s, fmt.Errorf("table: staged batch message unpacks to more than %d bytes", maxStagedUnpacked)
+		}
+	} else if len(bytes.TrimSpace(msg)) == 0 || bytes.TrimSpace(msg)[0] != '{' {
+		return s, fmt.Errorf("table: not a staged batch message (it begins neither with %q nor with a JSON object)", stagedMagic)
+	}
+	dec := json.NewDecoder(bytes.NewReader(js))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&s); err != nil {
+		return s, fmt.Errorf("table: staged batch message: %w", err)
+	}
+	if dec.More() {
+		return s, errors.New("table: staged batch message: more after its JSON object")
+	}
+	return s, nil
 }

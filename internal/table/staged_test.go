@@ -1,10 +1,14 @@
 package table
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -13,6 +17,11 @@ import (
 
 	"github.com/apache/iceberg-go"
 	itable "github.com/apache/iceberg-go/table"
+
+	"github.com/eventlake/eventlake/internal/gen"
+	"github.com/eventlake/eventlake/internal/lake"
+	lakefolder "github.com/eventlake/eventlake/internal/lake/folder"
+	"github.com/eventlake/eventlake/internal/pipeline"
 )
 
 // stage stages a batch and sends the result through JSON, as a queue
@@ -443,4 +452,134 @@ func TestStagedCommitters(t *testing.T) {
 		t.Fatalf("%d snapshots, %d committed", n, len(snapshots))
 	}
 	t.Logf("16 batches staged by 4 writers, committed by 2 committers in %d snapshots, %d attempts", len(snapshots), attempts)
+}
+
+// TestStagingSink: the pipeline lands generated input (bad events,
+// duplicates) through a staging sink: nothing is committed, each batch is
+// handed off once as a message; the committer commits the messages, a
+// re-run's and a failed handoff's redelivery among them, in one snapshot,
+// and the table holds every good event once.
+func TestStagingSink(t *testing.T) {
+	ctx := context.Background()
+	opts := gen.Options{Events: 12000, Seed: 57, Bad: 0.03, Dup: 0.03}
+	x := genInput(t, opts)
+	tb := open(t, t.TempDir())
+	ds, err := lakefolder.Open(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead, err := lake.NewWriter(ds, &lake.WriterOptions{Compression: lake.None})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msgs [][]byte
+	failNext := true
+	s, err := NewStagingSink(tb, dead, func(_ context.Context, st Staged) error {
+		msg, err := EncodeStaged(st)
+		if err != nil {
+			return err
+		}
+		msgs = append(msgs, msg)
+		if failNext { // the message went out, but the sender saw an error
+			failNext = false
+			return errors.New("queue timed out")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := pipeline.Config{Source: "events.jsonl", Batch: pipeline.BatchPolicy{Events: 4000}}
+	if _, err := runSink(t, s, cfg, x.input); err == nil || !strings.Contains(err.Error(), "queue timed out") {
+		t.Fatalf("a failed handoff: %v", err)
+	}
+	st, err := runSink(t, s, cfg, x.input) // the redelivery
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Written != int64(len(x.rows)) || st.DeadLetters != x.badN || st.Batches != 3 {
+		t.Fatalf("stats %+v; want %d written, %d dead, 3 batches", st, len(x.rows), x.badN)
+	}
+	if n := len(snapshotsOf(t, tb)); n != 0 {
+		t.Fatalf("%d snapshots before the committer ran", n)
+	}
+	if len(msgs) != 4 {
+		t.Fatalf("%d messages, want 4 (one batch twice)", len(msgs))
+	}
+	var staged []Staged
+	for _, m := range msgs {
+		if !strings.HasPrefix(string(m), stagedMagic) || len(m) > MaxStagedMessage {
+			t.Fatalf("message of %d bytes beginning %.30q", len(m), m)
+		}
+		s, err := DecodeStaged(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		staged = append(staged, s)
+	}
+	res, err := tb.CommitStaged(ctx, staged)
+	if err != nil || res.Batches != 3 {
+		t.Fatalf("%+v %v", res, err)
+	}
+	checkTable(t, tb, x.rows)
+	// A landing run after the commit stages nothing and hands off nothing.
+	again, err := runSink(t, s, cfg, x.input)
+	if err != nil || again.AlreadyPresent != st.Written || len(msgs) != 4 {
+		t.Fatalf("re-run after the commit: %+v %v, %d messages", again, err, len(msgs))
+	}
+}
+
+// TestDecodeStaged: a message is the magic and base64 of gzipped JSON, or
+// plain JSON; anything else, a zip bomb, unknown fields or trailing data
+// is a clear error.
+func TestDecodeStaged(t *testing.T) {
+	st := Staged{Source: "s", First: "1", Last: "2", Hash: "0123456789abcdef", Rows: 1, Files: []StagedFile{{Path: "p", Size: 1}}}
+	msg, err := EncodeStaged(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := DecodeStaged(msg)
+	if err != nil || back.ID() != st.ID() || back.Hash != st.Hash || len(back.Files) != 1 {
+		t.Fatalf("%+v %v", back, err)
+	}
+	plain, _ := json.Marshal(st)
+	if back, err := DecodeStaged(plain); err != nil || back.Rows != 1 {
+		t.Fatalf("plain JSON: %+v %v", back, err)
+	}
+	var bomb bytes.Buffer
+	zw := gzip.NewWriter(&bomb)
+	zw.Write([]byte(`{"source":"`))
+	zw.Write(bytes.Repeat([]byte("a"), maxStagedUnpacked+10))
+	zw.Close()
+	for name, c := range map[string]struct {
+		msg  string
+		want string
+	}{
+		"empty":          {"", "not a staged batch"},
+		"text":           {"hello", "not a staged batch"},
+		"bad base64":     {stagedMagic + "!!!", "base64"},
+		"not gzip":       {stagedMagic + base64.StdEncoding.EncodeToString([]byte("plain")), "gzip"},
+		"bomb":           {stagedMagic + base64.StdEncoding.EncodeToString(bomb.Bytes()), "more than"},
+		"unknown field":  {`{"source":"s","extra":1}`, "unknown field"},
+		"trailing data":  {`{"source":"s"} {}`, "more after"},
+		"wrong type":     {`{"rows":"many"}`, "cannot unmarshal"},
+		"truncated JSON": {`{"source":`, "unexpected EOF"},
+	} {
+		if _, err := DecodeStaged([]byte(c.msg)); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want an error saying %q", name, err, c.want)
+		}
+	}
+	big := st
+	big.Files = nil
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for i := range 1000 { // footers that do not compress: 1000 x 300 bytes
+		footer := make([]byte, 300)
+		for j := range footer {
+			footer[j] = byte(rnd.Uint32())
+		}
+		big.Files = append(big.Files, StagedFile{Path: fmt.Sprintf("file-%d", i), Size: 1, Footer: footer})
+	}
+	if _, err := EncodeStaged(big); err == nil || !strings.Contains(err.Error(), "smaller batches") {
+		t.Fatalf("a message over the limit: %v", err)
+	}
 }
