@@ -6,7 +6,9 @@
 // table in Glue);
 // "compact" compacts the lake, run on a schedule (and, when EVENTLAKE_TABLE
 // is set and it is built with -tags iceberg, maintains the table: compaction,
-// snapshot expiry, orphan files). Configuration comes from
+// snapshot expiry, orphan files);
+// "commit" (built with -tags iceberg) commits the batches that landing
+// functions with EVENTLAKE_TABLE_COMMIT_QUEUE_URL staged, many per snapshot. Configuration comes from
 // the environment: see internal/function/config.go and compact.go.
 package main
 
@@ -38,9 +40,30 @@ func run(ctx context.Context) error {
 		return land(ctx)
 	case "compact":
 		return compact(ctx)
+	case "commit":
+		return commit(ctx)
 	default:
-		return fmt.Errorf("unknown handler %q: want land or compact", h)
+		return fmt.Errorf("unknown handler %q: want land, compact or commit", h)
 	}
+}
+
+// commit runs the Iceberg table's committer: SQS events of staged batches
+// (EVENTLAKE_TABLE_COMMIT_QUEUE_URL of the landing functions), committed
+// many per snapshot. It reads the landing function's configuration.
+func commit(ctx context.Context) error {
+	cfg, err := function.ConfigFromEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
+	setMemoryLimit()
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	h, closeTable, err := committer(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeTable()
+	lambda.Start(h)
+	return nil
 }
 
 func compact(ctx context.Context) error {

@@ -5,11 +5,16 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
+
+	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/eventlake/eventlake/internal/function"
+	"github.com/eventlake/eventlake/internal/function/tablecommit"
 	"github.com/eventlake/eventlake/internal/function/tablemaint"
 	"github.com/eventlake/eventlake/internal/lake"
 	"github.com/eventlake/eventlake/internal/pipeline"
+	"github.com/eventlake/eventlake/internal/sqs"
 	"github.com/eventlake/eventlake/internal/table"
 	"github.com/eventlake/eventlake/internal/table/tableurl"
 )
@@ -25,12 +30,53 @@ func tableSink(ctx context.Context, cfg function.Config, store lake.Store) (pipe
 	dead, err := lake.NewWriter(store, &lake.WriterOptions{Compression: cfg.Compression, Format: cfg.Format})
 	if err == nil {
 		var sink *table.Sink
-		if sink, err = table.NewSink(tb, dead); err == nil {
+		if cfg.TableCommitQueueURL == "" {
+			sink, err = table.NewSink(tb, dead)
+		} else {
+			sink, err = stagingSink(ctx, cfg, tb, dead)
+		}
+		if err == nil {
 			return sink, closeTable, nil
 		}
 	}
 	closeTable()
 	return nil, nil, err
+}
+
+// stagingSink returns the sink that stages each batch and sends it to the
+// table's committer, EVENTLAKE_TABLE_COMMIT_QUEUE_URL.
+func stagingSink(ctx context.Context, cfg function.Config, tb *table.Table, dead *lake.Writer) (*table.Sink, error) {
+	q, err := sqs.Open(ctx, cfg.TableCommitQueueURL, sqs.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", function.EnvTableCommitQueueURL, err)
+	}
+	return table.NewStagingSink(tb, dead, func(ctx context.Context, st table.Staged) error {
+		msg, err := table.EncodeStaged(st)
+		if err != nil {
+			return err
+		}
+		return q.SendAll(ctx, [][]byte{msg})
+	})
+}
+
+// committer runs the table's committer (the "commit" handler): it commits
+// the staged batches the landing functions send to its queue. The table
+// must exist (the landing function creates it before it stages anything),
+// so its role needs no glue:CreateTable.
+func committer(ctx context.Context, cfg function.Config, log *slog.Logger) (func(context.Context, events.SQSEvent) (events.SQSEventResponse, error), func() error, error) {
+	if cfg.TableURL == "" {
+		return nil, nil, fmt.Errorf("the commit handler needs %s, the table to commit to", function.EnvTable)
+	}
+	tb, closeTable, err := tableurl.Open(ctx, cfg.TableURL, &tableurl.Options{Table: table.Options{MustExist: true}})
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", function.EnvTable, err)
+	}
+	c, err := tablecommit.New(tb, log)
+	if err != nil {
+		closeTable()
+		return nil, nil, err
+	}
+	return c.SQS, closeTable, nil
 }
 
 // maintainedTable is the table EVENTLAKE_TABLE names, for the compaction

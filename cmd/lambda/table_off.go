@@ -5,6 +5,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
+
+	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/eventlake/eventlake/internal/function"
 	"github.com/eventlake/eventlake/internal/lake"
@@ -23,4 +26,10 @@ func tableSink(context.Context, function.Config, lake.Store) (pipeline.Sink, fun
 func maintainedTable(function.CompactConfig) (function.Table, func() error, error) {
 	return nil, nil, fmt.Errorf("%s is set, but this bootstrap was built without the Iceberg table, which the compaction function "+
 		"would maintain: build it with go run ./scripts/buildlambda -tags iceberg", function.EnvTable)
+}
+
+// committer refuses, as tableSink does.
+func committer(context.Context, function.Config, *slog.Logger) (func(context.Context, events.SQSEvent) (events.SQSEventResponse, error), func() error, error) {
+	return nil, nil, fmt.Errorf("the commit handler commits to the Iceberg table, but this bootstrap was built without it: " +
+		"build it with go run ./scripts/buildlambda -tags iceberg")
 }

@@ -24,3 +24,14 @@ func TestDefaultBootstrapRefusesTheTable(t *testing.T) {
 		})
 	}
 }
+
+// TestDefaultBootstrapRefusesToCommit: the commit handler, built without
+// the table, refuses at start, naming the build.
+func TestDefaultBootstrapRefusesToCommit(t *testing.T) {
+	t.Setenv("_HANDLER", "commit")
+	t.Setenv("EVENTLAKE_LAKE_URL", "mem://")
+	t.Setenv("EVENTLAKE_TABLE", "glue://db/events?warehouse=s3://bucket/warehouse")
+	if err := run(context.Background()); err == nil || !strings.Contains(err.Error(), "-tags iceberg") {
+		t.Fatalf("run: %v, want a refusal naming the build", err)
+	}
+}

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -23,5 +24,17 @@ func TestMaintainedTableOpensLazily(t *testing.T) {
 	}
 	if err := closeTable(); err != nil {
 		t.Errorf("closing a table never opened: %v", err)
+	}
+}
+
+// TestCommitterNeedsItsTable: the commit handler refuses a missing or bad
+// EVENTLAKE_TABLE at start, naming it. (It opens the table with
+// MustExist; internal/integration runs it against the Glue stand-in.)
+func TestCommitterNeedsItsTable(t *testing.T) {
+	ctx := context.Background()
+	for _, url := range []string{"", "glue://Bad/events?warehouse=s3://b", "file:///tmp/w"} {
+		if _, _, err := committer(ctx, function.Config{TableURL: url}, nil); err == nil || !strings.Contains(err.Error(), function.EnvTable) {
+			t.Errorf("table URL %q: %v, want an error naming %s", url, err, function.EnvTable)
+		}
 	}
 }

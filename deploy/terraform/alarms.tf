@@ -60,7 +60,7 @@ resource "aws_cloudwatch_metric_alarm" "queue_depth" {
     failed-batches = aws_sqs_queue.failed_batches.name
     ingest-dlq     = aws_sqs_queue.ingest_dlq.name
     new-data-dlq   = aws_sqs_queue.new_data_dlq.name
-  }, { for q in aws_sqs_queue.compaction_dlq : "compact-dlq" => q.name })
+  }, { for q in aws_sqs_queue.compaction_dlq : "compact-dlq" => q.name }, { for q in aws_sqs_queue.table_commits_dlq : "table-commits-dlq" => q.name })
   alarm_name          = "${local.name}-${each.key}-depth"
   alarm_description   = "Messages wait in ${each.value}."
   namespace           = "AWS/SQS"

@@ -383,12 +383,15 @@ func TestMappingsAreWired(t *testing.T) {
 		if p.compaction() {
 			mappings["aws_lambda_event_source_mapping.compaction"] = wiring{"aws_sqs_queue.compaction", "aws_lambda_function.compaction"}
 		}
+		if p.committer() {
+			mappings["aws_lambda_event_source_mapping.table_commits"] = wiring{"aws_sqs_queue.table_commits", "aws_lambda_function.committer"}
+		}
 		if got := len(p.byType("aws_lambda_event_source_mapping")); got != len(mappings) {
 			t.Errorf("%d mappings, want %d", got, len(mappings))
 		}
 		for addr, w := range mappings {
 			cfg := addr
-			if strings.HasSuffix(addr, ".compaction") {
+			if strings.HasSuffix(addr, ".compaction") || strings.HasSuffix(addr, ".table_commits") {
 				addr += "[0]"
 			}
 			m := p.one(t, addr)
@@ -414,6 +417,14 @@ func TestMappingsAreWired(t *testing.T) {
 		if got := p.one(t, "aws_lambda_event_source_mapping.ingest").After["batch_size"]; got != p.vars["sqs_batch_size"] {
 			t.Errorf("ingest mapping batch_size %v, var.sqs_batch_size %v", got, p.vars["sqs_batch_size"])
 		}
+		if p.committer() {
+			c := p.one(t, "aws_lambda_event_source_mapping.table_commits[0]").After
+			if get(c, "scaling_config", 0, "maximum_concurrency") != 2.0 || c["batch_size"] != p.vars["iceberg_commit_batch_size"] ||
+				c["maximum_batching_window_in_seconds"] != p.vars["iceberg_commit_window_seconds"] {
+				t.Errorf("commit mapping: maximum_concurrency %v (want 2), batch_size %v (var %v), window %v (var %v)", get(c, "scaling_config", 0, "maximum_concurrency"),
+					c["batch_size"], p.vars["iceberg_commit_batch_size"], c["maximum_batching_window_in_seconds"], p.vars["iceberg_commit_window_seconds"])
+			}
+		}
 		if p.compaction() {
 			c := p.one(t, "aws_lambda_event_source_mapping.compaction[0]").After
 			if got := get(c, "scaling_config", 0, "maximum_concurrency"); got != p.vars["compaction_concurrency"] || c["batch_size"] != 1.0 {
@@ -432,6 +443,9 @@ func TestFunctions(t *testing.T) {
 		fns := map[string]string{"aws_lambda_function.eventlake": "land"}
 		if p.compaction() {
 			fns["aws_lambda_function.compaction[0]"] = "compact"
+		}
+		if p.committer() {
+			fns["aws_lambda_function.committer[0]"] = "commit"
 		}
 		if got := len(p.byType("aws_lambda_function")); got != len(fns) {
 			t.Errorf("%d functions, want %d", got, len(fns))

@@ -21,8 +21,11 @@ locals {
     }, local.compaction ? {
     compact     = "${local.name}-compact"
     compact-dlq = "${local.name}-compact-dlq"
+    } : {}, local.table_committer ? {
+    table-commits     = "${local.name}-table-commits"
+    table-commits-dlq = "${local.name}-table-commits-dlq"
   } : {})
-  functions = concat([local.land_function], local.compaction ? ["${local.name}-compact"] : [])
+  functions = concat([local.land_function], local.compaction ? ["${local.name}-compact"] : [], local.table_committer ? ["${local.name}-commit"] : [])
 
   widget = {
     width  = 12
@@ -79,7 +82,7 @@ locals {
     {
       title   = "Age of the oldest message (s)"
       stat    = "Maximum"
-      metrics = [for k, q in local.queues : ["AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", q] if contains(["ingest", "compact"], k)]
+      metrics = [for k, q in local.queues : ["AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", q] if contains(["ingest", "compact", "table-commits"], k)]
     },
     ], [for w in [
       {

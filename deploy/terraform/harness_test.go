@@ -56,8 +56,12 @@ var varSets = []varSet{
 	}},
 	// The Iceberg table (iceberg.tf), its warehouse in a nested prefix.
 	{name: "iceberg", vars: map[string]any{"iceberg_table": true, "iceberg_prefix": "tables/iceberg"}},
+	// The table without its committer: every landing invocation commits.
+	{name: "iceberg-direct", vars: map[string]any{"iceberg_table": true, "iceberg_committer": false}},
 	{name: "iceberg-refused", vars: map[string]any{"iceberg_table": true, "expiration_days": 400, "iceberg_prefix": "events/w"},
 		fail: []string{"iceberg_table needs expiration_days = 0", "iceberg_prefix and lake_prefix must not contain one another"}},
+	{name: "iceberg-committer-refused", vars: map[string]any{"iceberg_table": true, "iceberg_commit_window_seconds": 0},
+		fail: []string{"iceberg_commit_batch_size above 10 needs iceberg_commit_window_seconds of at least 1"}},
 	// Every validation below fails at once: Terraform reports them all.
 	{name: "invalid-variables", vars: map[string]any{
 		"name_prefix": "xn--lake", "lake_prefix": "a//b", "event_types": []string{"payment", "a,b"},
@@ -73,7 +77,10 @@ var varSets = []varSet{
 	{name: "invalid-more", vars: map[string]any{
 		"lake_prefix": "athena-results/x", "event_types": []string{"payment:x"}, "name_prefix": "lake-",
 		"iceberg_prefix": "w//x", "iceberg_orphans_older_than": "0s", "iceberg_retain_last": 0,
+		"iceberg_commit_batch_size": 1001, "iceberg_commit_window_seconds": 301,
 	}, fail: []string{
+		"iceberg_commit_batch_size must be a whole number within 1..1000",
+		"iceberg_commit_window_seconds must be a whole number within 0..300",
 		"iceberg_orphans_older_than must be a Go duration above zero",
 		"iceberg_retain_last must be a whole number, at least 1",
 		"The Iceberg prefix must be folders of lower-case letters",

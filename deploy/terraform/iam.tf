@@ -88,9 +88,21 @@ data "aws_iam_policy_document" "function" {
   dynamic "statement" {
     for_each = local.iceberg ? [1] : []
     content {
-      sid       = "CommitToTheTable"
-      actions   = ["glue:GetTable", "glue:CreateTable", "glue:UpdateTable"]
+      sid = "CommitToTheTable"
+      # With the committer (iceberg_committer) the function only stages
+      # batches: it creates the table at its first start and loads it,
+      # and never updates it.
+      actions   = local.table_committer ? ["glue:GetTable", "glue:CreateTable"] : ["glue:GetTable", "glue:CreateTable", "glue:UpdateTable"]
       resources = [local.iceberg_arn.catalog, local.iceberg_arn.database, local.iceberg_arn.table]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = local.table_committer ? [1] : []
+    content {
+      sid       = "HandBatchesToTheCommitter"
+      actions   = ["sqs:SendMessage"]
+      resources = [local.arn.table_commits]
     }
   }
 

@@ -52,11 +52,52 @@ func TestIcebergTable(t *testing.T) {
 			"glue:CreateTable": {catalog, database, table},
 			"glue:UpdateTable": {catalog, database, table},
 		}
+		if p.committer() { // it stages; the committer updates the table
+			delete(want, "glue:UpdateTable")
+		}
 		for a := range want {
 			sort.Strings(want[a])
 		}
 		if fmt.Sprint(glue) != fmt.Sprint(want) {
 			t.Errorf("the landing function's Glue grants\n%v\nwant exactly\n%v", glue, want)
+		}
+		queue := fmt.Sprintf("arn:aws:sqs:%s:%s:%s-table-commits", p.str("region"), accountID, p.one(t, "aws_lambda_function.eventlake").After["function_name"])
+		sends := p.grants(t, "aws_iam_role.function", "sqs:SendMessage")
+		if _, ok := sends[queue]; ok != p.committer() {
+			t.Errorf("the landing function may send to the commit queue: %v, want %v (%v)", ok, p.committer(), sends)
+		}
+		if !p.committer() {
+			if n := len(p.byType("aws_lambda_function")) + len(p.byType("aws_sqs_queue")); p.one(t, "aws_lambda_function.eventlake") == nil || n == 0 {
+				t.Fatal("no plan")
+			}
+			for addr := range p.res {
+				if strings.Contains(addr, "committer") || strings.Contains(addr, "table_commits") {
+					t.Errorf("without iceberg_committer the plan has %s", addr)
+				}
+			}
+			return
+		}
+		// The committer: exactly what a commit needs, nothing to create.
+		wantGlue := map[string][]string{"glue:GetTable": {catalog, database, table}, "glue:UpdateTable": {catalog, database, table}}
+		for a := range wantGlue {
+			sort.Strings(wantGlue[a])
+		}
+		if got := byAction(p.grants(t, "aws_iam_role.committer", "glue:")); fmt.Sprint(got) != fmt.Sprint(wantGlue) {
+			t.Errorf("the committer's Glue grants\n%v\nwant exactly\n%v", got, wantGlue)
+		}
+		b := "arn:aws:s3:::" + bucket
+		wantS3 := map[string][]string{b + "/" + p.str("iceberg_prefix") + "/*": {"s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:PutObject"}, b: {"s3:ListBucket"}}
+		if got := p.grants(t, "aws_iam_role.committer", "s3:"); fmt.Sprint(got) != fmt.Sprint(wantS3) {
+			t.Errorf("the committer may on S3\n%v\nwant exactly\n%v", got, wantS3)
+		}
+		wantSQS := map[string][]string{queue: {"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"}}
+		if got := p.grants(t, "aws_iam_role.committer", "sqs:"); fmt.Sprint(got) != fmt.Sprint(wantSQS) {
+			t.Errorf("the committer may on SQS\n%v\nwant exactly\n%v", got, wantSQS)
+		}
+		q := p.one(t, "aws_sqs_queue.table_commits[0]").After
+		if q["visibility_timeout_seconds"] != 6*p.one(t, "aws_lambda_function.committer[0]").After["timeout"].(float64) ||
+			!hasRef(p.refs(t, "aws_sqs_queue.table_commits", "redrive_policy"), "aws_sqs_queue.table_commits_dlq") {
+			t.Errorf("commit queue: visibility %v, redrive %v", q["visibility_timeout_seconds"], p.refs(t, "aws_sqs_queue.table_commits", "redrive_policy"))
 		}
 	})
 }

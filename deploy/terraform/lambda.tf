@@ -29,7 +29,8 @@ resource "aws_lambda_function" "eventlake" {
       EVENTLAKE_DEADLINE_MARGIN               = "5s"
       EVENTLAKE_LOG_LEVEL                     = var.log_level
       EVENTLAKE_METRICS_NAMESPACE             = local.metrics_namespace
-      EVENTLAKE_TABLE                         = local.iceberg ? local.iceberg_url : "" # iceberg.tf
+      EVENTLAKE_TABLE                         = local.iceberg ? local.iceberg_url : ""                          # iceberg.tf
+      EVENTLAKE_TABLE_COMMIT_QUEUE_URL        = local.table_committer ? aws_sqs_queue.table_commits[0].url : "" # iceberg.tf
     }
   }
 

@@ -32,6 +32,8 @@ locals {
     compaction_queue = "arn:${local.partition}:sqs:${var.region}:${local.account_id}:${local.name}-compact"
     function_logs    = "arn:${local.partition}:logs:${var.region}:${local.account_id}:log-group:/aws/lambda/${local.name}"
     compaction_logs  = "arn:${local.partition}:logs:${var.region}:${local.account_id}:log-group:/aws/lambda/${local.name}-compact"
+    table_commits    = "arn:${local.partition}:sqs:${var.region}:${local.account_id}:${local.name}-table-commits"
+    committer_logs   = "arn:${local.partition}:logs:${var.region}:${local.account_id}:log-group:/aws/lambda/${local.name}-commit"
     alarm_topic      = "arn:${local.partition}:sns:${var.region}:${local.account_id}:${local.name}-alarms"
     alarms           = "arn:${local.partition}:cloudwatch:${var.region}:${local.account_id}:alarm:${local.name}-*"
   }
@@ -96,7 +98,7 @@ data "aws_iam_policy_document" "key" {
     condition {
       test     = "ArnEquals"
       variable = "kms:EncryptionContext:aws:logs:arn"
-      values   = local.compaction ? [local.arn.function_logs, local.arn.compaction_logs] : [local.arn.function_logs]
+      values   = concat([local.arn.function_logs], local.compaction ? [local.arn.compaction_logs] : [], local.table_committer ? [local.arn.committer_logs] : [])
     }
   }
 

@@ -97,3 +97,8 @@ output "iceberg_database" {
   description = "With iceberg_table, the Glue database holding the Iceberg table events; null otherwise."
   value       = one(aws_glue_catalog_database.iceberg[*].name)
 }
+
+output "iceberg_commit_queue_url" {
+  description = "With iceberg_table and iceberg_committer, the queue of staged batches the committer drains (its dead-letter queue is <name>-table-commits-dlq); null otherwise."
+  value       = one(aws_sqs_queue.table_commits[*].url)
+}

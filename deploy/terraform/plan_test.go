@@ -133,6 +133,11 @@ func (p *plan) num(name string) float64 {
 }
 func (p *plan) compaction() bool { return p.str("compaction_schedule") != "" }
 
+// committer: the table's committer is deployed (iceberg.tf).
+func (p *plan) committer() bool {
+	return p.vars["iceberg_table"] == true && p.vars["iceberg_committer"] == true
+}
+
 // get walks maps (string keys) and lists (int indexes); nil where the path
 // is missing.
 func get(v any, path ...any) any {

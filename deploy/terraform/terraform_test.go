@@ -136,11 +136,12 @@ func TestFunctionEnvironmentMatchesTheCode(t *testing.T) {
 		set  map[string]string // variable -> expression
 	}{
 		{"eventlake", function.EnvVars, map[string]string{
-			function.EnvMetricsNamespace:   "local.metrics_namespace",
-			function.EnvLakeURL:            `"s3://${aws_s3_bucket.lake.bucket}/${var.lake_prefix}"`,
-			function.EnvDeadLetterQueueURL: "aws_sqs_queue.dead_letters.url",
-			function.EnvLayout:             "var.layout",
-			function.EnvTable:              `local.iceberg ? local.iceberg_url : ""`,
+			function.EnvMetricsNamespace:    "local.metrics_namespace",
+			function.EnvLakeURL:             `"s3://${aws_s3_bucket.lake.bucket}/${var.lake_prefix}"`,
+			function.EnvDeadLetterQueueURL:  "aws_sqs_queue.dead_letters.url",
+			function.EnvLayout:              "var.layout",
+			function.EnvTable:               `local.iceberg ? local.iceberg_url : ""`,
+			function.EnvTableCommitQueueURL: `local.table_committer ? aws_sqs_queue.table_commits[0].url : ""`,
 		}},
 		{"compaction", function.CompactEnvVars, map[string]string{
 			function.EnvMetricsNamespace:      "local.metrics_namespace",
@@ -170,6 +171,13 @@ func TestFunctionEnvironmentMatchesTheCode(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Errorf("%s: environment sets %v,\n the code reads %v", f.name, got, want)
 		}
+	}
+	// The table's committer reads the landing function's configuration
+	// (function.ConfigFromEnv), but commits instead of staging.
+	fn := c.find(t, "resource", "aws_lambda_function", "committer")
+	vars := c.text(attr(t, sub(t, fn, "environment"), "variables").Expr)
+	if want := "merge(aws_lambda_function.eventlake.environment[0].variables, {\n      " + function.EnvTableCommitQueueURL + ` = ""` + "\n    })"; vars != want {
+		t.Errorf("committer: environment %s,\n want %s", vars, want)
 	}
 	// The namespace the dashboard reads is the one the code defaults to.
 	def, err := function.ConfigFromEnv(func(k string) string {
@@ -273,7 +281,7 @@ func TestVariablesAreDeclaredAndValidated(t *testing.T) {
 			}
 		}
 	}
-	unvalidated := []string{"lambda_zip", "versioning", "bisect_batch_on_function_error", "tags", "iceberg_table"} // any value of their type is fine
+	unvalidated := []string{"lambda_zip", "versioning", "bisect_batch_on_function_error", "tags", "iceberg_table", "iceberg_committer"} // any value of their type is fine
 	for v, b := range declared {
 		has := false
 		for _, s := range b.Body.Blocks {

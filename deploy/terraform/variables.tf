@@ -546,3 +546,31 @@ variable "iceberg_orphans_older_than" {
     error_message = "iceberg_orphans_older_than must be a Go duration above zero such as 24h, or off."
   }
 }
+
+variable "iceberg_committer" {
+  description = "With iceberg_table, the landing function stages each batch (writes its data files) and hands it to one committer function over an SQS queue, which commits many batches per snapshot: the table's catalog row sees a few commits a minute whatever the shard count. Off: every landing invocation commits its batch itself, which is fine for a few shards (docs/iceberg.md, A committer per table)."
+  type        = bool
+  default     = true
+}
+
+variable "iceberg_commit_batch_size" {
+  description = "With iceberg_committer, the most staged batches one committer invocation commits in one snapshot (the SQS mapping's batch size; up to 1000, eventlake's bound per snapshot)."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.iceberg_commit_batch_size >= 1 && var.iceberg_commit_batch_size <= 1000 && floor(var.iceberg_commit_batch_size) == var.iceberg_commit_batch_size
+    error_message = "iceberg_commit_batch_size must be a whole number within 1..1000."
+  }
+}
+
+variable "iceberg_commit_window_seconds" {
+  description = "With iceberg_committer, how long the SQS mapping gathers staged batches before invoking the committer (0..300 s; at least 1 when iceberg_commit_batch_size is above 10): the table's commit cadence at low volume."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.iceberg_commit_window_seconds >= 0 && var.iceberg_commit_window_seconds <= 300 && floor(var.iceberg_commit_window_seconds) == var.iceberg_commit_window_seconds
+    error_message = "iceberg_commit_window_seconds must be a whole number within 0..300."
+  }
+}

@@ -32,10 +32,15 @@ const (
 	EnvLogLevel           = "EVENTLAKE_LOG_LEVEL"                     // debug, info (default), warn, error
 	EnvMetricsNamespace   = "EVENTLAKE_METRICS_NAMESPACE"             // CloudWatch namespace of the EMF metrics; default eventlake
 	EnvTable              = "EVENTLAKE_TABLE"                         // glue://DATABASE/TABLE?warehouse=s3://BUCKET/PREFIX: land into that Iceberg table instead of the lake's objects; empty: off
+	// With EnvTable: the SQS queue URL of the table's committer. Each
+	// batch's data files are written and handed to it (table.Stage),
+	// not committed here; empty: each batch is committed by the function
+	// landing it.
+	EnvTableCommitQueueURL = "EVENTLAKE_TABLE_COMMIT_QUEUE_URL"
 )
 
 // EnvVars lists every variable above.
-var EnvVars = []string{EnvLakeURL, EnvDeadLetterQueueURL, EnvLayout, EnvCompression, EnvFormat, EnvMaxEventSize, EnvDeadLetterMaxBytes, EnvDeadlineMargin, EnvLogLevel, EnvMetricsNamespace, EnvTable}
+var EnvVars = []string{EnvLakeURL, EnvDeadLetterQueueURL, EnvLayout, EnvCompression, EnvFormat, EnvMaxEventSize, EnvDeadLetterMaxBytes, EnvDeadlineMargin, EnvLogLevel, EnvMetricsNamespace, EnvTable, EnvTableCommitQueueURL}
 
 // Config is the function's configuration.
 type Config struct {
@@ -53,19 +58,23 @@ type Config struct {
 	// bootstrap opens it and passes its sink as Deps.Sink); dead letters
 	// still go to the queue, or to the lake.
 	TableURL string
+	// TableCommitQueueURL, with TableURL, is the queue of the table's
+	// committer, to which batches are handed staged.
+	TableCommitQueueURL string
 }
 
 // ConfigFromEnv reads the configuration, refusing bad values with a message
 // naming the variable.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	c := Config{
-		LakeURL:            getenv(EnvLakeURL),
-		DeadLetterQueueURL: getenv(EnvDeadLetterQueueURL),
-		TableURL:           getenv(EnvTable),
-		MaxEventSize:       event.DefaultMaxSize,
-		DeadLetterMaxBytes: sqs.MaxBatchBytes,
-		DeadlineMargin:     5 * time.Second,
-		MetricsNamespace:   "eventlake",
+		LakeURL:             getenv(EnvLakeURL),
+		DeadLetterQueueURL:  getenv(EnvDeadLetterQueueURL),
+		TableURL:            getenv(EnvTable),
+		TableCommitQueueURL: getenv(EnvTableCommitQueueURL),
+		MaxEventSize:        event.DefaultMaxSize,
+		DeadLetterMaxBytes:  sqs.MaxBatchBytes,
+		DeadlineMargin:      5 * time.Second,
+		MetricsNamespace:    "eventlake",
 	}
 	r := envReader{getenv: getenv}
 	r.lakeURL(c.LakeURL)
@@ -82,6 +91,9 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	r.duration(EnvDeadlineMargin, &c.DeadlineMargin)
 	r.logLevel(&c.LogLevel)
 	r.str(EnvMetricsNamespace, &c.MetricsNamespace)
+	if c.TableCommitQueueURL != "" && c.TableURL == "" {
+		r.errs = append(r.errs, EnvTableCommitQueueURL+" is set without "+EnvTable+": it is the queue of that table's committer")
+	}
 	return c, r.err()
 }
 

@@ -262,9 +262,10 @@ func TestSQSReportsOnlyFailedMessages(t *testing.T) {
 
 func TestConfigErrorsNameTheVariable(t *testing.T) {
 	_, err := ConfigFromEnv(func(k string) string {
-		return map[string]string{EnvLayout: "weekly", EnvFormat: "avro", EnvMaxEventSize: "-1", EnvDeadlineMargin: "soon", EnvLogLevel: "loud"}[k]
+		return map[string]string{EnvLayout: "weekly", EnvFormat: "avro", EnvMaxEventSize: "-1", EnvDeadlineMargin: "soon", EnvLogLevel: "loud",
+			EnvTableCommitQueueURL: "https://sqs/q"}[k]
 	})
-	for _, v := range []string{EnvLakeURL, EnvLayout, EnvFormat, EnvMaxEventSize, EnvDeadlineMargin, EnvLogLevel} {
+	for _, v := range []string{EnvLakeURL, EnvLayout, EnvFormat, EnvMaxEventSize, EnvDeadlineMargin, EnvLogLevel, EnvTableCommitQueueURL} {
 		if err == nil || !strings.Contains(err.Error(), v) {
 			t.Errorf("error %v does not name %s", err, v)
 		}

@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -15,8 +17,11 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	itable "github.com/apache/iceberg-go/table"
 	"github.com/aws/aws-lambda-go/events"
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/eventlake/eventlake/internal/gen"
+	"github.com/eventlake/eventlake/internal/sqs"
 	"github.com/eventlake/eventlake/internal/table"
 	"github.com/eventlake/eventlake/internal/table/tableurl"
 	"github.com/eventlake/eventlake/internal/testservers"
@@ -277,4 +282,77 @@ func genLines(t *testing.T, opts gen.Options) [][]byte {
 		t.Fatal(err)
 	}
 	return lines
+}
+
+// TestKinesisLambdaCommitter: landing functions with
+// EVENTLAKE_TABLE_COMMIT_QUEUE_URL stage each batch (data files in S3) and
+// send it to the commit queue (fauxqs), committing nothing; the committer,
+// the same bootstrap with the handler "commit" under its own emulator, fed
+// by the local stand-in of the SQS event source mapping (run --from
+// sqs://), commits up to 10 batches a snapshot. A replay of the stream
+// before the commit stages every batch twice: every valid event is in the
+// table once. A replay after it stages nothing (the table holds the
+// batches).
+func TestKinesisLambdaCommitter(t *testing.T) {
+	w := newTableWorld(t)
+	ctx := context.Background()
+	sqsAPI, err := sqs.NewAPI(ctx, sqs.Options{Endpoint: w.sqs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	queueURL, err := sqs.CreateQueue(ctx, sqsAPI, "table-commits")
+	if err != nil {
+		t.Fatal(err)
+	}
+	commitEnv := maps.Clone(w.env)
+	commitEnv["_HANDLER"] = "commit"
+	w.env["EVENTLAKE_TABLE_COMMIT_QUEUE_URL"] = queueURL
+	w.invoke = w.lambda()
+	committer := testservers.LambdaOf(t, testservers.Bootstrap(t, "iceberg"), commitEnv)
+	queued := func() int {
+		out, err := sqsAPI.GetQueueAttributes(ctx, &awssqs.GetQueueAttributesInput{QueueUrl: &queueURL,
+			AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, _ := strconv.Atoi(out.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessages)])
+		return n
+	}
+	commit := func() {
+		w.run("run", "--from", "sqs://table-commits", "--invoke", committer, "--drain", "--quiet", "--batch-size", "10")
+	}
+
+	opts := gen.Options{Events: 6000, Seed: 83, Bad: 0.01, Dup: 0.01}
+	x := expect(t, opts)
+	w.gen(opts, "--to", "kinesis://events", "--create-shards", "2")
+	w.consume()
+	staged := queued()
+	if _, snapshots := w.read(); snapshots != 0 || staged < 12 {
+		t.Fatalf("after landing: %d snapshots, %d staged batches queued; want none committed, a message per batch (12 or more)", snapshots, staged)
+	}
+	dead := w.deadLetters() // a replay sends them again: at least once
+	w.consume("--checkpoint", "replay.json")
+	if n := queued(); n != 2*staged {
+		t.Fatalf("a replay before the commit: %d messages queued, want %d (every batch again)", n, 2*staged)
+	}
+	commit()
+	got, snapshots := w.read()
+	w.check(x, got, dead)
+	if n := len(got) + len(dead) + x.dups; n != opts.Events {
+		t.Errorf("table %d + dead letters %d + duplicates %d = %d, want %d", len(got), len(dead), x.dups, n, opts.Events)
+	}
+	if snapshots == 0 || snapshots > (2*staged+9)/10+1 || queued() != 0 {
+		t.Fatalf("%d messages committed in %d snapshots, %d left queued; want at most 10 a snapshot", 2*staged, snapshots, queued())
+	}
+	t.Logf("%d batches staged twice, committed in %d snapshots, %d Glue updates", staged, snapshots, w.glue.Updates.Load())
+
+	w.consume("--checkpoint", "replay2.json")
+	if n := queued(); n != 0 {
+		t.Errorf("a replay after the commit staged %d batches, want none", n)
+	}
+	commit()
+	again, snapshotsAgain := w.read()
+	if snapshotsAgain != snapshots || len(again) != len(got) {
+		t.Errorf("after the replay: %d snapshots (before %d), %d events (before %d)", snapshotsAgain, snapshots, len(again), len(got))
+	}
 }
