@@ -10,12 +10,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/apache/arrow-go/v18/parquet/metadata"
 	"github.com/apache/iceberg-go"
+	iceio "github.com/apache/iceberg-go/io"
 	itable "github.com/apache/iceberg-go/table"
 
 	"github.com/eventlake/eventlake/internal/retry"
@@ -42,6 +45,15 @@ import (
 // "<n> batches".
 const PropBatches = "eventlake.batches"
 
+// VerifyStagedAfter: CommitStaged checks that each data file of a batch
+// staged longer ago than this is still there. Until committed, staged
+// files are orphans, which DeleteOrphans removes once older than its grace
+// (24 h by default); a batch that waited that long (a committer down for a
+// day, a dead-letter queue redriven late) must not commit a snapshot whose
+// files are gone. Younger batches are not checked: a check is a request
+// per file.
+const VerifyStagedAfter = time.Hour
+
 // MaxStagedBatches bounds the batches of one CommitStaged call: every
 // batch adds about 60 bytes to the snapshot's summary, which the table's
 // metadata file keeps until the snapshot expires.
@@ -50,12 +62,15 @@ const MaxStagedBatches = 1000
 // Staged is a batch whose data files are written and not yet committed:
 // what a writer hands to the table's committer, as JSON.
 type Staged struct {
-	Source string       `json:"source"`
-	First  string       `json:"first"`
-	Last   string       `json:"last"`
-	Hash   string       `json:"hash"` // the rows' hash, 16 hex digits (as PropBatchHash)
-	Rows   int          `json:"rows"`
-	Files  []StagedFile `json:"files"`
+	Source string `json:"source"`
+	First  string `json:"first"`
+	Last   string `json:"last"`
+	Hash   string `json:"hash"` // the rows' hash, 16 hex digits (as PropBatchHash)
+	Rows   int    `json:"rows"`
+	// StagedAt is when the files were written (Unix milliseconds): an old
+	// staged batch's files are checked before they are committed.
+	StagedAt int64        `json:"staged_at"`
+	Files    []StagedFile `json:"files"`
 }
 
 // StagedFile is one data file of a staged batch.
@@ -120,7 +135,7 @@ func (t *Table) Stage(ctx context.Context, b Batch) (Staged, Result, error) {
 	if err != nil {
 		return Staged{}, res, fmt.Errorf("table: batch %s: %w", b.ID(), err)
 	}
-	st := Staged{Source: id.source, First: id.first, Last: id.last, Hash: id.hashHex(), Rows: len(b.Rows)}
+	st := Staged{Source: id.source, First: id.first, Last: id.last, Hash: id.hashHex(), Rows: len(b.Rows), StagedAt: time.Now().UnixMilli()}
 	res.Files, res.Written = len(parts), written(parts)
 	for _, p := range parts {
 		pv, err := partitionValues(p.values)
@@ -278,6 +293,9 @@ func (t *Table) CommitStaged(ctx context.Context, batches []Staged) (StagedCommi
 				continue
 			}
 			dfs, err := stagedDataFiles(tbl, &batches[i])
+			if err == nil && time.Since(time.UnixMilli(batches[i].StagedAt)) > VerifyStagedAfter {
+				err = stagedFilesExist(ctx, tbl, &batches[i])
+			}
 			if err != nil {
 				r.Err = fmt.Errorf("table: staged batch %s: %w", ids[i], err)
 				continue
@@ -323,6 +341,33 @@ func (t *Table) CommitStaged(ctx context.Context, batches []Staged) (StagedCommi
 			return out, err
 		}
 	}
+}
+
+// stagedFilesExist checks that every data file of an old staged batch is
+// still there, whole.
+func stagedFilesExist(ctx context.Context, tbl *itable.Table, s *Staged) error {
+	fsys, err := tbl.FS(ctx)
+	if err != nil {
+		return fmt.Errorf("file system of %s: %w", tbl.Location(), err)
+	}
+	st, ok := fsys.(iceio.StatIO)
+	if !ok {
+		return fmt.Errorf("the table's file system %T cannot tell whether the files of a batch staged at %s are still there",
+			fsys, time.UnixMilli(s.StagedAt).UTC().Format(time.RFC3339))
+	}
+	for _, f := range s.Files {
+		fi, err := st.Stat(f.Path)
+		switch {
+		case errors.Is(err, iofs.ErrNotExist):
+			return fmt.Errorf("staged at %s, its data file %s is gone (removed as an orphan?): land the batch again from its source",
+				time.UnixMilli(s.StagedAt).UTC().Format(time.RFC3339), f.Path)
+		case err != nil:
+			return fmt.Errorf("data file %s: %w", f.Path, err)
+		case fi.Size() != f.Size:
+			return fmt.Errorf("data file %s holds %d bytes, the batch staged %d", f.Path, fi.Size(), f.Size)
+		}
+	}
+	return nil
 }
 
 // anyFound reports whether the table holds any of the batches: a failed

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -581,5 +582,47 @@ func TestDecodeStaged(t *testing.T) {
 	}
 	if _, err := EncodeStaged(big); err == nil || !strings.Contains(err.Error(), "smaller batches") {
 		t.Fatalf("a message over the limit: %v", err)
+	}
+}
+
+// TestStagedOldBatchVerified: a batch staged longer than
+// VerifyStagedAfter ago commits only if its files are still there, whole
+// (the orphan sweep may have removed them); young batches and old ones
+// with their files commit.
+func TestStagedOldBatchVerified(t *testing.T) {
+	ctx := context.Background()
+	rows := genRows(t, 1500, 58)
+	bs := batches("old", rows, 500)
+	tb := open(t, t.TempDir())
+	var st []Staged
+	for _, b := range bs {
+		st = append(st, stage(t, tb, b))
+	}
+	old := time.Now().Add(-VerifyStagedAfter - time.Minute).UnixMilli()
+	st[0].StagedAt, st[1].StagedAt = old, 0 // 0: a message without the time is old
+	if err := os.Remove(localPath(t, st[0].Files[0].Path)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(localPath(t, st[1].Files[1].Path), 10); err != nil {
+		t.Fatal(err)
+	}
+	res, err := tb.CommitStaged(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := res.Results[0].Err; e == nil || !strings.Contains(e.Error(), "is gone") || !strings.Contains(e.Error(), "land the batch again") {
+		t.Fatalf("an old batch with a file gone: %v", e)
+	}
+	if e := res.Results[1].Err; e == nil || !strings.Contains(e.Error(), "holds 10 bytes") {
+		t.Fatalf("an old batch with a file cut short: %v", e)
+	}
+	if res.Results[2].Err != nil || res.Batches != 1 {
+		t.Fatalf("the young batch: %+v", res)
+	}
+	// Its files back (the batch landed again), the old batch commits.
+	again := stage(t, tb, bs[0])
+	again.StagedAt = old
+	if res, err := tb.CommitStaged(ctx, []Staged{again}); err != nil || res.Batches != 1 {
+		t.Fatalf("the old batch landed again: %+v %v", res, err)
 	}
 }
