@@ -51,7 +51,7 @@ func stagingSink(ctx context.Context, cfg function.Config, tb *table.Table, dead
 		return nil, fmt.Errorf("%s: %w", function.EnvTableCommitQueueURL, err)
 	}
 	return table.NewStagingSink(tb, dead, func(ctx context.Context, st table.Staged) error {
-		msg, err := table.EncodeStaged(st)
+		msg, err := tb.StageMessage(ctx, st)
 		if err != nil {
 			return err
 		}

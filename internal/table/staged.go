@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	iofs "io/fs"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -545,8 +546,8 @@ func stagedEntries(list string, snapshot int64) []expiredBatch {
 	return out
 }
 
-// MaxStagedMessage bounds a staged batch's message and what it unpacks to
-// (DecodeStaged): an SQS message holds at most 256 KiB.
+// MaxStagedMessage bounds a staged batch's message (an SQS message holds
+// at most 256 KiB), maxStagedUnpacked what it unpacks to (DecodeStaged).
 const (
 	MaxStagedMessage  = 256 << 10
 	maxStagedUnpacked = 16 << 20
@@ -558,8 +559,8 @@ const stagedMagic = "eventlake-staged-v1:"
 
 // EncodeStaged makes a staged batch's message: stagedMagic, then the
 // base64 of its gzipped JSON. A batch whose message would pass
-// MaxStagedMessage (about 250 partitions) is an error: land it in smaller
-// batches.
+// MaxStagedMessage (about 250 partitions) is an error: Table.StageMessage
+// hands such a batch over by reference.
 func EncodeStaged(s Staged) ([]byte, error) {
 	js, err := json.Marshal(s)
 	if err != nil {
@@ -575,11 +576,14 @@ func EncodeStaged(s Staged) ([]byte, error) {
 	copy(msg, stagedMagic)
 	base64.StdEncoding.Encode(msg[len(stagedMagic):], z.Bytes())
 	if len(msg) > MaxStagedMessage {
-		return nil, fmt.Errorf("table: staged batch %s (%d data files) makes a message of %d bytes, more than %d: land smaller batches",
-			s.ID(), len(s.Files), len(msg), MaxStagedMessage)
+		return nil, fmt.Errorf("%w: staged batch %s (%d data files) makes a message of %d bytes, more than %d (Table.StageMessage hands it over by reference)",
+			errStagedTooBig, s.ID(), len(s.Files), len(msg), MaxStagedMessage)
 	}
 	return msg, nil
 }
+
+// errStagedTooBig: a staged batch's message would pass MaxStagedMessage.
+var errStagedTooBig = errors.New("table: staged batch too big for a message")
 
 // DecodeStaged reads a staged batch's message (EncodeStaged), or its plain
 // JSON. A message that is neither gets an error saying why.
@@ -604,13 +608,140 @@ func DecodeStaged(msg []byte) (Staged, error) {
 	} else if len(bytes.TrimSpace(msg)) == 0 || bytes.TrimSpace(msg)[0] != '{' {
 		return s, fmt.Errorf("table: not a staged batch message (it begins neither with %q nor with a JSON object)", stagedMagic)
 	}
+	s, err := decodeStagedJSON(js)
+	if err != nil {
+		return s, fmt.Errorf("table: staged batch message: %w", err)
+	}
+	return s, nil
+}
+
+// decodeStagedJSON reads a staged batch's JSON: one object, no unknown
+// field.
+func decodeStagedJSON(js []byte) (Staged, error) {
+	var s Staged
 	dec := json.NewDecoder(bytes.NewReader(js))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&s); err != nil {
-		return s, fmt.Errorf("table: staged batch message: %w", err)
+		return s, err
 	}
 	if dec.More() {
-		return s, errors.New("table: staged batch message: more after its JSON object")
+		return s, errors.New("more after its JSON object")
+	}
+	return s, nil
+}
+
+// stagedRefMagic begins the message of a staged batch handed over by
+// reference: the location of its gzipped JSON, a file of the table.
+const stagedRefMagic = "eventlake-staged-ref-v1:"
+
+// maxStagedRefUnpacked bounds what a referenced staged batch unpacks to:
+// ~3 KB of JSON a data file, so some 80,000 partitions in one batch.
+const maxStagedRefUnpacked = 256 << 20
+
+// stagedFolder holds staged batches handed over by reference, below the
+// table's location. They are no snapshot's: DeleteOrphans removes them
+// after its grace, as it removes staged data files never committed.
+const stagedFolder = "staged"
+
+// StageMessage makes the committer's message of a staged batch:
+// EncodeStaged's, or, for a batch of so many partitions that it would pass
+// MaxStagedMessage, a reference to the batch written as a file of the
+// table (<location>/staged/<batch name>.json.gz), which ReadStaged reads.
+// No batch is too big to hand off, so none can stop a stream.
+func (t *Table) StageMessage(ctx context.Context, st Staged) ([]byte, error) {
+	msg, err := EncodeStaged(st)
+	if err == nil || !errors.Is(err, errStagedTooBig) {
+		return msg, err
+	}
+	id, err := st.identity()
+	if err != nil {
+		return nil, err
+	}
+	tbl, err := t.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	fsys, err := tbl.FS(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("table: file system of %s: %w", tbl.Location(), err)
+	}
+	wfs, ok := fsys.(iceio.WriteFileIO)
+	if !ok {
+		return nil, fmt.Errorf("table: the table's file system %T cannot write", fsys)
+	}
+	js, err := json.Marshal(st)
+	if err != nil {
+		return nil, err
+	}
+	var z bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&z, gzip.BestSpeed)
+	zw.Write(js)
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	loc := stagedLocation(tbl, id)
+	if err := wfs.WriteFile(loc, z.Bytes()); err != nil {
+		return nil, fmt.Errorf("table: write staged batch %s: %w", id, err)
+	}
+	return []byte(stagedRefMagic + loc), nil
+}
+
+// stagedName is a staged batch's file name (lake.Name's characters).
+var stagedName = regexp.MustCompile(`^[A-Za-z0-9_-]+\.json\.gz$`)
+
+// stagedLocation is where StageMessage writes a staged batch.
+func stagedLocation(tbl *itable.Table, id identity) string {
+	return strings.TrimSuffix(tbl.Location(), "/") + "/" + stagedFolder + "/" + id.fileName() + ".json.gz"
+}
+
+// ReadStaged reads a staged batch's message (StageMessage): inline
+// (DecodeStaged), or by reference, which must name the staged file of a
+// batch in this table's staged folder, whose identity must be the batch's.
+func (t *Table) ReadStaged(ctx context.Context, msg []byte) (Staged, error) {
+	ref, ok := bytes.CutPrefix(msg, []byte(stagedRefMagic))
+	if !ok {
+		return DecodeStaged(msg)
+	}
+	loc := string(ref)
+	tbl, err := t.Load(ctx)
+	if err != nil {
+		return Staged{}, err
+	}
+	folder := strings.TrimSuffix(tbl.Location(), "/") + "/" + stagedFolder + "/"
+	name, ok := strings.CutPrefix(loc, folder)
+	if !ok || !stagedName.MatchString(name) {
+		return Staged{}, fmt.Errorf("table: a staged batch reference must name a file of %s, not %q", folder, loc)
+	}
+	fsys, err := tbl.FS(ctx)
+	if err != nil {
+		return Staged{}, fmt.Errorf("table: file system of %s: %w", tbl.Location(), err)
+	}
+	f, err := fsys.Open(loc)
+	if err != nil {
+		return Staged{}, fmt.Errorf("table: staged batch %s: %w", loc, err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(io.LimitReader(f, maxStagedRefUnpacked))
+	if err != nil {
+		return Staged{}, fmt.Errorf("table: staged batch %s: gzip: %w", loc, err)
+	}
+	js, err := io.ReadAll(io.LimitReader(zr, maxStagedRefUnpacked+1))
+	if err != nil {
+		return Staged{}, fmt.Errorf("table: staged batch %s: gzip: %w", loc, err)
+	}
+	if len(js) > maxStagedRefUnpacked {
+		return Staged{}, fmt.Errorf("table: staged batch %s unpacks to more than %d bytes", loc, maxStagedRefUnpacked)
+	}
+	s, err := decodeStagedJSON(js)
+	if err != nil {
+		return s, fmt.Errorf("table: staged batch %s: %w", loc, err)
+	}
+	id, err := s.identity()
+	if err != nil {
+		return s, err
+	}
+	if stagedLocation(tbl, id) != loc {
+		return s, fmt.Errorf("table: staged batch %s holds batch %s", loc, id)
 	}
 	return s, nil
 }

@@ -580,7 +580,7 @@ func TestDecodeStaged(t *testing.T) {
 		}
 		big.Files = append(big.Files, StagedFile{Path: fmt.Sprintf("file-%d", i), Size: 1, Footer: footer})
 	}
-	if _, err := EncodeStaged(big); err == nil || !strings.Contains(err.Error(), "smaller batches") {
+	if _, err := EncodeStaged(big); !errors.Is(err, errStagedTooBig) {
 		t.Fatalf("a message over the limit: %v", err)
 	}
 }
@@ -624,5 +624,79 @@ func TestStagedOldBatchVerified(t *testing.T) {
 	again.StagedAt = old
 	if res, err := tb.CommitStaged(ctx, []Staged{again}); err != nil || res.Batches != 1 {
 		t.Fatalf("the old batch landed again: %+v %v", res, err)
+	}
+}
+
+// TestStagedByReference: a batch of more partitions than a message holds
+// is handed over by reference to a file of the table's staged folder, and
+// commits; a reference elsewhere, to a missing file, or to another
+// batch's file is refused.
+func TestStagedByReference(t *testing.T) {
+	ctx := context.Background()
+	rows := genRows(t, 600, 59)
+	for i := range rows { // 300 event types: 300 partitions, 300 files a batch
+		typ := fmt.Sprintf("t%03d", i%300)
+		rows[i].EventType, rows[i].EventName = typ, typ+":"+rows[i].EventSubtype
+	}
+	bs := batches("ref", rows, 300)
+	tb := open(t, t.TempDir())
+	var msgs [][]byte
+	var staged []Staged
+	for _, b := range bs {
+		st, _, err := tb.Stage(ctx, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := EncodeStaged(st); err == nil {
+			t.Fatalf("a batch of %d files fits a message: the test needs more partitions", len(st.Files))
+		}
+		msg, err := tb.StageMessage(ctx, st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(string(msg), stagedRefMagic) || len(msg) > 1000 {
+			t.Fatalf("message %.80q (%d bytes), want a reference", msg, len(msg))
+		}
+		msgs = append(msgs, msg)
+		staged = append(staged, st)
+	}
+	var back []Staged
+	for _, m := range msgs {
+		s, err := tb.ReadStaged(ctx, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back = append(back, s)
+	}
+	res, err := tb.CommitStaged(ctx, back)
+	if err != nil || res.Batches != 2 || res.Files != len(staged[0].Files)+len(staged[1].Files) {
+		t.Fatalf("%+v %v", res, err)
+	}
+	checkTable(t, tb, rows)
+
+	tbl, _ := tb.Load(ctx)
+	loc := strings.TrimPrefix(string(msgs[0]), stagedRefMagic)
+	other := strings.TrimPrefix(string(msgs[1]), stagedRefMagic)
+	copyTo := func(to string) {
+		b, err := os.ReadFile(localPath(t, other))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(localPath(t, to), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	forged := strings.Replace(loc, "ref-", "ref2-", 1)
+	copyTo(forged) // another batch's content under this name
+	for name, c := range map[string]struct{ ref, want string }{
+		"outside the folder": {tbl.Location() + "/metadata/x.json.gz", "must name a file of"},
+		"dot-dot":            {tbl.Location() + "/staged/../metadata/x.json.gz", "must name a file of"},
+		"another table":      {"file:///etc/passwd", "must name a file of"},
+		"missing":            {tbl.Location() + "/staged/nothing.json.gz", "nothing.json.gz"},
+		"another batch's":    {forged, "holds batch"},
+	} {
+		if _, err := tb.ReadStaged(ctx, []byte(stagedRefMagic+c.ref)); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want an error saying %q", name, err, c.want)
+		}
 	}
 }

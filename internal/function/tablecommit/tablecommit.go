@@ -60,7 +60,7 @@ func (c *Committer) SQS(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 	staged := make([]table.Staged, 0, len(ev.Records))
 	ids := make([]string, 0, len(ev.Records))
 	for _, m := range ev.Records {
-		st, err := table.DecodeStaged([]byte(m.Body))
+		st, err := c.tb.ReadStaged(ctx, []byte(m.Body))
 		if err != nil {
 			c.log.Error("not a staged batch", "message_id", m.MessageId, "error", err.Error())
 			fail(m.MessageId)
