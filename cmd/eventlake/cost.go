@@ -48,7 +48,7 @@ func (e env) cost(_ context.Context, args []string) error {
 	p := cost.USEast1
 	ests := []cost.Estimate{cost.Eventlake(p, t, false), cost.Eventlake(p, t, true)}
 	if *iceberg {
-		ests = append(ests, cost.Table(p, t, true))
+		ests = append(ests, cost.Table(p, t, true), cost.TableCommitter(p, t, true))
 	}
 	ests = append(ests, cost.Firehose(p, t))
 	fmt.Fprintf(e.stdout, "Monthly cost, us-east-1, list prices of %s\n", p.Date)
@@ -71,11 +71,13 @@ func (e env) cost(_ context.Context, args []string) error {
 		fmt.Fprintf(e.stdout, "The table: one commit per batch (%.0f/hour), each holding the table ~%.1f s, and %.0f µs of Parquet per event;\n",
 			l.CommitsPerHour, t.CommitSeconds, t.TableMicrosPerEvent)
 		if l.Busy >= 0.5 {
-			fmt.Fprintf(e.stdout, "at %.1f commits/s the table is busy %.0f%% of the time: writers would conflict more than they commit.\n"+
-				"At this rate, write data files per shard and commit through one committer per table (docs/iceberg.md).\n", l.CommitsPerHour/3600, 100*l.Busy)
+			fmt.Fprintf(e.stdout, "at %.1f commits/s the table is busy %.0f%% of the time: writers would conflict more than they commit.\n", l.CommitsPerHour/3600, 100*l.Busy)
 		} else {
 			fmt.Fprintf(e.stdout, "the table is busy %.1f%% of the time: per-shard commits rarely conflict.\n", 100*l.Busy)
 		}
+		c := cost.CommitterLoad(t, true)
+		fmt.Fprintf(e.stdout, "Through its committer (Terraform's default, iceberg_committer): up to %.0f staged batches a commit, gathered %.0fs: %.0f commits/hour, the table busy %.1f%% of the time.\n",
+			t.CommitBatchSize, t.CommitWindowSec, c.CommitsPerHour, 100*c.Busy)
 	}
 	return nil
 }

@@ -94,6 +94,11 @@ type Traffic struct {
 	// and metadata JSON, swap in Glue: ~5 S3/Glue round trips).
 	TableMicrosPerEvent float64
 	CommitSeconds       float64
+	// The table's committer (TableCommitter): the most staged batches one
+	// invocation commits, and how long its SQS mapping gathers them
+	// (deploy/terraform: iceberg_commit_batch_size, _window_seconds).
+	CommitBatchSize float64
+	CommitWindowSec float64
 }
 
 // Defaults fills zero fields.
@@ -113,6 +118,8 @@ func (t Traffic) Defaults() Traffic {
 	def(&t.CompactMemoryMB, 2048)
 	def(&t.TableMicrosPerEvent, 12)
 	def(&t.CommitSeconds, 0.4)
+	def(&t.CommitBatchSize, 100)
+	def(&t.CommitWindowSec, 10)
 	if t.Types == 0 {
 		t.Types = 100
 	}
@@ -323,6 +330,65 @@ func Table(p Prices, t Traffic, provisioned bool) Estimate {
 		Line{"Table maintenance (hourly rewrite per event type)", fmt.Sprintf("%.3g GB-s, %.3g M GET", compactGBs, files/1e6),
 			compactGBs*p.LambdaArmGBSecond + runs/1e6*p.LambdaRequestsMillion + files/1000*p.S3GetThousand + runs*4/1000*p.S3PutThousand},
 	)
+	return e
+}
+
+// CommitterLoad is the commit load through the table's committer: one
+// commit per invocation, which takes up to CommitBatchSize staged batches
+// gathered for CommitWindowSec (a commit per window at low volume).
+func CommitterLoad(t Traffic, provisioned bool) TableLoad {
+	t = t.Defaults()
+	cph := committerInvocations(t, batchesPerHour(t, mappingShards(t, provisioned)))
+	return TableLoad{CommitsPerHour: cph, Busy: cph / 3600 * t.CommitSeconds}
+}
+
+// committerInvocations is the committer's invocations per hour for
+// batches staged per hour.
+func committerInvocations(t Traffic, batches float64) float64 {
+	return math.Min(batches, math.Max(batches/t.CommitBatchSize, 3600/math.Max(t.CommitWindowSec, 1)))
+}
+
+// TableCommitter estimates the table with its committer (deploy/terraform
+// iceberg_committer, the default): the landing invocations write the data
+// files, load the table (a Glue GetTable and a metadata GET per batch) and
+// send one SQS message per batch (~42 KB: one request); the committer
+// commits each invocation's batches in one snapshot (a manifest, a
+// manifest list, a metadata file; three Glue requests) at 1 GB; the SQS
+// mapping's pollers ask even when the queue is empty.
+func TableCommitter(p Prices, t Traffic, provisioned bool) Estimate {
+	t = t.Defaults()
+	direct := Table(p, t, provisioned)
+	e := Estimate{Name: direct.Name + ", through its committer"}
+	e.Lines = append(e.Lines, direct.Lines[:streamLines(provisioned)]...)
+	events := t.EventsPerHour * hoursPerMonth
+	shards := mappingShards(t, provisioned)
+	batches := batchesPerHour(t, shards) * hoursPerMonth
+	commits := committerInvocations(t, batchesPerHour(t, shards)) * hoursPerMonth
+	perBatch := events / batches
+	typesPerBatch := float64(t.Types)
+	if t.KeySpread > 0 {
+		typesPerBatch = math.Min(typesPerBatch, math.Ceil(float64(t.Types*t.KeySpread)/float64(shards)))
+	}
+	files := batches * math.Min(typesPerBatch, perBatch)
+	landGBs := (batches*t.FixedMsPerBatch/1000 + events*t.TableMicrosPerEvent/1e6) * t.LambdaMemoryMB / 1024
+	commitGBs := commits * t.CommitSeconds * 1
+	// Five long-polling connections (20 s) while idle: 15 requests a minute.
+	polls := 15.0 * 60 * hoursPerMonth
+	sqs := 1.2*batches + polls // a send per batch; receive and delete in tens
+	glue := batches + 3*commits
+	stored := events * t.EventBytes / t.CompressionRatio
+	load := CommitterLoad(t, provisioned)
+	e.Lines = append(e.Lines,
+		Line{"Lambda requests (landing + committer)", fmt.Sprintf("%.3g million + %.3g million", batches/1e6, commits/1e6), (batches + commits) / 1e6 * p.LambdaRequestsMillion},
+		Line{"Lambda GB-seconds (landing Parquet; committer 1 GB)", fmt.Sprintf("%.3g + %.3g GB-s", landGBs, commitGBs), (landGBs + commitGBs) * p.LambdaArmGBSecond},
+		Line{"SQS: a staged batch per landed batch, the mapping's polls", fmt.Sprintf("%.3g million requests", sqs/1e6), sqs / 1e6 * p.SQSRequestsMillion},
+		Line{"S3 PUT: data files + 3 metadata files per commit", fmt.Sprintf("%.3g million objects", (files+3*commits)/1e6), (files + 3*commits) / 1000 * p.S3PutThousand},
+		Line{"S3 GET: metadata per batch; metadata, list, manifest per commit", fmt.Sprintf("%.3g million", (batches+3*commits)/1e6), (batches + 3*commits) / 1000 * p.S3GetThousand},
+		Line{"S3 storage of the month's data", fmt.Sprintf("%.3g GB Parquet", gb(stored)), gb(stored) * p.S3StandardGBMonth},
+		Line{"Glue requests (GetTable per batch; 3 per commit)", fmt.Sprintf("%.3g million; %.3g commits/s, table busy %.0f%%", glue/1e6, load.CommitsPerHour/3600, 100*load.Busy),
+			math.Max(0, glue-1e6) / 1e6 * p.GlueRequestsMillion},
+	)
+	e.Lines = append(e.Lines, direct.Lines[len(direct.Lines)-1]) // the same maintenance
 	return e
 }
 

@@ -182,3 +182,30 @@ func TestTableBusyAtScale(t *testing.T) {
 		t.Errorf("busy %v is not commits/s x 0.4 s", hi.Busy)
 	}
 }
+
+// TestCommitterKeepsTheTableIdle: through the committer, 1000x makes one
+// commit per CommitBatchSize batches (a hundredth of the direct path's) and
+// leaves the table mostly idle; at 1M events/hour, where batches are
+// rarer than windows, a commit per batch. The landing invocations no
+// longer commit: their Lambda time drops by the commits'.
+func TestCommitterKeepsTheTableIdle(t *testing.T) {
+	hiT := Traffic{EventsPerHour: 1e9, EventBytes: 500}.Defaults()
+	hi := CommitterLoad(hiT, true)
+	direct := Load(hiT, true)
+	if !near(hi.CommitsPerHour, direct.CommitsPerHour/hiT.CommitBatchSize) || hi.Busy >= 0.5 || direct.Busy < 1 {
+		t.Errorf("1000x: %+v through the committer, %+v direct", hi, direct)
+	}
+	loT := Traffic{EventsPerHour: 1e6, EventBytes: 500}.Defaults()
+	if lo, d := CommitterLoad(loT, true), Load(loT, true); !near(lo.CommitsPerHour, d.CommitsPerHour) {
+		t.Errorf("1M/h: %v commits/hour through the committer, %v batches", lo.CommitsPerHour, d.CommitsPerHour)
+	}
+	e := TableCommitter(USEast1, hiT, true)
+	glue := line(t, e, "Glue requests (GetTable per batch; 3 per commit)").USD
+	directGlue := line(t, Table(USEast1, hiT, true), "Glue requests (GetTable x2, UpdateTable per commit)").USD
+	if glue <= 0 || glue >= directGlue/2 {
+		t.Errorf("1000x Glue: $%v through the committer, $%v direct", glue, directGlue)
+	}
+	if line(t, e, "SQS: a staged batch per landed batch, the mapping's polls").USD <= 0 {
+		t.Error("no SQS charge for the staged batches")
+	}
+}
