@@ -228,6 +228,10 @@ func (id identity) find(tbl *itable.Table, res *Result) (bool, error) {
 				res.AlreadyCommitted, res.SnapshotID = true, s.SnapshotID
 				return true, nil
 			}
+			if p[PropBatchHash] == id.hashHex() && id.sameFiles(p[PropBatchSource], p[PropBatchFirst], p[PropBatchLast]) {
+				res.AlreadyCommitted, res.SnapshotID = true, s.SnapshotID // the same files under another identity
+				return true, nil
+			}
 			if list := p[PropBatches]; list != "" {
 				if found, err := id.findIn(list, s.SnapshotID); found || err != nil {
 					res.AlreadyCommitted, res.SnapshotID = found, s.SnapshotID

@@ -218,11 +218,15 @@ func rememberBatches(list string, gone []itable.Snapshot, max int) (string, int,
 // the snapshots.
 func (id identity) findExpired(tbl *itable.Table, res *Result) (bool, error) {
 	list := tbl.Properties()[PropExpiredBatches]
-	if list == "" || !strings.Contains(list, id.source+"/"+id.first+"/"+id.last+"/") {
+	if list == "" || (!strings.Contains(list, id.source+"/"+id.first+"/"+id.last+"/") && !strings.Contains(list, "/"+id.hashHex()+"/")) {
 		return false, nil
 	}
 	for _, e := range parseExpired(list) {
 		if e.source != id.source || e.first != id.first || e.last != id.last {
+			if e.hash == id.hashHex() && id.sameFiles(e.source, e.first, e.last) {
+				res.AlreadyCommitted, res.SnapshotID = true, e.snapshot // the same files under another identity
+				return true, nil
+			}
 			continue
 		}
 		if e.hash != id.hashHex() {

@@ -5,19 +5,16 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	iofs "io/fs"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/apache/arrow-go/v18/parquet/metadata"
 	"github.com/apache/iceberg-go"
 	iceio "github.com/apache/iceberg-go/io"
 	itable "github.com/apache/iceberg-go/table"
@@ -30,15 +27,15 @@ import (
 // O(N²) times, and hundreds of shards committing every batch would spend
 // their time losing. So a writer may stage instead: Stage writes the
 // batch's data files, as Commit does, and returns a Staged, the batch's
-// identity and each file's Parquet footer, which the writer hands to the
+// identity and each file's description for the manifest (its statistics,
+// as iceberg-go derives them from the file's footer), which the writer hands to the
 // table's one committer (an SQS queue drained by a function with little
 // concurrency). The committer's CommitStaged commits many staged batches
 // in one snapshot whose summary names them all (PropBatches), with
 // Commit's rules: a batch already in the table (or named twice) commits
 // nothing, a conflict reloads the table, looks for the batches again and
-// retries with the same files. The footers let the committer describe
-// each file (its statistics for the manifest) exactly as Commit would,
-// without reading it back.
+// retries with the same files. The descriptions let the committer add
+// each file exactly as Commit would, without reading it back.
 
 // PropBatches names the batches of a snapshot that committed more than one
 // (CommitStaged): "source/first/last/hash" entries separated by ','.
@@ -74,14 +71,22 @@ type Staged struct {
 	Files    []StagedFile `json:"files"`
 }
 
-// StagedFile is one data file of a staged batch.
+// StagedFile is one data file of a staged batch: its manifest entry, as
+// iceberg-go describes the file from its footer (DataFileFromMetadata:
+// bounds truncated as the table's metrics mode says, 16 bytes by default).
+// Column maps are by field id.
 type StagedFile struct {
-	Path      string           `json:"path"` // its location, as the manifest will name it
-	Size      int64            `json:"size"`
-	Partition []PartitionValue `json:"partition"`
-	// Footer is the file's Parquet footer (the thrift FileMetaData, without
-	// its length and magic), from which the committer takes the statistics.
-	Footer []byte `json:"footer"`
+	Path         string           `json:"path"` // its location, as the manifest will name it
+	Size         int64            `json:"size"`
+	Rows         int64            `json:"rows"`
+	Partition    []PartitionValue `json:"partition"` // in the spec's order
+	ColumnSizes  map[int]int64    `json:"column_sizes,omitempty"`
+	ValueCounts  map[int]int64    `json:"value_counts,omitempty"`
+	NullCounts   map[int]int64    `json:"null_counts,omitempty"`
+	NaNCounts    map[int]int64    `json:"nan_counts,omitempty"`
+	Lower        map[int][]byte   `json:"lower,omitempty"`
+	Upper        map[int][]byte   `json:"upper,omitempty"`
+	SplitOffsets []int64          `json:"split_offsets,omitempty"`
 }
 
 // PartitionValue is one partition field's value: a string (identity of a
@@ -136,28 +141,32 @@ func (t *Table) Stage(ctx context.Context, b Batch) (Staged, Result, error) {
 	if err != nil {
 		return Staged{}, res, fmt.Errorf("table: batch %s: %w", b.ID(), err)
 	}
-	st := Staged{Source: id.source, First: id.first, Last: id.last, Hash: id.hashHex(), Rows: len(b.Rows), StagedAt: time.Now().UnixMilli()}
+	st := Staged{Source: id.source, First: id.first, Last: id.last, Hash: id.hashHex(), Rows: len(b.Rows)}
+	stagedAt := time.Now()
 	res.Files, res.Written = len(parts), written(parts)
 	for _, p := range parts {
-		pv, err := partitionValues(p.values)
+		pv, err := partitionValues(tbl.Spec(), p.values)
 		if err != nil {
 			return Staged{}, res, fmt.Errorf("table: batch %s: %w", b.ID(), err)
 		}
-		st.Files = append(st.Files, StagedFile{Path: p.file.FilePath(), Size: p.size, Partition: pv, Footer: p.footer})
-		res.DataFiles = append(res.DataFiles, DataFile{Path: p.file.FilePath(), Size: p.size, Rows: p.rows})
+		f := p.file
+		st.Files = append(st.Files, StagedFile{Path: f.FilePath(), Size: p.size, Rows: f.Count(), Partition: pv,
+			ColumnSizes: f.ColumnSizes(), ValueCounts: f.ValueCounts(), NullCounts: f.NullValueCounts(), NaNCounts: f.NaNValueCounts(),
+			Lower: f.LowerBoundValues(), Upper: f.UpperBoundValues(), SplitOffsets: f.SplitOffsets()})
+		res.DataFiles = append(res.DataFiles, DataFile{Path: f.FilePath(), Size: p.size, Rows: p.rows})
+		if !p.wrote && !p.found.IsZero() && p.found.Before(stagedAt) {
+			stagedAt = p.found // the file of an earlier attempt: its age counts
+		}
 	}
+	st.StagedAt = stagedAt.UnixMilli()
 	return st, res, nil
 }
 
-// partitionValues encodes a part's partition values, by field id.
-func partitionValues(values map[int]any) ([]PartitionValue, error) {
-	ids := make([]int, 0, len(values))
-	for id := range values {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	out := make([]PartitionValue, 0, len(ids))
-	for _, id := range ids {
+// partitionValues encodes a part's partition values, in the spec's order.
+func partitionValues(spec iceberg.PartitionSpec, values map[int]any) ([]PartitionValue, error) {
+	out := make([]PartitionValue, 0, len(values))
+	for _, pf := range spec.Fields() {
+		id := pf.FieldID
 		pv := PartitionValue{Field: id}
 		switch v := values[id].(type) {
 		case string:
@@ -176,19 +185,6 @@ func partitionValues(values map[int]any) ([]PartitionValue, error) {
 		out = append(out, pv)
 	}
 	return out, nil
-}
-
-// rawFooter returns a copy of the footer of the Parquet file data (the
-// thrift FileMetaData before its length and the closing magic).
-func rawFooter(data []byte) ([]byte, error) {
-	if len(data) < 12 || string(data[len(data)-4:]) != "PAR1" {
-		return nil, errors.New("table: not a Parquet file")
-	}
-	n := int(binary.LittleEndian.Uint32(data[len(data)-8:]))
-	if n <= 0 || n > len(data)-12 {
-		return nil, fmt.Errorf("table: Parquet footer length %d in a file of %d bytes", n, len(data))
-	}
-	return slices.Clone(data[len(data)-8-n : len(data)-8]), nil
 }
 
 // StagedResult is what CommitStaged did with one staged batch.
@@ -231,7 +227,8 @@ func (t *Table) CommitStaged(ctx context.Context, batches []Staged) (StagedCommi
 		return out, fmt.Errorf("table: %d staged batches in one commit, at most %d", len(batches), MaxStagedBatches)
 	}
 	ids := make([]identity, len(batches))
-	first := map[string]int{} // source/first/last -> the first index naming it
+	first := map[string]int{}  // source/first/last -> the first index naming it
+	byName := map[string]int{} // data file name -> the first index naming it
 	var todo []int
 	for i := range batches {
 		r := &out.Results[i]
@@ -252,7 +249,13 @@ func (t *Table) CommitStaged(ctx context.Context, batches []Staged) (StagedCommi
 			}
 			continue // the duplicate takes the first copy's outcome below
 		}
-		first[key] = i
+		// Another identity naming the same files (positions may hold '-',
+		// so "a-b"/"c" and "a"/"b-c" make one name): the same batch.
+		if j, ok := byName[id.fileName()]; ok {
+			first[key] = j
+			continue
+		}
+		first[key], byName[id.fileName()] = i, i
 		todo = append(todo, i)
 	}
 	defer func() { // copies share the first copy's outcome
@@ -293,7 +296,11 @@ func (t *Table) CommitStaged(ctx context.Context, batches []Staged) (StagedCommi
 				r.AlreadyCommitted, r.SnapshotID = true, found.SnapshotID
 				continue
 			}
-			dfs, err := stagedDataFiles(tbl, &batches[i])
+			err = t.checkAge(&batches[i])
+			var dfs []iceberg.DataFile
+			if err == nil {
+				dfs, err = stagedDataFiles(tbl, &batches[i])
+			}
 			if err == nil && time.Since(time.UnixMilli(batches[i].StagedAt)) > VerifyStagedAfter {
 				err = stagedFilesExist(ctx, tbl, &batches[i])
 			}
@@ -342,6 +349,26 @@ func (t *Table) CommitStaged(ctx context.Context, batches []Staged) (StagedCommi
 			return out, err
 		}
 	}
+}
+
+// stagedClockSkew is how far in the future a batch's StagedAt may be (the
+// landing function's clock against the committer's).
+const stagedClockSkew = 10 * time.Minute
+
+// checkAge refuses a staged batch whose files may be removed as orphans
+// before its commit lands (older than Options.MaxStagedAge), or that says
+// it was staged in the future.
+func (t *Table) checkAge(s *Staged) error {
+	at := time.UnixMilli(s.StagedAt)
+	age := time.Since(at)
+	switch {
+	case age < -stagedClockSkew:
+		return fmt.Errorf("staged at %s, in the future", at.UTC().Format(time.RFC3339))
+	case t.maxAge > 0 && age > t.maxAge:
+		return fmt.Errorf("its data files were written %s ago, more than %s (the orphan sweep may be removing them): land the batch again from its source",
+			age.Round(time.Minute), t.maxAge)
+	}
+	return nil
 }
 
 // stagedFilesExist checks that every data file of an old staged batch is
@@ -402,11 +429,18 @@ func checkStaged(s *Staged) error {
 	return nil
 }
 
-// stagedDataFiles describes a staged batch's files for a manifest, from
-// their footers, as writeFiles describes the files it writes. Each file
-// must lie in the table's data folder and be named after the batch, so a
-// message cannot make the table take in any other file.
-func stagedDataFiles(tbl *itable.Table, s *Staged) ([]iceberg.DataFile, error) {
+// stagedDataFiles builds a staged batch's manifest entries as
+// DataFileFromMetadata builds Commit's. Each file must lie in the table's
+// data folder and be named after the batch, so a message cannot make the
+// table take in any other file; its statistics must name the schema's
+// columns, with counts within its rows and bounds no longer than
+// maxStagedBound.
+func stagedDataFiles(tbl *itable.Table, s *Staged) (dfs []iceberg.DataFile, err error) {
+	defer func() { // iceberg-go's builders panic on some invalid input
+		if r := recover(); r != nil {
+			dfs, err = nil, fmt.Errorf("describe its data files: %v", r)
+		}
+	}()
 	lp, err := tbl.LocationProvider()
 	if err != nil {
 		return nil, fmt.Errorf("locations: %w", err)
@@ -419,58 +453,100 @@ func stagedDataFiles(tbl *itable.Table, s *Staged) ([]iceberg.DataFile, error) {
 		sortID = so.OrderID()
 	}
 	spec, sc := tbl.Spec(), tbl.Schema()
-	dfs := make([]iceberg.DataFile, 0, len(s.Files))
+	dfs = make([]iceberg.DataFile, 0, len(s.Files))
 	total := int64(0)
 	for _, f := range s.Files {
-		values, rel, err := stagedPartition(spec, sc, f.Partition)
+		values, logical, rel, err := stagedPartition(spec, sc, f.Partition)
 		if err != nil {
 			return nil, fmt.Errorf("data file %s: %w", f.Path, err)
 		}
 		if want := lp.NewDataLocation(rel + "/" + name); f.Path != want {
 			return nil, fmt.Errorf("data file %s is not where the batch's file for its partition goes (%s)", f.Path, want)
 		}
-		if f.Size <= 0 {
-			return nil, fmt.Errorf("data file %s: size %d", f.Path, f.Size)
+		if f.Size <= 0 || f.Rows <= 0 || f.Rows > int64(s.Rows) {
+			return nil, fmt.Errorf("data file %s: size %d, %d rows", f.Path, f.Size, f.Rows)
 		}
-		md, err := metadata.NewFileMetaData(f.Footer, nil)
-		if err != nil {
-			return nil, fmt.Errorf("data file %s: its Parquet footer: %w", f.Path, err)
+		if err := checkStats(sc, &f); err != nil {
+			return nil, fmt.Errorf("data file %s: %w", f.Path, err)
 		}
-		total += md.NumRows
-		df, err := itable.DataFileFromMetadata(itable.DataFileArgs{
-			Schema: sc, Spec: spec, Format: iceberg.ParquetFile, Metadata: md,
-			FilePath: f.Path, FileSize: f.Size, Content: iceberg.EntryContentData,
-			PartitionValues: values, SortOrderID: sortID, Properties: tbl.Properties(),
-			FormatVersion: tbl.Metadata().Version(),
-		})
+		total += f.Rows
+		b, err := iceberg.NewDataFileBuilder(spec, iceberg.EntryContentData, f.Path, iceberg.ParquetFile, values, logical, nil, f.Rows, f.Size)
 		if err != nil {
 			return nil, fmt.Errorf("describe %s: %w", f.Path, err)
 		}
-		dfs = append(dfs, df)
+		if len(f.Lower) > 0 {
+			b.LowerBoundValues(f.Lower)
+		}
+		if len(f.Upper) > 0 {
+			b.UpperBoundValues(f.Upper)
+		}
+		b.ColumnSizes(f.ColumnSizes).ValueCounts(f.ValueCounts).NullValueCounts(f.NullCounts).NaNValueCounts(f.NaNCounts).SplitOffsets(f.SplitOffsets)
+		if sortID != 0 {
+			b.SortOrderID(sortID)
+		}
+		dfs = append(dfs, b.Build())
 	}
 	if total != int64(s.Rows) {
-		return nil, fmt.Errorf("its files' footers count %d rows, the batch %d", total, s.Rows)
+		return nil, fmt.Errorf("its files hold %d rows, the batch %d", total, s.Rows)
 	}
 	return dfs, nil
+}
+
+// maxStagedBound bounds a staged file's lower and upper bounds: iceberg-go
+// truncates string bounds to 16 bytes by default; a longer one is only
+// kept with a "full" metrics mode, which eventlake does not set.
+const maxStagedBound = 256
+
+// checkStats checks a staged file's statistics against the schema: field
+// ids of its columns, counts from 0 to its rows, bounds of at most
+// maxStagedBound bytes, split offsets ascending within the file.
+func checkStats(sc *iceberg.Schema, f *StagedFile) error {
+	for what, m := range map[string]map[int]int64{"column size": f.ColumnSizes, "value count": f.ValueCounts, "null count": f.NullCounts, "NaN count": f.NaNCounts} {
+		for id, n := range m {
+			if _, ok := sc.FindFieldByID(id); !ok {
+				return fmt.Errorf("a %s of column %d, which the schema does not have", what, id)
+			}
+			if n < 0 || (what != "column size" && n > f.Rows) || (what == "column size" && n > f.Size) {
+				return fmt.Errorf("a %s of %d for column %d", what, n, id)
+			}
+		}
+	}
+	for what, m := range map[string]map[int][]byte{"lower": f.Lower, "upper": f.Upper} {
+		for id, b := range m {
+			if _, ok := sc.FindFieldByID(id); !ok {
+				return fmt.Errorf("a %s bound of column %d, which the schema does not have", what, id)
+			}
+			if len(b) > maxStagedBound {
+				return fmt.Errorf("a %s bound of %d bytes for column %d", what, len(b), id)
+			}
+		}
+	}
+	for i, o := range f.SplitOffsets {
+		if o < 0 || o >= f.Size || (i > 0 && o <= f.SplitOffsets[i-1]) {
+			return fmt.Errorf("split offsets %v in a file of %d bytes", f.SplitOffsets, f.Size)
+		}
+	}
+	return nil
 }
 
 // stagedPartition decodes a staged file's partition values against the
 // table's spec, and returns them with the file's folder below the data
 // folder, as plan names it.
-func stagedPartition(spec iceberg.PartitionSpec, sc *iceberg.Schema, pvs []PartitionValue) (map[int]any, string, error) {
+func stagedPartition(spec iceberg.PartitionSpec, sc *iceberg.Schema, pvs []PartitionValue) (map[int]any, map[int]string, string, error) {
 	if len(pvs) != spec.NumFields() {
-		return nil, "", fmt.Errorf("%d partition values for a spec of %d fields", len(pvs), spec.NumFields())
+		return nil, nil, "", fmt.Errorf("%d partition values for a spec of %d fields", len(pvs), spec.NumFields())
 	}
 	values := make(map[int]any, len(pvs))
+	logical := map[int]string{}
 	segs := make([]string, 0, len(pvs))
 	for i, pf := range spec.Fields() {
 		pv := pvs[i]
 		if pv.Field != pf.FieldID {
-			return nil, "", fmt.Errorf("partition value %d is for field %d, the spec's is %d (%s)", i, pv.Field, pf.FieldID, pf.Name)
+			return nil, nil, "", fmt.Errorf("partition value %d is for field %d, the spec's is %d (%s)", i, pv.Field, pf.FieldID, pf.Name)
 		}
 		src, ok := sc.FindFieldByID(pf.SourceID())
 		if !ok {
-			return nil, "", fmt.Errorf("partition field %s: no source column", pf.Name)
+			return nil, nil, "", fmt.Errorf("partition field %s: no source column", pf.Name)
 		}
 		typ := pf.Transform.ResultType(src.Type)
 		var v any
@@ -482,22 +558,25 @@ func stagedPartition(spec iceberg.PartitionSpec, sc *iceberg.Schema, pvs []Parti
 		case pv.Int != nil && pv.String == nil && typ.Equals(iceberg.PrimitiveTypes.Int32):
 			v = int32(*pv.Int)
 		default:
-			return nil, "", fmt.Errorf("partition field %s (%s) cannot take the value given", pf.Name, typ)
+			return nil, nil, "", fmt.Errorf("partition field %s (%s) cannot take the value given", pf.Name, typ)
 		}
 		if n, ok := v.(int32); ok && int64(n) != *pv.Int {
-			return nil, "", fmt.Errorf("partition field %s: %d is out of range", pf.Name, *pv.Int)
+			return nil, nil, "", fmt.Errorf("partition field %s: %d is out of range", pf.Name, *pv.Int)
 		}
 		if d, ok := v.(iceberg.Date); ok && int64(d) != *pv.Int {
-			return nil, "", fmt.Errorf("partition field %s: %d is out of range", pf.Name, *pv.Int)
+			return nil, nil, "", fmt.Errorf("partition field %s: %d is out of range", pf.Name, *pv.Int)
 		}
 		values[pf.FieldID] = v
+		if typ.Equals(iceberg.PrimitiveTypes.Date) {
+			logical[pf.FieldID] = "date" // as DataFileFromMetadata marks a day
+		}
 		segs = append(segs, Segment(pf.Name, pf.Transform.ToHumanStrType(src.Type, v)))
 	}
 	rel := strings.Join(segs, "/")
 	if err := checkRel(rel + "/x.parquet"); err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
-	return values, rel, nil
+	return values, logical, rel, nil
 }
 
 // stagedProps is the summary of a snapshot committing the batches: one
@@ -517,19 +596,30 @@ func stagedProps(ids []identity) iceberg.Properties {
 // true, or ErrConflictingBatch when the list names it with another hash.
 func (id identity) findIn(list string, snapshot int64) (bool, error) {
 	key := id.source + "/" + id.first + "/" + id.last + "/"
-	if !strings.Contains(list, key) {
+	hash := "/" + id.hashHex()
+	if !strings.Contains(list, key) && !strings.Contains(list, hash) {
 		return false, nil
 	}
 	for _, e := range strings.Split(list, ",") {
-		if !strings.HasPrefix(e, key) {
-			continue
+		if strings.HasPrefix(e, key) {
+			if h := e[len(key):]; h != id.hashHex() {
+				return false, fmt.Errorf("%w: batch %s, snapshot %d has hash %s, ours is %s", ErrConflictingBatch, id, snapshot, h, id.hashHex())
+			}
+			return true, nil
 		}
-		if h := e[len(key):]; h != id.hashHex() {
-			return false, fmt.Errorf("%w: batch %s, snapshot %d has hash %s, ours is %s", ErrConflictingBatch, id, snapshot, h, id.hashHex())
+		if f := strings.Split(e, "/"); len(f) == 4 && f[3] == id.hashHex() && id.sameFiles(f[0], f[1], f[2]) {
+			return true, nil
 		}
-		return true, nil
 	}
 	return false, nil
+}
+
+// sameFiles reports whether the batch (source, first, last), of the same
+// hash, names the same data files as id: positions may hold '-', which
+// the names join with.
+func (id identity) sameFiles(source, first, last string) bool {
+	return len(source)+len(first)+len(last) == len(id.source)+len(id.first)+len(id.last) &&
+		source+"-"+first+"-"+last == id.source+"-"+id.first+"-"+id.last
 }
 
 // stagedEntries lists a PropBatches value's batches, for the expiry's
@@ -553,6 +643,9 @@ const (
 	maxStagedUnpacked = 16 << 20
 )
 
+// stagedMessageLimit is MaxStagedMessage; tests lower it.
+var stagedMessageLimit = MaxStagedMessage
+
 // stagedMagic begins every staged batch's message, before the base64 of
 // its gzipped JSON: a queue carries text only, and footers compress 4x.
 const stagedMagic = "eventlake-staged-v1:"
@@ -575,9 +668,9 @@ func EncodeStaged(s Staged) ([]byte, error) {
 	msg := make([]byte, len(stagedMagic)+base64.StdEncoding.EncodedLen(z.Len()))
 	copy(msg, stagedMagic)
 	base64.StdEncoding.Encode(msg[len(stagedMagic):], z.Bytes())
-	if len(msg) > MaxStagedMessage {
+	if len(msg) > stagedMessageLimit {
 		return nil, fmt.Errorf("%w: staged batch %s (%d data files) makes a message of %d bytes, more than %d (Table.StageMessage hands it over by reference)",
-			errStagedTooBig, s.ID(), len(s.Files), len(msg), MaxStagedMessage)
+			errStagedTooBig, s.ID(), len(s.Files), len(msg), stagedMessageLimit)
 	}
 	return msg, nil
 }

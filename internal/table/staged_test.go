@@ -238,7 +238,8 @@ func TestStagedConflictingBatch(t *testing.T) {
 
 // TestStagedHostile: a staged batch is input (it came over a queue). One
 // that names a file outside the table's data folder, another batch's
-// file, a wrong partition, a bad footer, a wrong row count or a bad
+// file, a wrong partition, statistics the schema or the file cannot
+// have, a wrong row count or a bad
 // identity gets a clear error, and the table takes in nothing of it.
 func TestStagedHostile(t *testing.T) {
 	ctx := context.Background()
@@ -270,7 +271,12 @@ func TestStagedHostile(t *testing.T) {
 		{"day out of range", mut(func(s *Staged) { s.Files[0].Partition[1].Int = num(1 << 40) }), "out of range"},
 		{"partition field", mut(func(s *Staged) { s.Files[0].Partition[1].Field = 7 }), "is for field"},
 		{"missing partition value", mut(func(s *Staged) { s.Files[0].Partition = s.Files[0].Partition[:1] }), "partition values"},
-		{"bad footer", mut(func(s *Staged) { s.Files[0].Footer = []byte("not thrift") }), "footer"},
+		{"unknown column", mut(func(s *Staged) { s.Files[0].ValueCounts[99] = 1 }), "schema does not have"},
+		{"count beyond the rows", mut(func(s *Staged) { s.Files[0].NullCounts[1] = s.Files[0].Rows + 1 }), "null count"},
+		{"negative column size", mut(func(s *Staged) { s.Files[0].ColumnSizes[7] = -1 }), "column size"},
+		{"bound too long", mut(func(s *Staged) { s.Files[0].Upper[7] = make([]byte, 1000) }), "upper bound of 1000 bytes"},
+		{"split offsets", mut(func(s *Staged) { s.Files[0].SplitOffsets = []int64{s.Files[0].Size} }), "split offsets"},
+		{"file rows", mut(func(s *Staged) { s.Files[0].Rows = 0 }), "0 rows"},
 		{"row count", mut(func(s *Staged) { s.Rows++ }), "rows"},
 		{"no files", mut(func(s *Staged) { s.Files = nil }), "no data file"},
 		{"bad hash", mut(func(s *Staged) { s.Hash = "xyz" }), "hex"},
@@ -573,12 +579,12 @@ func TestDecodeStaged(t *testing.T) {
 	big := st
 	big.Files = nil
 	rnd := rand.New(rand.NewPCG(1, 2))
-	for i := range 1000 { // footers that do not compress: 1000 x 300 bytes
-		footer := make([]byte, 300)
-		for j := range footer {
-			footer[j] = byte(rnd.Uint32())
+	for i := range 1000 { // bounds that do not compress: 1000 x 300 bytes
+		b := make([]byte, 300)
+		for j := range b {
+			b[j] = byte(rnd.Uint32())
 		}
-		big.Files = append(big.Files, StagedFile{Path: fmt.Sprintf("file-%d", i), Size: 1, Footer: footer})
+		big.Files = append(big.Files, StagedFile{Path: fmt.Sprintf("file-%d", i), Size: 1, Lower: map[int][]byte{7: b}})
 	}
 	if _, err := EncodeStaged(big); !errors.Is(err, errStagedTooBig) {
 		t.Fatalf("a message over the limit: %v", err)
@@ -599,7 +605,7 @@ func TestStagedOldBatchVerified(t *testing.T) {
 		st = append(st, stage(t, tb, b))
 	}
 	old := time.Now().Add(-VerifyStagedAfter - time.Minute).UnixMilli()
-	st[0].StagedAt, st[1].StagedAt = old, 0 // 0: a message without the time is old
+	st[0].StagedAt, st[1].StagedAt = old, old
 	if err := os.Remove(localPath(t, st[0].Files[0].Path)); err != nil {
 		t.Fatal(err)
 	}
@@ -628,17 +634,15 @@ func TestStagedOldBatchVerified(t *testing.T) {
 }
 
 // TestStagedByReference: a batch of more partitions than a message holds
-// is handed over by reference to a file of the table's staged folder, and
+// (here with the limit lowered) is handed over by reference to a file of the table's staged folder, and
 // commits; a reference elsewhere, to a missing file, or to another
 // batch's file is refused.
 func TestStagedByReference(t *testing.T) {
 	ctx := context.Background()
-	rows := genRows(t, 600, 59)
-	for i := range rows { // 300 event types: 300 partitions, 300 files a batch
-		typ := fmt.Sprintf("t%03d", i%300)
-		rows[i].EventType, rows[i].EventName = typ, typ+":"+rows[i].EventSubtype
-	}
-	bs := batches("ref", rows, 300)
+	rows := genRows(t, 2000, 59)
+	bs := batches("ref", rows, 1000)
+	defer func(n int) { stagedMessageLimit = n }(stagedMessageLimit)
+	stagedMessageLimit = 4 << 10 // ~40 files: a message of ~15 KB (1,000 files fit 256 KiB)
 	tb := open(t, t.TempDir())
 	var msgs [][]byte
 	var staged []Staged
@@ -698,5 +702,112 @@ func TestStagedByReference(t *testing.T) {
 		if _, err := tb.ReadStaged(ctx, []byte(stagedRefMagic+c.ref)); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want an error saying %q", name, err, c.want)
 		}
+	}
+}
+
+// TestStagedAge: a batch whose files were written longer ago than
+// Options.MaxStagedAge is refused, even when staged again just now (a
+// retry finds its files in place and does not rewrite them: their age is
+// the batch's), so the committer never commits files the orphan sweep may
+// be removing; a batch dated in the future is refused.
+func TestStagedAge(t *testing.T) {
+	ctx := context.Background()
+	tb := open(t, t.TempDir())
+	rows := genRows(t, 500, 60)
+	bs := batches("age", rows, 250)
+	first := stage(t, tb, bs[0]) // its handoff failed
+	old := time.Now().Add(-DefaultMaxStagedAge - time.Hour)
+	for _, f := range first.Files {
+		if err := os.Chtimes(localPath(t, f.Path), old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	again := stage(t, tb, bs[0]) // the retry, a day later
+	if d := time.Since(time.UnixMilli(again.StagedAt)); d < DefaultMaxStagedAge {
+		t.Fatalf("staged again: StagedAt %s ago, want the files' age", d)
+	}
+	future := stage(t, tb, bs[1])
+	future.StagedAt = time.Now().Add(time.Hour).UnixMilli()
+	res, err := tb.CommitStaged(ctx, []Staged{again, future})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := res.Results[0].Err; e == nil || !strings.Contains(e.Error(), "land the batch again") {
+		t.Errorf("files older than the bound: %v", e)
+	}
+	if e := res.Results[1].Err; e == nil || !strings.Contains(e.Error(), "in the future") {
+		t.Errorf("a batch from the future: %v", e)
+	}
+	if res.SnapshotID != 0 {
+		t.Fatalf("committed %+v", res)
+	}
+	// Without a bound (a table opened so), the old batch commits: its
+	// files are there (checked, as it is old).
+	loose, err := Open(ctx, Options{Warehouse: localPath(t, strings.TrimSuffix(tableLocation(t, tb), "/eventlake.db/events")), MaxStagedAge: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer loose.Close()
+	if res, err := loose.CommitStaged(ctx, []Staged{again}); err != nil || res.Batches != 1 {
+		t.Fatalf("no bound: %+v %v", res, err)
+	}
+}
+
+// tableLocation is the table's location.
+func tableLocation(t testing.TB, tb *Table) string {
+	t.Helper()
+	tbl, err := tb.Load(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tbl.Location()
+}
+
+// TestStagedAliasIdentity: positions may hold '-', so two identities can
+// name the same data files ("a-b"/"c" and "a"/"b-c"). A staged batch under
+// the other identity is the same batch: it commits nothing more, whichever
+// comes first, alone or in one call, and Commit finds it too.
+func TestStagedAliasIdentity(t *testing.T) {
+	ctx := context.Background()
+	rows := genRows(t, 300, 61)
+	b := Batch{Source: "shardId-000000000001", First: "111", Last: "222", Rows: rows}
+	alias := func(s Staged) Staged {
+		s.Source, s.First = "shardId", "000000000001-111"
+		return s
+	}
+	for _, order := range []string{"true first", "alias first", "one call"} {
+		t.Run(order, func(t *testing.T) {
+			tb := open(t, t.TempDir())
+			st := stage(t, tb, b)
+			var calls [][]Staged
+			switch order {
+			case "true first":
+				calls = [][]Staged{{st}, {alias(st)}}
+			case "alias first":
+				calls = [][]Staged{{alias(st)}, {st}}
+			default:
+				calls = [][]Staged{{st, alias(st)}}
+			}
+			batches := 0
+			for _, c := range calls {
+				res, err := tb.CommitStaged(ctx, c)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, r := range res.Results {
+					if r.Err != nil {
+						t.Fatalf("%s: %v", r.Batch, r.Err)
+					}
+				}
+				batches += res.Batches
+			}
+			if batches != 1 {
+				t.Fatalf("%d batches committed, want 1", batches)
+			}
+			if r := commit(t, tb, b); !r.AlreadyCommitted {
+				t.Fatalf("Commit of the batch: %+v", r)
+			}
+			checkTable(t, tb, rows)
+		})
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/catalog"
@@ -58,7 +59,17 @@ type Options struct {
 	// created (no folder, catalog file, namespace or table), and a missing
 	// one is ErrNoTable.
 	MustExist bool
+	// MaxStagedAge: CommitStaged refuses a batch whose data files were
+	// written longer ago than this (DefaultMaxStagedAge if zero; negative:
+	// no bound). It must be below DeleteOrphans' grace, which removes
+	// uncommitted files once older than it: a committer must never commit
+	// a file the sweep may be removing.
+	MaxStagedAge time.Duration
 }
+
+// DefaultMaxStagedAge is Options.MaxStagedAge's default: 4 hours under
+// DefaultOrphanGrace.
+const DefaultMaxStagedAge = DefaultOrphanGrace - 4*time.Hour
 
 // ErrNoTable: Options.MustExist and there is no such table.
 var ErrNoTable = errors.New("table: no such table")
@@ -70,6 +81,7 @@ type Table struct {
 	db       *sql.DB // the default catalog's database, closed by Close
 	ident    itable.Identifier
 	attempts int
+	maxAge   time.Duration // Options.MaxStagedAge
 }
 
 // Open opens the table, creating the namespace and the table if absent
@@ -85,7 +97,10 @@ func Open(ctx context.Context, opts Options) (*Table, error) {
 	if opts.Attempts <= 0 {
 		opts.Attempts = DefaultAttempts
 	}
-	t := &Table{cat: opts.Catalog, ident: itable.Identifier{opts.Namespace, opts.Name}, attempts: opts.Attempts}
+	if opts.MaxStagedAge == 0 {
+		opts.MaxStagedAge = DefaultMaxStagedAge
+	}
+	t := &Table{cat: opts.Catalog, ident: itable.Identifier{opts.Namespace, opts.Name}, attempts: opts.Attempts, maxAge: opts.MaxStagedAge}
 	if t.cat == nil {
 		if opts.MustExist {
 			if err := catalogExists(opts.Warehouse); err != nil {

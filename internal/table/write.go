@@ -33,10 +33,10 @@ type part struct {
 	rows   []int       // indexes into Batch.Rows, sorted by created_datetime
 
 	// set by writeFiles
-	file   iceberg.DataFile
-	size   int64
-	wrote  bool   // written by this call, not found in place
-	footer []byte // the file's Parquet footer, for Stage
+	file  iceberg.DataFile
+	size  int64
+	wrote bool      // written by this call, not found in place
+	found time.Time // when wrote is false: the modification time of the file found
 }
 
 // plan groups a batch's rows by the partition the table's spec puts them
@@ -220,43 +220,44 @@ func getter(col string) func(*lake.Row) string {
 // put stores a data file unless a file of the same size is already at loc:
 // names carry the batch's identity and hash, so that is our file, left by
 // an attempt that did not commit or by a concurrent commit of the same
-// batch. It reports whether it wrote. On a local folder the file is written
+// batch. It reports whether it wrote, and when not, the modification time
+// of the file it found. On a local folder the file is written
 // aside and renamed into place, so no reader ever sees part of it; object
 // stores make an object visible whole, so there the file is written in
 // place (iceberg-go's S3 IO would "rename" by copy and delete).
-func put(fsys iceio.IO, loc string, data []byte) (bool, error) {
+func put(fsys iceio.IO, loc string, data []byte) (bool, time.Time, error) {
 	if st, ok := fsys.(iceio.StatIO); ok {
 		fi, err := st.Stat(loc)
 		switch {
 		case err == nil && fi.Size() == int64(len(data)):
-			return false, nil
+			return false, fi.ModTime(), nil
 		case err != nil && !errors.Is(err, iofs.ErrNotExist):
-			return false, fmt.Errorf("table: stat %s: %w", loc, err)
+			return false, time.Time{}, fmt.Errorf("table: stat %s: %w", loc, err)
 		}
 	}
 	wfs, ok := fsys.(iceio.WriteFileIO)
 	if !ok {
-		return false, fmt.Errorf("table: the table's file system %T cannot write", fsys)
+		return false, time.Time{}, fmt.Errorf("table: the table's file system %T cannot write", fsys)
 	}
 	rn, ok := fsys.(iceio.RenameIO)
 	if !ok || !localFile(loc) {
 		if err := wfs.WriteFile(loc, data); err != nil {
-			return false, fmt.Errorf("table: write %s: %w", loc, err)
+			return false, time.Time{}, fmt.Errorf("table: write %s: %w", loc, err)
 		}
-		return true, nil
+		return true, time.Time{}, nil
 	}
 	var nonce [8]byte
 	rand.Read(nonce[:])
 	tmp := loc + ".tmp-" + hex.EncodeToString(nonce[:])
 	if err := wfs.WriteFile(tmp, data); err != nil {
 		fsys.Remove(tmp)
-		return false, fmt.Errorf("table: write %s: %w", tmp, err)
+		return false, time.Time{}, fmt.Errorf("table: write %s: %w", tmp, err)
 	}
 	if err := rn.Rename(tmp, loc); err != nil {
 		fsys.Remove(tmp)
-		return false, fmt.Errorf("table: rename %s: %w", loc, err)
+		return false, time.Time{}, fmt.Errorf("table: rename %s: %w", loc, err)
 	}
-	return true, nil
+	return true, time.Time{}, nil
 }
 
 // localFile reports whether a location is on the local file system (a path
@@ -321,13 +322,10 @@ func writeFiles(ctx context.Context, tbl *itable.Table, b *Batch, name string) (
 			if err != nil {
 				return fmt.Errorf("%w (data file %s)", err, p.rel)
 			}
-			if p.wrote, err = put(tg.fsys, loc, data); err != nil {
+			if p.wrote, p.found, err = put(tg.fsys, loc, data); err != nil {
 				return err
 			}
 			p.size = int64(len(data))
-			if p.footer, err = rawFooter(data); err != nil {
-				return fmt.Errorf("%w (data file %s)", err, p.rel)
-			}
 			p.file, err = itable.DataFileFromMetadata(itable.DataFileArgs{
 				Schema: tbl.Schema(), Spec: tbl.Spec(), Format: iceberg.ParquetFile, Metadata: md,
 				FilePath: loc, FileSize: int64(len(data)), Content: iceberg.EntryContentData,
