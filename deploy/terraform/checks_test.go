@@ -91,6 +91,9 @@ func allPolicies(t *testing.T, p *plan) map[string]policy {
 	out["aws_kms_key.main"] = p.policyOf(t, "aws_kms_key.main", "policy")
 	out["aws_s3_bucket_policy.lake"] = p.policyOf(t, "aws_s3_bucket_policy.lake", "policy")
 	out["aws_sqs_queue_policy.new_data"] = p.policyOf(t, "aws_sqs_queue_policy.new_data", "policy")
+	if p.committer() {
+		out["aws_sqs_queue_policy.table_commits[0]"] = p.policyOf(t, "aws_sqs_queue_policy.table_commits[0]", "policy")
+	}
 	return out
 }
 
@@ -257,7 +260,7 @@ func TestPolicyARNsNameResourcesOfThePlan(t *testing.T) {
 					ok = ok && strings.HasPrefix(a, prefix)
 				}
 			case "iam":
-				ok = rest == "root" && acct == accountID
+				ok = acct == accountID && (rest == "root" || slices.Contains(names("aws_iam_role", "name"), strings.TrimPrefix(rest, "role/")))
 			}
 			if !ok {
 				t.Errorf("%s: %s names no resource of the plan", where, arn)

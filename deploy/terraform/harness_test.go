@@ -60,8 +60,9 @@ var varSets = []varSet{
 	{name: "iceberg-direct", vars: map[string]any{"iceberg_table": true, "iceberg_committer": false}},
 	{name: "iceberg-refused", vars: map[string]any{"iceberg_table": true, "expiration_days": 400, "iceberg_prefix": "events/w"},
 		fail: []string{"iceberg_table needs expiration_days = 0", "iceberg_prefix and lake_prefix must not contain one another"}},
-	{name: "iceberg-committer-refused", vars: map[string]any{"iceberg_table": true, "iceberg_commit_window_seconds": 0},
-		fail: []string{"iceberg_commit_batch_size above 10 needs iceberg_commit_window_seconds of at least 1"}},
+	{name: "iceberg-committer-refused", vars: map[string]any{"iceberg_table": true, "iceberg_commit_window_seconds": 0, "iceberg_orphans_older_than": "6h"},
+		fail: []string{"iceberg_commit_batch_size above 10 needs iceberg_commit_window_seconds of at least 1",
+			"iceberg_orphans_older_than must be off or whole hours of at least 24h"}},
 	// Every validation below fails at once: Terraform reports them all.
 	{name: "invalid-variables", vars: map[string]any{
 		"name_prefix": "xn--lake", "lake_prefix": "a//b", "event_types": []string{"payment", "a,b"},

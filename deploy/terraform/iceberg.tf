@@ -67,6 +67,35 @@ resource "aws_sqs_queue" "table_commits" {
   })
 }
 
+# Only the landing function stages batches: a message here makes the table
+# take in files (checked against the table's data folder and names, but
+# their statistics are trusted), so no other principal of the account may
+# send one.
+resource "aws_sqs_queue_policy" "table_commits" {
+  count     = local.table_committer ? 1 : 0
+  queue_url = aws_sqs_queue.table_commits[0].id
+  policy    = data.aws_iam_policy_document.table_commits_queue[0].json
+}
+
+data "aws_iam_policy_document" "table_commits_queue" {
+  count = local.table_committer ? 1 : 0
+  statement {
+    sid       = "OnlyTheLandingFunctionStagesBatches"
+    effect    = "Deny"
+    actions   = ["sqs:SendMessage"]
+    resources = [local.arn.table_commits]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "ArnNotEquals"
+      variable = "aws:PrincipalArn"
+      values   = [local.arn.function_role]
+    }
+  }
+}
+
 # Staged batches the committer refused (not a staged batch, files not the
 # table's, positions the table holds with other rows), with their bytes.
 resource "aws_sqs_queue" "table_commits_dlq" {
@@ -141,6 +170,13 @@ resource "aws_lambda_event_source_mapping" "table_commits" {
       condition     = var.iceberg_commit_batch_size <= 10 || var.iceberg_commit_window_seconds >= 1
       error_message = "iceberg_commit_batch_size above 10 needs iceberg_commit_window_seconds of at least 1 (an SQS mapping's rule)."
     }
+    # The committer refuses batches whose files are more than 20 h old
+    # (table.DefaultMaxStagedAge); the orphan sweep must not remove
+    # younger uncommitted files.
+    precondition {
+      condition     = var.iceberg_orphans_older_than == "off" || (can(regex("^[0-9]+h$", var.iceberg_orphans_older_than)) && try(tonumber(trimsuffix(var.iceberg_orphans_older_than, "h")) >= 24, false))
+      error_message = "With iceberg_committer, iceberg_orphans_older_than must be off or whole hours of at least 24h (such as 24h or 120h): the committer commits staged files up to 20 h old."
+    }
   }
 }
 
@@ -213,6 +249,25 @@ data "aws_iam_policy_document" "committer" {
     actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
     resources = ["*"] # X-Ray has no resource-level permissions
   }
+}
+
+# Staged batches wait: the committer is down or throttled. Past 20 hours
+# it refuses them (their files may be swept as orphans), so page early.
+resource "aws_cloudwatch_metric_alarm" "table_commits_age" {
+  count               = local.table_committer ? 1 : 0
+  alarm_name          = "${local.name}-table-commits-age"
+  alarm_description   = "The oldest staged batch in ${aws_sqs_queue.table_commits[0].name} waits more than an hour (the committer refuses them after 20 h)."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateAgeOfOldestMessage"
+  dimensions          = { QueueName = aws_sqs_queue.table_commits[0].name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 3600
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
 }
 
 resource "aws_cloudwatch_metric_alarm" "committer_errors" {

@@ -94,6 +94,13 @@ func TestIcebergTable(t *testing.T) {
 		if got := p.grants(t, "aws_iam_role.committer", "sqs:"); fmt.Sprint(got) != fmt.Sprint(wantSQS) {
 			t.Errorf("the committer may on SQS\n%v\nwant exactly\n%v", got, wantSQS)
 		}
+		// Only the landing role may send to the queue.
+		pol := p.policyOf(t, "aws_sqs_queue_policy.table_commits[0]", "policy")
+		role := fmt.Sprintf("arn:aws:iam::%s:role/%s", accountID, p.one(t, "aws_iam_role.function").After["name"])
+		if len(pol.Statement) != 1 || pol.Statement[0].Effect != "Deny" || !slices.Equal(pol.Statement[0].Action, []string{"sqs:SendMessage"}) ||
+			!strings.Contains(fmt.Sprint(pol.Statement[0].Condition), role) || !strings.Contains(fmt.Sprint(pol.Statement[0].Condition), "ArnNotEquals") {
+			t.Errorf("commit queue policy %+v: want a Deny of sqs:SendMessage to all but %s", pol, role)
+		}
 		q := p.one(t, "aws_sqs_queue.table_commits[0]").After
 		if q["visibility_timeout_seconds"] != 6*p.one(t, "aws_lambda_function.committer[0]").After["timeout"].(float64) ||
 			!hasRef(p.refs(t, "aws_sqs_queue.table_commits", "redrive_policy"), "aws_sqs_queue.table_commits_dlq") {

@@ -33,6 +33,7 @@ locals {
     function_logs    = "arn:${local.partition}:logs:${var.region}:${local.account_id}:log-group:/aws/lambda/${local.name}"
     compaction_logs  = "arn:${local.partition}:logs:${var.region}:${local.account_id}:log-group:/aws/lambda/${local.name}-compact"
     table_commits    = "arn:${local.partition}:sqs:${var.region}:${local.account_id}:${local.name}-table-commits"
+    function_role    = "arn:${local.partition}:iam::${local.account_id}:role/${local.name}-function"
     committer_logs   = "arn:${local.partition}:logs:${var.region}:${local.account_id}:log-group:/aws/lambda/${local.name}-commit"
     alarm_topic      = "arn:${local.partition}:sns:${var.region}:${local.account_id}:${local.name}-alarms"
     alarms           = "arn:${local.partition}:cloudwatch:${var.region}:${local.account_id}:alarm:${local.name}-*"
