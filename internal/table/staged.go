@@ -284,10 +284,11 @@ func (t *Table) CommitStaged(ctx context.Context, batches []Staged) (StagedCommi
 		// against this table's schema and spec.
 		var pending []int
 		var files []iceberg.DataFile
+		idx := indexBatches(tbl)
 		for _, i := range todo {
 			r := &out.Results[i]
 			var found Result
-			done, err := ids[i].find(tbl, &found)
+			done, err := idx.find(ids[i], &found)
 			switch {
 			case err != nil:
 				r.Err = err
@@ -401,13 +402,68 @@ func stagedFilesExist(ctx context.Context, tbl *itable.Table, s *Staged) error {
 // anyFound reports whether the table holds any of the batches: a failed
 // commit whose outcome was unknown landed.
 func anyFound(tbl *itable.Table, ids []identity) bool {
+	idx := indexBatches(tbl)
 	for _, id := range ids {
 		var r Result
-		if done, _ := id.find(tbl, &r); done {
+		if done, _ := idx.find(id, &r); done {
 			return true
 		}
 	}
 	return false
+}
+
+// batchIndex is every batch the table holds, as identity.find sees them
+// (the current snapshot's ancestors, then the expired batches remembered),
+// by the name their files share ("source-first-last"): one pass over the
+// history for all the batches of a CommitStaged, instead of one per batch.
+type batchIndex map[string][]expiredBatch
+
+func indexBatches(tbl *itable.Table) batchIndex {
+	idx := batchIndex{}
+	add := func(e expiredBatch) {
+		if e.source == "" || e.hash == "" {
+			return
+		}
+		k := e.source + "-" + e.first + "-" + e.last
+		idx[k] = append(idx[k], e)
+	}
+	n := len(tbl.Metadata().Snapshots())
+	for s := tbl.CurrentSnapshot(); s != nil && n >= 0; n-- {
+		if s.Summary != nil {
+			p := s.Summary.Properties
+			add(expiredBatch{source: p[PropBatchSource], first: p[PropBatchFirst], last: p[PropBatchLast], hash: p[PropBatchHash], snapshot: s.SnapshotID})
+			if list := p[PropBatches]; list != "" {
+				for _, e := range stagedEntries(list, s.SnapshotID) {
+					add(e)
+				}
+			}
+		}
+		if s.ParentSnapshotID == nil {
+			break
+		}
+		s = tbl.SnapshotByID(*s.ParentSnapshotID)
+	}
+	for _, e := range parseExpired(tbl.Properties()[PropExpiredBatches]) {
+		add(e)
+	}
+	return idx
+}
+
+// find is identity.find over the index: the batch itself, or another
+// identity naming the same files with the same hash, is found (the
+// newest first); the batch with another hash is ErrConflictingBatch.
+func (idx batchIndex) find(id identity, res *Result) (bool, error) {
+	for _, e := range idx[id.source+"-"+id.first+"-"+id.last] {
+		same := e.source == id.source && e.first == id.first && e.last == id.last
+		switch {
+		case e.hash == id.hashHex():
+			res.AlreadyCommitted, res.SnapshotID = true, e.snapshot
+			return true, nil
+		case same:
+			return false, fmt.Errorf("%w: batch %s, snapshot %d has hash %s, ours is %s", ErrConflictingBatch, id, e.snapshot, e.hash, id.hashHex())
+		}
+	}
+	return false, nil
 }
 
 // checkStaged checks what a staged batch says before anything of it is

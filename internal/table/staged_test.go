@@ -811,3 +811,52 @@ func TestStagedAliasIdentity(t *testing.T) {
 		})
 	}
 }
+
+// TestBatchIndexAgreesWithFind: CommitStaged's one-pass index answers as
+// identity.find does, for batches committed directly, in a multi-batch
+// snapshot and expired, for batches not in the table, with another hash,
+// and for another identity naming the same files.
+func TestBatchIndexAgreesWithFind(t *testing.T) {
+	ctx := context.Background()
+	tb := open(t, t.TempDir())
+	rows := genRows(t, 2000, 62)
+	bs := batches("idx-a", rows, 250)
+	for _, b := range bs[:2] {
+		commit(t, tb, b)
+	}
+	var st []Staged
+	for _, b := range bs[2:5] {
+		st = append(st, stage(t, tb, b))
+	}
+	if _, err := tb.CommitStaged(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	compactTable(t, tb, CompactOptions{})
+	time.Sleep(3 * time.Millisecond)
+	if _, err := tb.ExpireSnapshots(ctx, ExpireOptions{OlderThan: time.Millisecond, RetainLast: 1}); err != nil {
+		t.Fatal(err)
+	}
+	commit(t, tb, bs[5])
+	tbl, err := tb.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx := indexBatches(tbl)
+	var ids []identity
+	for _, b := range bs {
+		id := identity{source: b.Source, first: b.First, last: b.Last, hash: hashRows(b.Rows)}
+		other := id
+		other.hash++
+		alias := id
+		alias.source, alias.first = "idx", "a-"+id.first
+		ids = append(ids, id, other, alias)
+	}
+	for _, id := range ids {
+		var a, b Result
+		fa, ea := id.find(tbl, &a)
+		fb, eb := idx.find(id, &b)
+		if fa != fb || a.SnapshotID != b.SnapshotID || errors.Is(ea, ErrConflictingBatch) != errors.Is(eb, ErrConflictingBatch) {
+			t.Errorf("%s (%s): find says %v %d %v, the index %v %d %v", id, id.hashHex(), fa, a.SnapshotID, ea, fb, b.SnapshotID, eb)
+		}
+	}
+}
