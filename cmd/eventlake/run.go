@@ -37,7 +37,7 @@ func (f *lakeFlags) register(fs *flag.FlagSet, defaultLake string) {
 	fs.StringVar(&f.deadLetters, "dead-letters", "", "where bad events go (default: <lake>/_dead_letters/)")
 	fs.StringVar(&f.layout, "layout", "daily", "partitions: daily (event_type=/created_date=), type (event_type=) or hourly")
 	fs.StringVar(&f.compression, "compression", "gzip", "object compression: gzip, zstd or none (NDJSON objects)")
-	fs.StringVar(&f.format, "format", "jsonl", "object format: jsonl (NDJSON) or parquet (zstd; dead letters stay NDJSON)")
+	fs.StringVar(&f.format, "format", "jsonl", "object format: jsonl (NDJSON) or parquet (Snappy pages; compaction writes zstd; dead letters stay NDJSON)")
 	fs.StringVar(&f.s3Endpoint, "s3-endpoint", "", "S3-compatible endpoint URL (else AWS_ENDPOINT_URL_S3)")
 	fs.IntVar(&f.maxEventSize, "max-event-size", event.DefaultMaxSize, "largest event in bytes; larger ones are dead letters (too_large)")
 	fs.IntVar(&f.batchEvents, "batch-events", pipeline.DefaultBatchEvents, "cut a batch after this many lines")
