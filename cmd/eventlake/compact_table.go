@@ -40,7 +40,7 @@ func (e env) compactTableFlags(args []string) (*tableCompactConfig, error) {
 	expire := fs.Duration("expire-older-than", 0, "then expire snapshots older than this (0: no expiry); their batches are remembered in the table property "+table.PropExpiredBatches+" so a replay still commits nothing")
 	retain := fs.Int("retain-last", 1, "with --expire-older-than, keep at least this many snapshots")
 	remember := fs.Int("remember-batches", table.DefaultRememberBatches, "with --expire-older-than, how many expired batches the table remembers (the newest)")
-	orphans := fs.Duration("orphans-older-than", table.DefaultOrphanGrace, "then delete files no kept snapshot references, last modified longer ago than this (the grace protects commits in flight and readers of expired snapshots); 0 deletes them all now (no concurrent writer or reader!), -1s skips the sweep")
+	orphans := fs.Duration("orphans-older-than", table.DefaultOrphanGrace, "then delete files no kept snapshot references, last modified longer ago than this (the grace protects commits in flight and readers of expired snapshots); 0 deletes them all now (no concurrent writer, reader or staged batch waiting for its committer!), -1s skips the sweep")
 	jsonOut := fs.Bool("json", false, "print the summary as JSON")
 	fs.Usage = func() {
 		fmt.Fprintf(e.stderr, `usage: eventlake compact --iceberg [--lake DIR] [--target-size 128MiB] [--expire-older-than 120h] [--orphans-older-than 24h]

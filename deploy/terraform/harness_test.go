@@ -78,8 +78,9 @@ var varSets = []varSet{
 	{name: "invalid-more", vars: map[string]any{
 		"lake_prefix": "athena-results/x", "event_types": []string{"payment:x"}, "name_prefix": "lake-",
 		"iceberg_prefix": "w//x", "iceberg_orphans_older_than": "0s", "iceberg_retain_last": 0,
-		"iceberg_commit_batch_size": 1001, "iceberg_commit_window_seconds": 301,
+		"iceberg_commit_batch_size": 1001, "iceberg_commit_window_seconds": 301, "iceberg_commit_senders": []string{"operator"},
 	}, fail: []string{
+		"iceberg_commit_senders must be IAM role ARNs",
 		"iceberg_commit_batch_size must be a whole number within 1..1000",
 		"iceberg_commit_window_seconds must be a whole number within 0..300",
 		"iceberg_orphans_older_than must be a Go duration above zero",

@@ -58,9 +58,10 @@ resource "aws_sqs_queue" "table_commits" {
   name                       = "${local.name}-table-commits"
   kms_master_key_id          = aws_kms_key.main.arn
   visibility_timeout_seconds = local.committer_timeout * 6
-  # Staged data files are orphans until committed: the orphan sweep's
-  # grace (iceberg_orphans_older_than) must outlast a message's life.
-  message_retention_seconds = 345600
+  # Staged data files are orphans until committed; the committer refuses a
+  # batch whose files are more than 20 h old (the sweep's grace is at
+  # least 24 h), so a message is of no use after that.
+  message_retention_seconds = 72000
   redrive_policy = jsonencode({
     deadLetterTargetArn = aws_sqs_queue.table_commits_dlq[0].arn
     maxReceiveCount     = 10 # a message of a bad batch; commit conflicts retry within one receive
@@ -70,7 +71,8 @@ resource "aws_sqs_queue" "table_commits" {
 # Only the landing function stages batches: a message here makes the table
 # take in files (checked against the table's data folder and names, but
 # their statistics are trusted), so no other principal of the account may
-# send one.
+# send one, but those of iceberg_commit_senders (whoever redrives the
+# dead-letter queue: a message move task sends as its caller).
 resource "aws_sqs_queue_policy" "table_commits" {
   count     = local.table_committer ? 1 : 0
   queue_url = aws_sqs_queue.table_commits[0].id
@@ -91,7 +93,7 @@ data "aws_iam_policy_document" "table_commits_queue" {
     condition {
       test     = "ArnNotEquals"
       variable = "aws:PrincipalArn"
-      values   = [local.arn.function_role]
+      values   = concat([local.arn.function_role], var.iceberg_commit_senders)
     }
   }
 }

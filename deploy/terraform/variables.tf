@@ -564,6 +564,17 @@ variable "iceberg_commit_batch_size" {
   }
 }
 
+variable "iceberg_commit_senders" {
+  description = "With iceberg_committer, IAM role ARNs besides the landing function's that may send to the commit queue: whoever redrives its dead-letter queue (a message move task sends as its caller). Everyone else is denied."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for a in var.iceberg_commit_senders : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$", a))])
+    error_message = "iceberg_commit_senders must be IAM role ARNs (arn:aws:iam::ACCOUNT:role/NAME)."
+  }
+}
+
 variable "iceberg_commit_window_seconds" {
   description = "With iceberg_committer, how long the SQS mapping gathers staged batches before invoking the committer (0..300 s; at least 1 when iceberg_commit_batch_size is above 10): the table's commit cadence at low volume."
   type        = number

@@ -222,6 +222,9 @@ func (id identity) findExpired(tbl *itable.Table, res *Result) (bool, error) {
 		return false, nil
 	}
 	for _, e := range parseExpired(list) {
+		if e.hash == "" {
+			continue // not an entry rememberBatches writes: skipped, as indexBatches does
+		}
 		if e.source != id.source || e.first != id.first || e.last != id.last {
 			if e.hash == id.hashHex() && id.sameFiles(e.source, e.first, e.last) {
 				res.AlreadyCommitted, res.SnapshotID = true, e.snapshot // the same files under another identity

@@ -139,6 +139,15 @@ func (t *Table) DeleteOrphans(ctx context.Context, opts OrphanOptions) (OrphanRe
 			if err := step(ctx, opts.step, "delete "+c.rel); err != nil {
 				return res, err
 			}
+			// A writer may have written the file again since the listing
+			// (a staged batch's retry refreshes an old file: put): young
+			// now, it stays.
+			if st, ok := fsys.(iceio.StatIO); ok {
+				if fi, err := st.Stat(c.path); err == nil && start.Sub(fi.ModTime()) <= opts.OlderThan {
+					res.Young++
+					continue
+				}
+			}
 			if err := fsys.Remove(c.path); err != nil && !errors.Is(err, iofs.ErrNotExist) {
 				return res, fmt.Errorf("table: remove %s: %w", c.path, err)
 			}

@@ -80,12 +80,12 @@ type StagedFile struct {
 	Size         int64            `json:"size"`
 	Rows         int64            `json:"rows"`
 	Partition    []PartitionValue `json:"partition"` // in the spec's order
-	ColumnSizes  map[int]int64    `json:"column_sizes,omitempty"`
-	ValueCounts  map[int]int64    `json:"value_counts,omitempty"`
-	NullCounts   map[int]int64    `json:"null_counts,omitempty"`
-	NaNCounts    map[int]int64    `json:"nan_counts,omitempty"`
-	Lower        map[int][]byte   `json:"lower,omitempty"`
-	Upper        map[int][]byte   `json:"upper,omitempty"`
+	ColumnSizes  map[int]int64    `json:"column_sizes"`
+	ValueCounts  map[int]int64    `json:"value_counts"`
+	NullCounts   map[int]int64    `json:"null_counts"`
+	NaNCounts    map[int]int64    `json:"nan_counts"`
+	Lower        map[int][]byte   `json:"lower"`
+	Upper        map[int][]byte   `json:"upper"`
 	SplitOffsets []int64          `json:"split_offsets,omitempty"`
 }
 
@@ -137,12 +137,12 @@ func (t *Table) Stage(ctx context.Context, b Batch) (Staged, Result, error) {
 	if err := checkReplay(tbl); err != nil {
 		return Staged{}, res, err
 	}
+	stagedAt := time.Now() // before the writes: a file's age is never understated
 	parts, err := writeFiles(ctx, tbl, &b, id.fileName())
 	if err != nil {
 		return Staged{}, res, fmt.Errorf("table: batch %s: %w", b.ID(), err)
 	}
 	st := Staged{Source: id.source, First: id.first, Last: id.last, Hash: id.hashHex(), Rows: len(b.Rows)}
-	stagedAt := time.Now()
 	res.Files, res.Written = len(parts), written(parts)
 	for _, p := range parts {
 		pv, err := partitionValues(tbl.Spec(), p.values)
@@ -265,7 +265,8 @@ func (t *Table) CommitStaged(ctx context.Context, batches []Staged) (StagedCommi
 				continue
 			}
 			if j := first[ids[i].source+"/"+ids[i].first+"/"+ids[i].last]; j != i {
-				r.SnapshotID, r.AlreadyCommitted, r.Err = out.Results[j].SnapshotID, true, out.Results[j].Err
+				r.SnapshotID, r.Err = out.Results[j].SnapshotID, out.Results[j].Err
+				r.AlreadyCommitted = r.Err == nil
 			}
 		}
 	}()
@@ -658,7 +659,9 @@ func (id identity) findIn(list string, snapshot int64) (bool, error) {
 	}
 	for _, e := range strings.Split(list, ",") {
 		if strings.HasPrefix(e, key) {
-			if h := e[len(key):]; h != id.hashHex() {
+			if h := e[len(key):]; h == "" || strings.Contains(h, "/") {
+				continue // not an entry PropBatches writes: skipped, as stagedEntries does
+			} else if h != id.hashHex() {
 				return false, fmt.Errorf("%w: batch %s, snapshot %d has hash %s, ours is %s", ErrConflictingBatch, id, snapshot, h, id.hashHex())
 			}
 			return true, nil
@@ -704,7 +707,7 @@ var stagedMessageLimit = MaxStagedMessage
 
 // stagedMagic begins every staged batch's message, before the base64 of
 // its gzipped JSON: a queue carries text only, and footers compress 4x.
-const stagedMagic = "eventlake-staged-v1:"
+const stagedMagic = "eventlake-staged-v2:"
 
 // EncodeStaged makes a staged batch's message: stagedMagic, then the
 // base64 of its gzipped JSON. A batch whose message would pass
@@ -781,7 +784,7 @@ func decodeStagedJSON(js []byte) (Staged, error) {
 
 // stagedRefMagic begins the message of a staged batch handed over by
 // reference: the location of its gzipped JSON, a file of the table.
-const stagedRefMagic = "eventlake-staged-ref-v1:"
+const stagedRefMagic = "eventlake-staged-ref-v2:"
 
 // maxStagedRefUnpacked bounds what a referenced staged batch unpacks to:
 // ~3 KB of JSON a data file, so some 80,000 partitions in one batch.

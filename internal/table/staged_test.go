@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -110,7 +111,14 @@ func TestStagedRoundTrip(t *testing.T) {
 	for _, b := range bs {
 		commit(t, direct, b)
 	}
-	got, want := manifestFiles(t, tb), manifestFiles(t, direct)
+	sameEntries(t, manifestFiles(t, tb), manifestFiles(t, direct))
+}
+
+// sameEntries checks that staged data files have the manifest entries of
+// the same files committed directly: every field, nil and empty maps told
+// apart.
+func sameEntries(t *testing.T, got, want map[string]iceberg.DataFile) {
+	t.Helper()
 	if len(got) != len(want) || len(got) == 0 {
 		t.Fatalf("%d data files staged, %d committed directly", len(got), len(want))
 	}
@@ -119,20 +127,46 @@ func TestStagedRoundTrip(t *testing.T) {
 		if !ok {
 			t.Fatalf("data file %s committed directly is not among the staged ones", rel)
 		}
-		if g.Count() != w.Count() || g.FileSizeBytes() != w.FileSizeBytes() ||
-			fmt.Sprint(g.Partition()) != fmt.Sprint(w.Partition()) ||
-			fmt.Sprint(g.ColumnSizes()) != fmt.Sprint(w.ColumnSizes()) ||
-			fmt.Sprint(g.ValueCounts()) != fmt.Sprint(w.ValueCounts()) ||
-			fmt.Sprint(g.NullValueCounts()) != fmt.Sprint(w.NullValueCounts()) ||
-			fmt.Sprint(g.LowerBoundValues()) != fmt.Sprint(w.LowerBoundValues()) ||
-			fmt.Sprint(g.UpperBoundValues()) != fmt.Sprint(w.UpperBoundValues()) ||
-			fmt.Sprint(g.SplitOffsets()) != fmt.Sprint(w.SplitOffsets()) ||
-			g.SortOrderID() == nil || w.SortOrderID() == nil || *g.SortOrderID() != *w.SortOrderID() {
-			t.Fatalf("data file %s described differently:\nstaged %d rows %v %v %v\ndirect %d rows %v %v %v", rel,
-				g.Count(), g.Partition(), g.ColumnSizes(), g.LowerBoundValues(),
-				w.Count(), w.Partition(), w.ColumnSizes(), w.LowerBoundValues())
+		for name, pair := range map[string][2]any{
+			"count": {g.Count(), w.Count()}, "size": {g.FileSizeBytes(), w.FileSizeBytes()},
+			"partition": {g.Partition(), w.Partition()}, "column sizes": {g.ColumnSizes(), w.ColumnSizes()},
+			"value counts": {g.ValueCounts(), w.ValueCounts()}, "null counts": {g.NullValueCounts(), w.NullValueCounts()},
+			"NaN counts": {g.NaNValueCounts(), w.NaNValueCounts()}, "lower bounds": {g.LowerBoundValues(), w.LowerBoundValues()},
+			"upper bounds": {g.UpperBoundValues(), w.UpperBoundValues()}, "split offsets": {g.SplitOffsets(), w.SplitOffsets()},
+			"sort order": {g.SortOrderID(), w.SortOrderID()}, "format": {g.FileFormat(), w.FileFormat()},
+			"content": {g.ContentType(), w.ContentType()}, "spec": {g.SpecID(), w.SpecID()},
+		} {
+			if !reflect.DeepEqual(pair[0], pair[1]) {
+				t.Fatalf("data file %s: %s %#v staged, %#v directly", rel, name, pair[0], pair[1])
+			}
 		}
 	}
+}
+
+// TestStagedRoundTripHourly: an hourly table's staged entries (the hour
+// transform: an int, no logical type) equal a direct commit's.
+func TestStagedRoundTripHourly(t *testing.T) {
+	ctx := context.Background()
+	rows := genRows(t, 1000, 63)
+	bs := batches("hourly", rows, 500)
+	openHourly := func() *Table {
+		tb, err := Open(ctx, Options{Warehouse: t.TempDir(), Hourly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { tb.Close() })
+		return tb
+	}
+	tb, direct := openHourly(), openHourly()
+	var st []Staged
+	for _, b := range bs {
+		st = append(st, stage(t, tb, b))
+		commit(t, direct, b)
+	}
+	if res, err := tb.CommitStaged(ctx, st); err != nil || res.Batches != 2 {
+		t.Fatalf("%+v %v", res, err)
+	}
+	sameEntries(t, manifestFiles(t, tb), manifestFiles(t, direct))
 }
 
 // snapshotsOf lists the table's snapshots.
@@ -705,30 +739,35 @@ func TestStagedByReference(t *testing.T) {
 	}
 }
 
-// TestStagedAge: a batch whose files were written longer ago than
-// Options.MaxStagedAge is refused, even when staged again just now (a
-// retry finds its files in place and does not rewrite them: their age is
-// the batch's), so the committer never commits files the orphan sweep may
-// be removing; a batch dated in the future is refused.
+// TestStagedAge: a staged batch's age is its files' (a retry that finds
+// them in place inherits it), the committer refuses a batch whose files
+// are older than Options.MaxStagedAge (the orphan sweep may be removing
+// them) or that says it was staged in the future, and landing the batch
+// again, as the refusal says, writes old files afresh, so it commits.
 func TestStagedAge(t *testing.T) {
 	ctx := context.Background()
 	tb := open(t, t.TempDir())
 	rows := genRows(t, 500, 60)
 	bs := batches("age", rows, 250)
-	first := stage(t, tb, bs[0]) // its handoff failed
-	old := time.Now().Add(-DefaultMaxStagedAge - time.Hour)
-	for _, f := range first.Files {
-		if err := os.Chtimes(localPath(t, f.Path), old, old); err != nil {
-			t.Fatal(err)
+	age := func(s Staged, d time.Duration) {
+		old := time.Now().Add(-d)
+		for _, f := range s.Files {
+			if err := os.Chtimes(localPath(t, f.Path), old, old); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
-	again := stage(t, tb, bs[0]) // the retry, a day later
-	if d := time.Since(time.UnixMilli(again.StagedAt)); d < DefaultMaxStagedAge {
-		t.Fatalf("staged again: StagedAt %s ago, want the files' age", d)
+	first := stage(t, tb, bs[0]) // its handoff failed
+	age(first, 5*time.Hour)
+	retry := stage(t, tb, bs[0])
+	if d := time.Since(time.UnixMilli(retry.StagedAt)); d < 5*time.Hour-time.Minute {
+		t.Fatalf("a retry 5 hours later: StagedAt %s ago, want the files' age", d.Round(time.Second))
 	}
+	waited := retry
+	waited.StagedAt = time.Now().Add(-DefaultMaxStagedAge - time.Hour).UnixMilli() // a message that waited a day
 	future := stage(t, tb, bs[1])
 	future.StagedAt = time.Now().Add(time.Hour).UnixMilli()
-	res, err := tb.CommitStaged(ctx, []Staged{again, future})
+	res, err := tb.CommitStaged(ctx, []Staged{waited, future})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -741,14 +780,26 @@ func TestStagedAge(t *testing.T) {
 	if res.SnapshotID != 0 {
 		t.Fatalf("committed %+v", res)
 	}
-	// Without a bound (a table opened so), the old batch commits: its
+	// Landed again a day later, as the refusal says: the old files are
+	// written afresh, and the batch commits.
+	age(first, DefaultMaxStagedAge+time.Hour)
+	again := stage(t, tb, bs[0])
+	if d := time.Since(time.UnixMilli(again.StagedAt)); d > time.Minute {
+		t.Fatalf("landed again: StagedAt %s ago, want now (old files rewritten)", d.Round(time.Second))
+	}
+	if res, err := tb.CommitStaged(ctx, []Staged{again}); err != nil || res.Batches != 1 {
+		t.Fatalf("landed again: %+v %v", res, err)
+	}
+	// Without a bound (a table opened so), the waited message commits: its
 	// files are there (checked, as it is old).
 	loose, err := Open(ctx, Options{Warehouse: localPath(t, strings.TrimSuffix(tableLocation(t, tb), "/eventlake.db/events")), MaxStagedAge: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer loose.Close()
-	if res, err := loose.CommitStaged(ctx, []Staged{again}); err != nil || res.Batches != 1 {
+	w2 := stage(t, tb, bs[1])
+	w2.StagedAt = time.Now().Add(-DefaultMaxStagedAge - time.Hour).UnixMilli()
+	if res, err := loose.CommitStaged(ctx, []Staged{w2}); err != nil || res.Batches != 1 {
 		t.Fatalf("no bound: %+v %v", res, err)
 	}
 }

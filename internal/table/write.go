@@ -217,11 +217,19 @@ func getter(col string) func(*lake.Row) string {
 	return nil
 }
 
+// refreshFoundAfter: put writes a file found in place again once it is
+// this old, so that a batch landed again (a staged batch the committer
+// refused as too old: its files may be swept as orphans) gets young files
+// instead of inheriting their age for ever; DeleteOrphans checks a file's
+// age again just before removing it.
+const refreshFoundAfter = DefaultMaxStagedAge / 2
+
 // put stores a data file unless a file of the same size is already at loc:
 // names carry the batch's identity and hash, so that is our file, left by
 // an attempt that did not commit or by a concurrent commit of the same
-// batch. It reports whether it wrote, and when not, the modification time
-// of the file it found. On a local folder the file is written
+// batch; one older than refreshFoundAfter is written again. It reports
+// whether it wrote, and when not, the modification time of the file it
+// found. On a local folder the file is written
 // aside and renamed into place, so no reader ever sees part of it; object
 // stores make an object visible whole, so there the file is written in
 // place (iceberg-go's S3 IO would "rename" by copy and delete).
@@ -229,7 +237,7 @@ func put(fsys iceio.IO, loc string, data []byte) (bool, time.Time, error) {
 	if st, ok := fsys.(iceio.StatIO); ok {
 		fi, err := st.Stat(loc)
 		switch {
-		case err == nil && fi.Size() == int64(len(data)):
+		case err == nil && fi.Size() == int64(len(data)) && time.Since(fi.ModTime()) < refreshFoundAfter:
 			return false, fi.ModTime(), nil
 		case err != nil && !errors.Is(err, iofs.ErrNotExist):
 			return false, time.Time{}, fmt.Errorf("table: stat %s: %w", loc, err)
