@@ -303,11 +303,7 @@ func Table(p Prices, t Traffic, provisioned bool) Estimate {
 	shards := mappingShards(t, provisioned)
 	commits := batchesPerHour(t, shards) * hoursPerMonth
 	perBatch := events / commits
-	typesPerBatch := float64(t.Types)
-	if t.KeySpread > 0 {
-		typesPerBatch = math.Min(typesPerBatch, math.Ceil(float64(t.Types*t.KeySpread)/float64(shards)))
-	}
-	files := commits * math.Min(typesPerBatch, perBatch)
+	files := dataFiles(t, shards, commits)
 	seconds := commits*(t.FixedMsPerBatch/1000+t.CommitSeconds) + events*t.TableMicrosPerEvent/1e6
 	gbs := seconds * t.LambdaMemoryMB / 1024
 	// Parquet of these events is ~24% of their JSON (docs/iceberg.md), about
@@ -364,12 +360,7 @@ func TableCommitter(p Prices, t Traffic, provisioned bool) Estimate {
 	shards := mappingShards(t, provisioned)
 	batches := batchesPerHour(t, shards) * hoursPerMonth
 	commits := committerInvocations(t, batchesPerHour(t, shards)) * hoursPerMonth
-	perBatch := events / batches
-	typesPerBatch := float64(t.Types)
-	if t.KeySpread > 0 {
-		typesPerBatch = math.Min(typesPerBatch, math.Ceil(float64(t.Types*t.KeySpread)/float64(shards)))
-	}
-	files := batches * math.Min(typesPerBatch, perBatch)
+	files := dataFiles(t, shards, batches)
 	landGBs := (batches*t.FixedMsPerBatch/1000 + events*t.TableMicrosPerEvent/1e6) * t.LambdaMemoryMB / 1024
 	commitGBs := commits * t.CommitSeconds * 1
 	// Five long-polling connections (20 s) while idle: 15 requests a minute.
@@ -390,6 +381,17 @@ func TableCommitter(p Prices, t Traffic, provisioned bool) Estimate {
 	)
 	e.Lines = append(e.Lines, direct.Lines[len(direct.Lines)-1]) // the same maintenance
 	return e
+}
+
+// dataFiles is the table's data files a month for batches a month: one
+// per event type a batch holds (fewer with a key spread), at most one per
+// event.
+func dataFiles(t Traffic, shards int, batches float64) float64 {
+	typesPerBatch := float64(t.Types)
+	if t.KeySpread > 0 {
+		typesPerBatch = math.Min(typesPerBatch, math.Ceil(float64(t.Types*t.KeySpread)/float64(shards)))
+	}
+	return batches * math.Min(typesPerBatch, t.EventsPerHour*hoursPerMonth/batches)
 }
 
 // streamLines is how many of Eventlake's first lines are the stream's.

@@ -96,20 +96,7 @@ func BenchmarkWriters(b *testing.B) {
 				}
 				go func() { wg.Wait(); close(queue) }()
 				if mode == "staged" {
-					for st := range queue {
-						got := []Staged{st}
-					more:
-						for len(got) < 10 {
-							select {
-							case st, ok := <-queue:
-								if !ok {
-									break more
-								}
-								got = append(got, st)
-							default:
-								break more
-							}
-						}
+					for got := receive(queue, 10); got != nil; got = receive(queue, 10) {
 						res, err := committer.CommitStaged(ctx, got)
 						if err != nil {
 							b.Fatal(err)

@@ -714,14 +714,8 @@ const stagedMagic = "eventlake-staged-v2:"
 // MaxStagedMessage (about 250 partitions) is an error: Table.StageMessage
 // hands such a batch over by reference.
 func EncodeStaged(s Staged) ([]byte, error) {
-	js, err := json.Marshal(s)
+	z, err := gzipJSON(s)
 	if err != nil {
-		return nil, err
-	}
-	var z bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&z, gzip.BestSpeed)
-	zw.Write(js)
-	if err := zw.Close(); err != nil {
 		return nil, err
 	}
 	msg := make([]byte, len(stagedMagic)+base64.StdEncoding.EncodedLen(z.Len()))
@@ -736,6 +730,21 @@ func EncodeStaged(s Staged) ([]byte, error) {
 
 // errStagedTooBig: a staged batch's message would pass MaxStagedMessage.
 var errStagedTooBig = errors.New("table: staged batch too big for a message")
+
+// gzipJSON is a staged batch's JSON, gzipped at the fastest level.
+func gzipJSON(s Staged) (*bytes.Buffer, error) {
+	js, err := json.Marshal(s)
+	if err != nil {
+		return nil, err
+	}
+	var z bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&z, gzip.BestSpeed)
+	zw.Write(js)
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return &z, nil
+}
 
 // DecodeStaged reads a staged batch's message (EncodeStaged), or its plain
 // JSON. A message that is neither gets an error saying why.
@@ -821,14 +830,8 @@ func (t *Table) StageMessage(ctx context.Context, st Staged) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("table: the table's file system %T cannot write", fsys)
 	}
-	js, err := json.Marshal(st)
+	z, err := gzipJSON(st)
 	if err != nil {
-		return nil, err
-	}
-	var z bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&z, gzip.BestSpeed)
-	zw.Write(js)
-	if err := zw.Close(); err != nil {
 		return nil, err
 	}
 	loc := stagedLocation(tbl, id)

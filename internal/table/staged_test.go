@@ -438,23 +438,9 @@ func TestStagedCommitters(t *testing.T) {
 			}
 			defer tb.Close()
 			for {
-				var got []Staged
-				st, ok := <-queue
-				if !ok {
+				got := receive(queue, 5)
+				if got == nil {
 					return
-				}
-				got = append(got, st)
-			more: // take what is waiting, as a queue's batch does
-				for len(got) < 5 {
-					select {
-					case st, ok := <-queue:
-						if !ok {
-							break more
-						}
-						got = append(got, st)
-					default:
-						break more
-					}
 				}
 				res, err := tb.CommitStaged(ctx, got)
 				if err != nil {
@@ -910,4 +896,27 @@ func TestBatchIndexAgreesWithFind(t *testing.T) {
 			t.Errorf("%s (%s): find says %v %d %v, the index %v %d %v", id, id.hashHex(), fa, a.SnapshotID, ea, fb, b.SnapshotID, eb)
 		}
 	}
+}
+
+// receive takes a staged batch from the queue and whatever else waits
+// there, up to max, as an SQS event source's batch does; nil once the
+// queue is closed and empty.
+func receive(queue <-chan Staged, max int) []Staged {
+	st, ok := <-queue
+	if !ok {
+		return nil
+	}
+	got := []Staged{st}
+	for len(got) < max {
+		select {
+		case st, ok := <-queue:
+			if !ok {
+				return got
+			}
+			got = append(got, st)
+		default:
+			return got
+		}
+	}
+	return got
 }
