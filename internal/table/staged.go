@@ -27,8 +27,8 @@ import (
 // O(N²) times, and hundreds of shards committing every batch would spend
 // their time losing. So a writer may stage instead: Stage writes the
 // batch's data files, as Commit does, and returns a Staged, the batch's
-// identity and each file's description for the manifest (its statistics,
-// as iceberg-go derives them from the file's footer), which the writer hands to the
+// identity and each file's manifest entry (its statistics, as iceberg-go
+// derives them from the file's footer), which the writer hands to the
 // table's one committer (an SQS queue drained by a function with little
 // concurrency). The committer's CommitStaged commits many staged batches
 // in one snapshot whose summary names them all (PropBatches), with
@@ -44,17 +44,17 @@ import (
 const PropBatches = "eventlake.batches"
 
 // VerifyStagedAfter: CommitStaged checks that each data file of a batch
-// staged longer ago than this is still there. Until committed, staged
-// files are orphans, which DeleteOrphans removes once older than its grace
-// (24 h by default); a batch that waited that long (a committer down for a
-// day, a dead-letter queue redriven late) must not commit a snapshot whose
-// files are gone. Younger batches are not checked: a check is a request
-// per file.
+// staged longer ago than this is still there, whole. Until committed,
+// staged files are orphans, which DeleteOrphans removes once older than
+// its grace (24 h by default; Options.MaxStagedAge keeps batches well
+// below it): a snapshot must never name a file that is gone. Younger
+// batches are not checked: a check is a request per file.
 const VerifyStagedAfter = time.Hour
 
 // MaxStagedBatches bounds the batches of one CommitStaged call: every
-// batch adds about 60 bytes to the snapshot's summary, which the table's
-// metadata file keeps until the snapshot expires.
+// batch adds its entry to the snapshot's summary (~150 bytes for a
+// Kinesis batch), which the table's metadata file keeps until the
+// snapshot expires.
 const MaxStagedBatches = 1000
 
 // Staged is a batch whose data files are written and not yet committed:
@@ -65,8 +65,10 @@ type Staged struct {
 	Last   string `json:"last"`
 	Hash   string `json:"hash"` // the rows' hash, 16 hex digits (as PropBatchHash)
 	Rows   int    `json:"rows"`
-	// StagedAt is when the files were written (Unix milliseconds): an old
-	// staged batch's files are checked before they are committed.
+	// StagedAt is when the files were written (Unix milliseconds; the
+	// oldest of them when a retry found them in place): CommitStaged
+	// refuses a batch older than Options.MaxStagedAge and checks the files
+	// of one older than VerifyStagedAfter.
 	StagedAt int64        `json:"staged_at"`
 	Files    []StagedFile `json:"files"`
 }
@@ -706,12 +708,12 @@ const (
 var stagedMessageLimit = MaxStagedMessage
 
 // stagedMagic begins every staged batch's message, before the base64 of
-// its gzipped JSON: a queue carries text only, and footers compress 4x.
+// its gzipped JSON: a queue carries text only.
 const stagedMagic = "eventlake-staged-v2:"
 
 // EncodeStaged makes a staged batch's message: stagedMagic, then the
 // base64 of its gzipped JSON. A batch whose message would pass
-// MaxStagedMessage (about 250 partitions) is an error: Table.StageMessage
+// MaxStagedMessage (about 1,000 partitions) is an error: Table.StageMessage
 // hands such a batch over by reference.
 func EncodeStaged(s Staged) ([]byte, error) {
 	z, err := gzipJSON(s)
