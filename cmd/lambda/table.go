@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -71,7 +72,8 @@ func committer(ctx context.Context, cfg function.Config, log *slog.Logger) (func
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", function.EnvTable, err)
 	}
-	c, err := tablecommit.New(tb, log)
+	c, err := tablecommit.New(tb, tablecommit.Options{Log: log, Metrics: os.Stdout, Namespace: cfg.MetricsNamespace,
+		FunctionName: os.Getenv("AWS_LAMBDA_FUNCTION_NAME")})
 	if err != nil {
 		closeTable()
 		return nil, nil, err

@@ -886,7 +886,11 @@ func TestDashboardShowsTheCodesMetrics(t *testing.T) {
 			}
 		}
 		for _, set := range function.Metrics {
-			if slices.Equal(set.Dimensions, []string{"FunctionName"}) && !p.compaction() {
+			if set.Committer {
+				if !p.committer() {
+					continue // the table's committer's
+				}
+			} else if slices.Equal(set.Dimensions, []string{"FunctionName"}) && !p.compaction() {
 				continue // the compaction function's
 			}
 			if set.Table && p.vars["iceberg_table"] != true {

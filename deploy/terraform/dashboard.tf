@@ -112,7 +112,21 @@ locals {
           [local.metrics_namespace, "TableMaintenanceDuration", "FunctionName", "${local.name}-compact", { yAxis = "right" }],
         ]
       },
-  ] : w if local.compaction && local.iceberg])
+      ] : w if local.compaction && local.iceberg], [for w in [
+      {
+        title   = "Iceberg table committer: messages; staged batches committed, already committed, refused; attempts, failures"
+        stat    = "Sum"
+        metrics = [for m in ["StagedMessages", "StagedBatchesCommitted", "StagedBatchesAlreadyCommitted", "StagedBatchesRefused", "TableCommitAttempts", "TableCommitFailures"] : [local.metrics_namespace, m, "FunctionName", "${local.name}-commit"]]
+      },
+      {
+        title = "Iceberg table committer: oldest staged batch's age, commit time (ms)"
+        stat  = "Maximum"
+        metrics = [
+          [local.metrics_namespace, "OldestStagedAge", "FunctionName", "${local.name}-commit"],
+          [local.metrics_namespace, "TableCommitDuration", "FunctionName", "${local.name}-commit", { yAxis = "right" }],
+        ]
+      },
+  ] : w if local.table_committer])
 }
 
 resource "aws_cloudwatch_dashboard" "main" {

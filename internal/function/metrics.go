@@ -75,9 +75,11 @@ type MetricSet struct {
 	// Table: emitted only by a compaction function that maintains the
 	// Iceberg table (EVENTLAKE_TABLE set).
 	Table bool
+	// Committer: emitted only by the table's committer (handler commit).
+	Committer bool
 }
 
-// Metrics lists every EMF metric the two functions emit, in the namespace
+// Metrics lists every EMF metric the functions emit, in the namespace
 // EVENTLAKE_METRICS_NAMESPACE names: the Terraform dashboard shows each of
 // them and no other (a test in deploy/terraform checks it), and a test
 // here checks the list against what the functions write.
@@ -87,6 +89,7 @@ var Metrics = []MetricSet{
 	{Dimensions: []string{"FunctionName"}, Metrics: []string{"CompactedObjects", "CompactedBytes", "WrittenObjects",
 		"DuplicatesRemoved", "DeletedObjects", "CompactionFailures", "CompactionDuration"}},
 	{Dimensions: []string{"FunctionName"}, Metrics: metricNames(tableMetrics), Table: true},
+	{Dimensions: []string{"FunctionName"}, Metrics: metricNames(commitMetrics), Committer: true},
 }
 
 // MetricSources are the values of the dimension Source.

@@ -13,7 +13,8 @@ import (
 
 // TestMetricsListIsWhatTheFunctionsEmit: Metrics and MetricSources name
 // exactly the metrics, dimension sets and sources the landing function
-// (Kinesis and SQS, with dead letters) and the compaction function write;
+// (Kinesis and SQS, with dead letters), the compaction function and the
+// table's committer (EmitCommit) write;
 // the table maintenance's set is checked by TestScheduledTableMaintenance.
 func TestMetricsListIsWhatTheFunctionsEmit(t *testing.T) {
 	ctx := context.Background()
@@ -34,6 +35,9 @@ func TestMetricsListIsWhatTheFunctionsEmit(t *testing.T) {
 		t.Fatal(err)
 	}
 	emf.Write(cm.Bytes())
+	if err := EmitCommit(&emf, "eventlake", "eventlake-commit", CommitMetrics{Messages: 1}); err != nil {
+		t.Fatal(err)
+	}
 
 	got := map[string]bool{} // "dim,dim/Metric"
 	sources := map[string]bool{}

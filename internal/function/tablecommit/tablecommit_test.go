@@ -3,6 +3,7 @@ package tablecommit
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"strconv"
 	"strings"
 	"testing"
@@ -101,7 +102,8 @@ func TestCommitter(t *testing.T) {
 	}
 	defer other.Close()
 	foreign, _ := land(t, other, 1000, 62)
-	c, err := New(tb, nil)
+	var emf bytes.Buffer
+	c, err := New(tb, Options{Metrics: &emf, Namespace: "ns", FunctionName: "eventlake-commit"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,6 +119,19 @@ func TestCommitter(t *testing.T) {
 	if n := rows(t, tb); n != int64(good) {
 		t.Fatalf("%d rows committed, want %d", n, good)
 	}
+	var doc map[string]any
+	if err := json.Unmarshal(emf.Bytes(), &doc); err != nil {
+		t.Fatalf("EMF %s: %v", emf.Bytes(), err)
+	}
+	for k, want := range map[string]float64{"StagedMessages": float64(len(bodies)), "StagedBatchesCommitted": float64(len(msgs)),
+		"StagedBatchesAlreadyCommitted": 1, "StagedBatchesRefused": 2, "TableCommitAttempts": 1, "TableCommitFailures": 0} {
+		if doc[k] != want {
+			t.Errorf("EMF %s = %v, want %v", k, doc[k], want)
+		}
+	}
+	if doc["FunctionName"] != "eventlake-commit" || doc["OldestStagedAge"].(float64) <= 0 || !strings.Contains(emf.String(), `"Namespace":"ns"`) {
+		t.Errorf("EMF %s", emf.Bytes())
+	}
 	snaps, _ := tb.Snapshots(ctx)
 	if len(snaps) != 1 || !strings.HasSuffix(snaps[0].Batch, " batches") {
 		t.Fatalf("snapshots %+v, want one of %d batches", snaps, len(msgs))
@@ -128,7 +143,7 @@ func TestCommitter(t *testing.T) {
 	if snaps, _ := tb.Snapshots(ctx); len(snaps) != 1 || rows(t, tb) != int64(good) {
 		t.Fatalf("after the redelivery: %d snapshots, %d rows", len(snaps), rows(t, tb))
 	}
-	if _, err := New(nil, nil); err == nil {
+	if _, err := New(nil, Options{}); err == nil {
 		t.Error("New(nil) accepted")
 	}
 }
