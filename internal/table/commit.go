@@ -90,34 +90,43 @@ var (
 // same files, a bounded number of times with jittered waits. A batch with
 // no rows commits nothing.
 func (t *Table) Commit(ctx context.Context, b Batch) (Result, error) {
-	res := Result{Rows: len(b.Rows)}
-	if err := b.check(); err != nil {
+	tbl, id, parts, res, err := t.prepare(ctx, &b)
+	if err != nil || parts == nil {
 		return res, err
 	}
-	if len(b.Rows) == 0 {
-		return res, nil
+	err = t.commitFiles(ctx, tbl, dataFiles(parts), id, &res)
+	return res, err
+}
+
+// prepare is what Commit and Stage do before committing: check the batch,
+// look for it in the table and, when it is not there, write its data
+// files. No parts (and no error): nothing to commit, the batch is empty
+// or already committed (res says which).
+func (t *Table) prepare(ctx context.Context, b *Batch) (*itable.Table, identity, []*part, Result, error) {
+	res := Result{Rows: len(b.Rows)}
+	if err := b.check(); err != nil || len(b.Rows) == 0 {
+		return nil, identity{}, nil, res, err
 	}
 	id := identity{source: b.Source, first: b.First, last: b.Last, hash: hashRows(b.Rows)}
 	tbl, err := t.Load(ctx)
 	if err != nil {
-		return res, err
+		return nil, id, nil, res, err
 	}
 	if done, err := id.find(tbl, &res); done || err != nil {
-		return res, err
+		return nil, id, nil, res, err
 	}
 	if err := checkReplay(tbl); err != nil {
-		return res, err
+		return nil, id, nil, res, err
 	}
-	parts, err := writeFiles(ctx, tbl, &b, id.fileName())
+	parts, err := writeFiles(ctx, tbl, b, id.fileName())
 	if err != nil {
-		return res, fmt.Errorf("table: batch %s: %w", b.ID(), err)
+		return nil, id, nil, res, fmt.Errorf("table: batch %s: %w", b.ID(), err)
 	}
 	res.Files, res.Written = len(parts), written(parts)
 	for _, p := range parts {
 		res.DataFiles = append(res.DataFiles, DataFile{Path: p.file.FilePath(), Size: p.size, Rows: p.rows})
 	}
-	err = t.commitFiles(ctx, tbl, dataFiles(parts), id, &res)
-	return res, err
+	return tbl, id, parts, res, nil
 }
 
 // commitFiles is Commit's loop: append files on top of tbl; after a
@@ -216,36 +225,7 @@ func (id identity) props() iceberg.Properties {
 // Found, it fills res and reports true; found with another hash, it
 // returns ErrConflictingBatch.
 func (id identity) find(tbl *itable.Table, res *Result) (bool, error) {
-	n := len(tbl.Metadata().Snapshots())
-	for s := tbl.CurrentSnapshot(); s != nil && n >= 0; n-- {
-		if s.Summary != nil {
-			p := s.Summary.Properties
-			if p[PropBatchSource] == id.source && p[PropBatchFirst] == id.first && p[PropBatchLast] == id.last {
-				if p[PropBatchHash] != id.hashHex() {
-					return false, fmt.Errorf("%w: batch %s, snapshot %d has hash %s, ours is %s",
-						ErrConflictingBatch, id, s.SnapshotID, p[PropBatchHash], id.hashHex())
-				}
-				res.AlreadyCommitted, res.SnapshotID = true, s.SnapshotID
-				return true, nil
-			}
-			if p[PropBatchHash] == id.hashHex() && id.sameFiles(p[PropBatchSource], p[PropBatchFirst], p[PropBatchLast]) {
-				res.AlreadyCommitted, res.SnapshotID = true, s.SnapshotID // the same files under another identity
-				return true, nil
-			}
-			if list := p[PropBatches]; list != "" {
-				if found, err := id.findIn(list, s.SnapshotID); found || err != nil {
-					res.AlreadyCommitted, res.SnapshotID = found, s.SnapshotID
-					return found, err
-				}
-			}
-		}
-		if s.ParentSnapshotID == nil {
-			break
-		}
-		s = tbl.SnapshotByID(*s.ParentSnapshotID)
-	}
-	// Batches of expired snapshots (expire.go).
-	return id.findExpired(tbl, res)
+	return indexBatches(tbl).find(id, res)
 }
 
 // hashRows hashes every column of every row, in order: for each row, the

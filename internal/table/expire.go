@@ -187,14 +187,8 @@ func rememberBatches(list string, gone []itable.Snapshot, max int) (string, int,
 	})
 	added := 0
 	for _, s := range gone {
-		if s.Summary == nil {
-			continue
-		}
-		p := s.Summary.Properties
-		batches := append(stagedEntries(p[PropBatches], s.SnapshotID),
-			expiredBatch{source: p[PropBatchSource], first: p[PropBatchFirst], last: p[PropBatchLast], hash: p[PropBatchHash], snapshot: s.SnapshotID})
-		for _, e := range batches {
-			if e.source == "" || e.hash == "" || have[e.source+"/"+e.first+"/"+e.last] {
+		for _, e := range summaryBatches(s) {
+			if have[e.source+"/"+e.first+"/"+e.last] {
 				continue
 			}
 			have[e.source+"/"+e.first+"/"+e.last] = true
@@ -212,32 +206,4 @@ func rememberBatches(list string, gone []itable.Snapshot, max int) (string, int,
 		parts[i] = e.String()
 	}
 	return strings.Join(parts, ","), added, forgotten
-}
-
-// findExpired looks for the batch in PropExpiredBatches, as find does in
-// the snapshots.
-func (id identity) findExpired(tbl *itable.Table, res *Result) (bool, error) {
-	list := tbl.Properties()[PropExpiredBatches]
-	if list == "" || (!strings.Contains(list, id.source+"/"+id.first+"/"+id.last+"/") && !strings.Contains(list, "/"+id.hashHex()+"/")) {
-		return false, nil
-	}
-	for _, e := range parseExpired(list) {
-		if e.hash == "" {
-			continue // not an entry rememberBatches writes: skipped, as indexBatches does
-		}
-		if e.source != id.source || e.first != id.first || e.last != id.last {
-			if e.hash == id.hashHex() && id.sameFiles(e.source, e.first, e.last) {
-				res.AlreadyCommitted, res.SnapshotID = true, e.snapshot // the same files under another identity
-				return true, nil
-			}
-			continue
-		}
-		if e.hash != id.hashHex() {
-			return false, fmt.Errorf("%w: batch %s, expired snapshot %d had hash %s, ours is %s",
-				ErrConflictingBatch, id, e.snapshot, e.hash, id.hashHex())
-		}
-		res.AlreadyCommitted, res.SnapshotID = true, e.snapshot
-		return true, nil
-	}
-	return false, nil
 }

@@ -121,31 +121,12 @@ func (s *Staged) identity() (identity, error) {
 // batch with no rows. The files belong to no snapshot until the committer
 // commits them: DeleteOrphans' grace must exceed the committer's delay.
 func (t *Table) Stage(ctx context.Context, b Batch) (Staged, Result, error) {
-	res := Result{Rows: len(b.Rows)}
-	if err := b.check(); err != nil {
-		return Staged{}, res, err
-	}
-	if len(b.Rows) == 0 {
-		return Staged{}, res, nil
-	}
-	id := identity{source: b.Source, first: b.First, last: b.Last, hash: hashRows(b.Rows)}
-	tbl, err := t.Load(ctx)
-	if err != nil {
-		return Staged{}, res, err
-	}
-	if done, err := id.find(tbl, &res); done || err != nil {
-		return Staged{}, res, err
-	}
-	if err := checkReplay(tbl); err != nil {
-		return Staged{}, res, err
-	}
 	stagedAt := time.Now() // before the writes: a file's age is never understated
-	parts, err := writeFiles(ctx, tbl, &b, id.fileName())
-	if err != nil {
-		return Staged{}, res, fmt.Errorf("table: batch %s: %w", b.ID(), err)
+	tbl, id, parts, res, err := t.prepare(ctx, &b)
+	if err != nil || parts == nil {
+		return Staged{}, res, err
 	}
 	st := Staged{Source: id.source, First: id.first, Last: id.last, Hash: id.hashHex(), Rows: len(b.Rows)}
-	res.Files, res.Written = len(parts), written(parts)
 	for _, p := range parts {
 		pv, err := partitionValues(tbl.Spec(), p.values)
 		if err != nil {
@@ -155,7 +136,6 @@ func (t *Table) Stage(ctx context.Context, b Batch) (Staged, Result, error) {
 		st.Files = append(st.Files, StagedFile{Path: f.FilePath(), Size: p.size, Rows: f.Count(), Partition: pv,
 			ColumnSizes: f.ColumnSizes(), ValueCounts: f.ValueCounts(), NullCounts: f.NullValueCounts(), NaNCounts: f.NaNValueCounts(),
 			Lower: f.LowerBoundValues(), Upper: f.UpperBoundValues(), SplitOffsets: f.SplitOffsets()})
-		res.DataFiles = append(res.DataFiles, DataFile{Path: f.FilePath(), Size: p.size, Rows: p.rows})
 		if !p.wrote && !p.found.IsZero() && p.found.Before(stagedAt) {
 			stagedAt = p.found // the file of an earlier attempt: its age counts
 		}
@@ -179,8 +159,6 @@ func partitionValues(spec iceberg.PartitionSpec, values map[int]any) ([]Partitio
 		case int32:
 			n := int64(v)
 			pv.Int = &n
-		case int64:
-			pv.Int = &v
 		default:
 			return nil, fmt.Errorf("partition field %d: a value of type %T cannot be staged", id, v)
 		}
@@ -415,10 +393,11 @@ func anyFound(tbl *itable.Table, ids []identity) bool {
 	return false
 }
 
-// batchIndex is every batch the table holds, as identity.find sees them
-// (the current snapshot's ancestors, then the expired batches remembered),
-// by the name their files share ("source-first-last"): one pass over the
-// history for all the batches of a CommitStaged, instead of one per batch.
+// batchIndex is every batch the table holds (named by the current
+// snapshot's ancestors, newest first, then the expired batches
+// remembered), by the name their files share ("source-first-last"):
+// identity.find asks it, and CommitStaged builds it once for all its
+// batches.
 type batchIndex map[string][]expiredBatch
 
 func indexBatches(tbl *itable.Table) batchIndex {
@@ -432,14 +411,8 @@ func indexBatches(tbl *itable.Table) batchIndex {
 	}
 	n := len(tbl.Metadata().Snapshots())
 	for s := tbl.CurrentSnapshot(); s != nil && n >= 0; n-- {
-		if s.Summary != nil {
-			p := s.Summary.Properties
-			add(expiredBatch{source: p[PropBatchSource], first: p[PropBatchFirst], last: p[PropBatchLast], hash: p[PropBatchHash], snapshot: s.SnapshotID})
-			if list := p[PropBatches]; list != "" {
-				for _, e := range stagedEntries(list, s.SnapshotID) {
-					add(e)
-				}
-			}
+		for _, e := range summaryBatches(*s) {
+			add(e)
 		}
 		if s.ParentSnapshotID == nil {
 			break
@@ -452,9 +425,10 @@ func indexBatches(tbl *itable.Table) batchIndex {
 	return idx
 }
 
-// find is identity.find over the index: the batch itself, or another
-// identity naming the same files with the same hash, is found (the
-// newest first); the batch with another hash is ErrConflictingBatch.
+// find looks for the batch: the batch itself, or another identity naming
+// the same files with the same hash (positions may hold '-', which names
+// join with), is found, the newest first; the batch with another hash is
+// ErrConflictingBatch.
 func (idx batchIndex) find(id identity, res *Result) (bool, error) {
 	for _, e := range idx[id.source+"-"+id.first+"-"+id.last] {
 		same := e.source == id.source && e.first == id.first && e.last == id.last
@@ -506,11 +480,7 @@ func stagedDataFiles(tbl *itable.Table, s *Staged) (dfs []iceberg.DataFile, err 
 	}
 	id, _ := s.identity()
 	name := id.fileName() + ".parquet"
-	sortID := 0
-	if so := tbl.SortOrder(); so.Len() == 1 && so.Field(0).SourceID() == fieldID(tbl, ColDatetime) &&
-		so.Field(0).Direction == itable.SortASC {
-		sortID = so.OrderID()
-	}
+	sortID := sortOrderID(tbl)
 	spec, sc := tbl.Spec(), tbl.Schema()
 	dfs = make([]iceberg.DataFile, 0, len(s.Files))
 	total := int64(0)
@@ -608,6 +578,9 @@ func stagedPartition(spec iceberg.PartitionSpec, sc *iceberg.Schema, pvs []Parti
 			return nil, nil, "", fmt.Errorf("partition field %s: no source column", pf.Name)
 		}
 		typ := pf.Transform.ResultType(src.Type)
+		if pv.Int != nil && int64(int32(*pv.Int)) != *pv.Int {
+			return nil, nil, "", fmt.Errorf("partition field %s: %d is out of range", pf.Name, *pv.Int)
+		}
 		var v any
 		switch {
 		case pv.String != nil && pv.Int == nil && typ.Equals(iceberg.PrimitiveTypes.String):
@@ -618,12 +591,6 @@ func stagedPartition(spec iceberg.PartitionSpec, sc *iceberg.Schema, pvs []Parti
 			v = int32(*pv.Int)
 		default:
 			return nil, nil, "", fmt.Errorf("partition field %s (%s) cannot take the value given", pf.Name, typ)
-		}
-		if n, ok := v.(int32); ok && int64(n) != *pv.Int {
-			return nil, nil, "", fmt.Errorf("partition field %s: %d is out of range", pf.Name, *pv.Int)
-		}
-		if d, ok := v.(iceberg.Date); ok && int64(d) != *pv.Int {
-			return nil, nil, "", fmt.Errorf("partition field %s: %d is out of range", pf.Name, *pv.Int)
 		}
 		values[pf.FieldID] = v
 		if typ.Equals(iceberg.PrimitiveTypes.Date) {
@@ -651,40 +618,26 @@ func stagedProps(ids []identity) iceberg.Properties {
 	return iceberg.Properties{PropBatch: strconv.Itoa(len(ids)) + " batches", PropBatches: strings.Join(entries, ",")}
 }
 
-// findIn looks for the batch among a PropBatches list: found, it reports
-// true, or ErrConflictingBatch when the list names it with another hash.
-func (id identity) findIn(list string, snapshot int64) (bool, error) {
-	key := id.source + "/" + id.first + "/" + id.last + "/"
-	hash := "/" + id.hashHex()
-	if !strings.Contains(list, key) && !strings.Contains(list, hash) {
-		return false, nil
+// summaryBatches lists the batches a snapshot's summary names: Commit's
+// one (PropBatch*), or CommitStaged's (PropBatches). Entries it cannot read
+// are skipped.
+func summaryBatches(s itable.Snapshot) []expiredBatch {
+	if s.Summary == nil {
+		return nil
 	}
-	for _, e := range strings.Split(list, ",") {
-		if strings.HasPrefix(e, key) {
-			if h := e[len(key):]; h == "" || strings.Contains(h, "/") {
-				continue // not an entry PropBatches writes: skipped, as stagedEntries does
-			} else if h != id.hashHex() {
-				return false, fmt.Errorf("%w: batch %s, snapshot %d has hash %s, ours is %s", ErrConflictingBatch, id, snapshot, h, id.hashHex())
-			}
-			return true, nil
-		}
-		if f := strings.Split(e, "/"); len(f) == 4 && f[3] == id.hashHex() && id.sameFiles(f[0], f[1], f[2]) {
-			return true, nil
-		}
+	p := s.Summary.Properties
+	var out []expiredBatch
+	if p[PropBatchSource] != "" && p[PropBatchHash] != "" {
+		out = append(out, expiredBatch{source: p[PropBatchSource], first: p[PropBatchFirst], last: p[PropBatchLast], hash: p[PropBatchHash], snapshot: s.SnapshotID})
 	}
-	return false, nil
+	if list := p[PropBatches]; list != "" {
+		out = append(out, stagedEntries(list, s.SnapshotID)...)
+	}
+	return out
 }
 
-// sameFiles reports whether the batch (source, first, last), of the same
-// hash, names the same data files as id: positions may hold '-', which
-// the names join with.
-func (id identity) sameFiles(source, first, last string) bool {
-	return len(source)+len(first)+len(last) == len(id.source)+len(id.first)+len(id.last) &&
-		source+"-"+first+"-"+last == id.source+"-"+id.first+"-"+id.last
-}
-
-// stagedEntries lists a PropBatches value's batches, for the expiry's
-// memory of them; entries it cannot read are skipped.
+// stagedEntries lists a PropBatches value's batches; entries it cannot
+// read are skipped.
 func stagedEntries(list string, snapshot int64) []expiredBatch {
 	var out []expiredBatch
 	for _, e := range strings.Split(list, ",") {

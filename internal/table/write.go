@@ -296,11 +296,19 @@ func newTarget(ctx context.Context, tbl *itable.Table, codec compress.Codec) (ta
 	if tg.lp, err = tbl.LocationProvider(); err != nil {
 		return tg, fmt.Errorf("table: locations: %w", err)
 	}
+	tg.sortID = sortOrderID(tbl)
+	return tg, nil
+}
+
+// sortOrderID is the sort order a data file of ours claims: the table's,
+// when it is created_datetime ascending (each file is sorted so), else 0
+// (no claim).
+func sortOrderID(tbl *itable.Table) int {
 	if so := tbl.SortOrder(); so.Len() == 1 && so.Field(0).SourceID() == fieldID(tbl, ColDatetime) &&
 		so.Field(0).Direction == itable.SortASC {
-		tg.sortID = so.OrderID()
+		return so.OrderID()
 	}
-	return tg, nil
+	return 0
 }
 
 // writeFiles encodes and stores the data files of a batch, one core per
