@@ -29,23 +29,11 @@ var commitMetrics = []metric{
 // EmitCommit writes the committer's metrics for one invocation to w in
 // CloudWatch Embedded Metric Format, in namespace, for the function name.
 func EmitCommit(w io.Writer, namespace, name string, m CommitMetrics) error {
-	failed := 0
-	if m.Failed {
-		failed = 1
-	}
-	return json.NewEncoder(w).Encode(map[string]any{
-		"_aws": map[string]any{
-			"Timestamp": time.Now().UnixMilli(),
-			"CloudWatchMetrics": []any{map[string]any{
-				"Namespace":  namespace,
-				"Dimensions": [][]string{{"FunctionName"}},
-				"Metrics":    commitMetrics,
-			}},
-		},
+	return json.NewEncoder(w).Encode(emfDoc(namespace, []string{"FunctionName"}, commitMetrics, time.Now().UnixMilli(), map[string]any{
 		"FunctionName":   name,
 		"StagedMessages": m.Messages, "StagedBatchesCommitted": m.BatchesCommitted,
 		"StagedBatchesAlreadyCommitted": m.AlreadyCommitted, "StagedBatchesRefused": m.Refused,
-		"TableCommitAttempts": m.Attempts, "TableCommitFailures": failed,
+		"TableCommitAttempts": m.Attempts, "TableCommitFailures": count(m.Failed),
 		"OldestStagedAge": m.OldestAge, "TableCommitDuration": m.Took.Milliseconds(),
-	})
+	}))
 }

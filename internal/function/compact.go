@@ -336,23 +336,13 @@ func (c *Compactor) run(ctx context.Context, partition string, progress func(com
 }
 
 func (c *Compactor) emit(res CompactResult, took time.Duration, failed bool) {
-	failures := 0
-	if failed {
-		failures = 1
-	}
-	json.NewEncoder(c.metrics).Encode(map[string]any{
-		"_aws": map[string]any{
-			"Timestamp": time.Now().UnixMilli(),
-			"CloudWatchMetrics": []any{map[string]any{
-				"Namespace":  c.cfg.MetricsNamespace,
-				"Dimensions": [][]string{{"FunctionName"}},
-				"Metrics": []metric{{"CompactedObjects", "Count"}, {"CompactedBytes", "Bytes"}, {"WrittenObjects", "Count"},
-					{"DuplicatesRemoved", "Count"}, {"DeletedObjects", "Count"}, {"CompactionFailures", "Count"}, {"CompactionDuration", "Milliseconds"}},
-			}},
-		},
+	json.NewEncoder(c.metrics).Encode(emfDoc(c.cfg.MetricsNamespace, []string{"FunctionName"}, []metric{
+		{"CompactedObjects", "Count"}, {"CompactedBytes", "Bytes"}, {"WrittenObjects", "Count"},
+		{"DuplicatesRemoved", "Count"}, {"DeletedObjects", "Count"}, {"CompactionFailures", "Count"}, {"CompactionDuration", "Milliseconds"},
+	}, time.Now().UnixMilli(), map[string]any{
 		"FunctionName":     c.name,
 		"CompactedObjects": res.InputObjects, "CompactedBytes": res.InputBytes, "WrittenObjects": res.OutputObjects,
-		"DuplicatesRemoved": res.Duplicates, "DeletedObjects": res.Deleted, "CompactionFailures": failures,
+		"DuplicatesRemoved": res.Duplicates, "DeletedObjects": res.Deleted, "CompactionFailures": count(failed),
 		"CompactionDuration": took.Milliseconds(),
-	})
+	}))
 }

@@ -220,29 +220,15 @@ var tableMetrics = []metric{
 }
 
 func (c *Compactor) emitTable(res TableResult, took time.Duration, failed bool) {
-	b2i := func(b bool) int {
-		if b {
-			return 1
-		}
-		return 0
-	}
-	doc := map[string]any{
-		"_aws": map[string]any{
-			"Timestamp": time.Now().UnixMilli(),
-			"CloudWatchMetrics": []any{map[string]any{
-				"Namespace":  c.cfg.MetricsNamespace,
-				"Dimensions": [][]string{{"FunctionName"}},
-				"Metrics":    tableMetrics,
-			}},
-		},
+	doc := emfDoc(c.cfg.MetricsNamespace, []string{"FunctionName"}, tableMetrics, time.Now().UnixMilli(), map[string]any{
 		"FunctionName":        c.name,
 		"TableFilesCompacted": res.Compaction.FilesBefore, "TableBytesCompacted": res.Compaction.BytesBefore,
 		"TableFilesWritten": res.Compaction.FilesAfter, "TableDuplicatesRemoved": res.Compaction.Duplicates,
 		"TablePartitionsDeferred": res.Compaction.Deferred,
 		"SnapshotsExpired":        0, "OrphanFilesDeleted": 0,
-		"TableMaintenanceStopped": b2i(res.Stopped), "TableMaintenanceFailures": b2i(failed),
+		"TableMaintenanceStopped": count(res.Stopped), "TableMaintenanceFailures": count(failed),
 		"TableMaintenanceDuration": took.Milliseconds(),
-	}
+	})
 	if res.Expiry != nil {
 		doc["SnapshotsExpired"] = res.Expiry.Expired
 	}

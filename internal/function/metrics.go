@@ -15,32 +15,14 @@ import (
 func (h *Handler) emit(source string, st pipeline.Stats, took, oldestAge time.Duration, failed bool) {
 	ts := h.now().UnixMilli()
 	doc := func(dims []string, fields map[string]any, metrics []metric) map[string]any {
-		d := map[string]any{
-			"_aws": map[string]any{
-				"Timestamp": ts,
-				"CloudWatchMetrics": []any{map[string]any{
-					"Namespace":  h.cfg.MetricsNamespace,
-					"Dimensions": [][]string{dims},
-					"Metrics":    metrics,
-				}},
-			},
-			"FunctionName": h.name,
-			"Source":       source,
-		}
-		for k, v := range fields {
-			d[k] = v
-		}
-		return d
-	}
-	failedBatches := 0
-	if failed {
-		failedBatches = 1
+		fields["FunctionName"], fields["Source"] = h.name, source
+		return emfDoc(h.cfg.MetricsNamespace, dims, metrics, ts, fields)
 	}
 	enc := json.NewEncoder(h.metrics)
 	enc.Encode(doc([]string{"FunctionName", "Source"}, map[string]any{
 		"EventsIn": st.In, "Written": st.Written, "AlreadyPresent": st.AlreadyPresent,
 		"DeadLetters": st.DeadLetters, "Duplicates": st.Duplicates, "Unwritten": st.Unwritten,
-		"Objects": st.Objects, "Bytes": st.BytesOut, "FailedBatches": failedBatches,
+		"Objects": st.Objects, "Bytes": st.BytesOut, "FailedBatches": count(failed),
 		"Duration": took.Milliseconds(), "OldestRecordAge": oldestAge.Milliseconds(),
 	}, landMetrics))
 	reasons := make([]event.Reason, 0, len(st.DeadByReason))
@@ -58,6 +40,29 @@ func (h *Handler) emit(source string, st pipeline.Stats, took, oldestAge time.Du
 type metric struct {
 	Name string `json:"Name"`
 	Unit string `json:"Unit"`
+}
+
+// emfDoc makes fields an EMF document: the metadata by which CloudWatch
+// reads the metrics, by the dimensions dims, in namespace, at ts (Unix
+// milliseconds), from the fields of the same names.
+func emfDoc(namespace string, dims []string, metrics []metric, ts int64, fields map[string]any) map[string]any {
+	fields["_aws"] = map[string]any{
+		"Timestamp": ts,
+		"CloudWatchMetrics": []any{map[string]any{
+			"Namespace":  namespace,
+			"Dimensions": [][]string{dims},
+			"Metrics":    metrics,
+		}},
+	}
+	return fields
+}
+
+// count is 1 for true, as a metric counts an event.
+func count(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // landMetrics are the landing function's counts, one document per batch.
